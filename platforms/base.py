@@ -1,0 +1,463 @@
+"""The adapter contract shared by every platform, and the shared HTTP flow.
+
+A platform module declares its URLs, scopes, limits and response parsing; this base class
+owns the session, timeouts, JSON decoding, error mapping, usage recording and scrubbing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import secrets
+import unicodedata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import InvalidContent, PlatformError, TransientError
+from .scrub import scrub
+
+logger = logging.getLogger("platforms")
+
+DEFAULT_POST_MAX_LENGTH = {"FACEBOOK": 63206, "INSTAGRAM": 2200, "TWITTER": 280, "LINKEDIN": 3000}
+DEFAULT_MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
+_HASHTAG_RE = re.compile(r"(?<![\w&#])#(\w+)")
+
+
+def setting(name: str, default: Any = None) -> Any:
+    """Read a Django setting at call time; usable before settings are configured."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return getattr(settings, name, default)
+    except ImproperlyConfigured:
+        return default
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class PostContent:
+    text: str
+    hashtags: list[str] = field(default_factory=list)
+    link: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+
+    def tags(self) -> list[str]:
+        """Hashtags without '#', blanks dropped, order kept, repeats removed."""
+        seen, tags = set(), []
+        for raw in self.hashtags:
+            tag = (raw or "").strip().lstrip("#").strip()
+            if tag and tag.lower() not in seen:
+                seen.add(tag.lower())
+                tags.append(tag)
+        return tags
+
+
+@dataclass
+class Credentials:
+    account_id: str
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class TokenSet:
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Account:
+    account_id: str
+    name: str
+    account_type: str
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    permissions: list[str] = field(default_factory=list)
+    missing_permissions: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    can_publish: bool = True
+    reason: str = ""
+
+
+@dataclass
+class PublishResult:
+    platform_post_id: str
+    platform_url: str | None
+
+
+@dataclass
+class RemotePost:
+    platform_post_id: str
+    text: str
+    created_at: datetime
+    platform_url: str | None = None
+
+
+@dataclass
+class Metrics:
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+    reach: int = 0
+    impressions: int = 0
+
+
+@dataclass
+class Violation:
+    platform: str
+    field: str
+    message: str
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def is_web_url(value: str | None) -> bool:
+    if not value or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def is_video(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def hashtags_in(text: str) -> list[str]:
+    return _HASHTAG_RE.findall(text or "")
+
+
+def aware_from_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 as the platforms write it ('2025-11-24T10:00:00+0000', '...Z')."""
+    value = value.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    if re.search(r"[+-]\d{4}$", value):
+        value = value[:-2] + ":" + value[-2:]
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def chunked(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# ---------------------------------------------------------------------------- adapter
+
+
+class PlatformAdapter(ABC):
+    platform: ClassVar[str]
+    slug: ClassVar[str]
+    display_name: ClassVar[str]
+    account_type: ClassVar[str]
+    uses_pkce: ClassVar[bool] = False
+    required_permissions: ClassVar[list[str]] = []
+    scopes: ClassVar[list[str]] = []
+    max_batch: ClassVar[int] = 50
+
+    # content rules a platform module declares
+    max_media: ClassVar[int | None] = None
+    requires_media: ClassVar[bool] = False
+    allows_video: ClassVar[bool] = True
+    max_hashtags_setting: ClassVar[str | None] = None
+    max_hashtags_default: ClassVar[int | None] = None
+    length_note: ClassVar[str] = ""
+
+    # names of the settings holding this platform's app credentials
+    client_id_setting: ClassVar[str] = ""
+    client_secret_setting: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "platform" in cls.__dict__:
+            from .registry import register
+
+            register(cls)
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.platform}>"
+
+    # ------------------------------------------------------------ app credentials
+
+    @property
+    def client_id(self) -> str:
+        return setting(self.client_id_setting, "") or ""
+
+    @property
+    def client_secret(self) -> str:
+        return setting(self.client_secret_setting, "") or ""
+
+    # ------------------------------------------------------------ OAuth
+
+    @abstractmethod
+    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str | None = None) -> str: ...
+
+    def new_code_verifier(self) -> str | None:
+        return secrets.token_urlsafe(64) if self.uses_pkce else None
+
+    @staticmethod
+    def code_challenge(code_verifier: str) -> str:
+        digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    @abstractmethod
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None = None) -> TokenSet: ...
+
+    @abstractmethod
+    def list_accounts(self, *, tokens: TokenSet) -> list[Account]: ...
+
+    @abstractmethod
+    def refresh(self, *, credentials: Credentials) -> TokenSet: ...
+
+    @abstractmethod
+    def revoke(self, *, credentials: Credentials) -> None: ...
+
+    def permission_split(self, granted: list[str]) -> tuple[list[str], list[str]]:
+        granted_set = set(granted)
+        missing = [p for p in self.required_permissions if p not in granted_set]
+        return sorted(granted_set), missing
+
+    def missing_permissions_reason(self, missing: list[str]) -> str:
+        return (f"{self.display_name} did not grant the permission{'s' if len(missing) > 1 else ''} "
+                f"needed to publish: {', '.join(missing)}. Connect again and allow them.")
+
+    # ------------------------------------------------------------ content
+
+    def render_text(self, content: PostContent) -> str:
+        return self.compose(content, with_link=True)
+
+    def compose(self, content: PostContent, *, with_link: bool) -> str:
+        """Text, then the link, then the hashtags not already written in the text."""
+        parts = [content.text.strip()]
+        if with_link and content.link and content.link not in content.text:
+            parts.append(content.link.strip())
+        present = {t.lower() for t in hashtags_in(content.text)}
+        extra = [t for t in content.tags() if t.lower() not in present]
+        if extra:
+            parts.append(" ".join(f"#{t}" for t in extra))
+        return "\n\n".join(p for p in parts if p)
+
+    def text_length(self, content: PostContent) -> int:
+        return len(unicodedata.normalize("NFC", self.render_text(content)))
+
+    def max_length(self) -> int:
+        limits = setting("POST_MAX_LENGTH", None) or {}
+        return int(limits.get(self.platform, DEFAULT_POST_MAX_LENGTH[self.platform]))
+
+    def max_hashtags(self) -> int | None:
+        if not self.max_hashtags_setting:
+            return None
+        return int(setting(self.max_hashtags_setting, self.max_hashtags_default))
+
+    def violation(self, field_name: str, message: str) -> Violation:
+        return Violation(platform=self.platform, field=field_name, message=message)
+
+    def validate(self, content: PostContent) -> list[Violation]:
+        """Every rule this platform's post breaks, all at once, without any network call."""
+        name, found = self.display_name, []
+        media = list(content.media_urls)
+        if not content.text.strip() and not media:
+            found.append(self.violation("text", f"{name} needs some text or at least one image."))
+        length, limit = self.text_length(content), self.max_length()
+        if length > limit:
+            found.append(self.violation(
+                "text", f"{name} allows {limit:,} characters; this post has {length:,}{self.length_note}."))
+        for tag in content.hashtags:
+            cleaned = (tag or "").strip().lstrip("#")
+            if cleaned and not re.fullmatch(r"\w+", cleaned):
+                found.append(self.violation(
+                    "hashtags", f"{name}: the hashtag “{cleaned}” can only contain letters, digits and _."))
+        max_tags = self.max_hashtags()
+        if max_tags is not None:
+            count = len(hashtags_in(self.render_text(content)))
+            if count > max_tags:
+                found.append(self.violation(
+                    "hashtags", f"{name} allows at most {max_tags} hashtags; this post has {count}."))
+        if content.link is not None and not is_web_url(content.link):
+            found.append(self.violation(
+                "link", f"{name}: the link must be a web address starting with http:// or https://."))
+        bad = [u for u in media if not is_web_url(u)]
+        if bad:
+            found.append(self.violation(
+                "media", f"{name}: media must be published from a web address (http:// or https://)."))
+        if self.requires_media and not media:
+            found.append(self.violation("media", f"{name} needs at least one image or video."))
+        if self.max_media is not None and len(media) > self.max_media:
+            found.append(self.violation(
+                "media", f"{name} allows at most {self.max_media} images or videos in one post; "
+                         f"this post has {len(media)}."))
+        if not self.allows_video and any(is_video(u) for u in media):
+            found.append(self.violation("media", f"{name} posts from SocialCRM can carry images only."))
+        found.extend(self.extra_violations(content))
+        return found
+
+    def extra_violations(self, content: PostContent) -> list[Violation]:
+        return []
+
+    def ensure_valid(self, content: PostContent) -> None:
+        violations = self.validate(content)
+        if violations:
+            raise InvalidContent(violations=violations, platform=self.platform)
+
+    # ------------------------------------------------------------ publishing and reading
+
+    @abstractmethod
+    def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult: ...
+
+    @abstractmethod
+    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]: ...
+
+    @abstractmethod
+    def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]: ...
+
+    # ------------------------------------------------------------ HTTP
+
+    def timeout(self) -> tuple[float, float]:
+        total = float(setting("PLATFORM_HTTP_TIMEOUT", 10) or 10)
+        return (min(total, 3.05), total)
+
+    def default_headers(self, url: str) -> dict[str, str]:
+        return {"Accept": "application/json", "User-Agent": "SocialCRM"}
+
+    def request(self, method: str, url: str, *, token: str | None = None, account_id: str | None = None,
+                params: dict | None = None, data: dict | None = None, json: Any = None,
+                headers: dict | None = None, files: dict | None = None, auth: Any = None,
+                secrets: tuple = (), raw_body: bytes | None = None) -> requests.Response:
+        """One call to the platform; any failure leaves as exactly one PlatformError."""
+        all_headers = self.default_headers(url)
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        known = {token, self.client_secret, *secrets}
+        for values in (params or {}, data or {}):
+            known.update(str(v) for k, v in values.items() if k in _SECRET_FIELDS and v)
+        path = urlsplit(url).path
+        try:
+            response = self.session.request(
+                method, url, params=params, data=raw_body if raw_body is not None else data, json=json,
+                headers=all_headers, files=files, auth=auth, timeout=self.timeout(), allow_redirects=False)
+        except requests.Timeout:
+            logger.warning("%s %s %s timed out (account %s)", self.slug, method, path, account_id)
+            raise TransientError(
+                f"{self.display_name} did not answer within {self.timeout()[1]:g} seconds; it will be tried again.",
+                platform=self.platform, code="timeout") from None
+        except requests.RequestException as exc:
+            logger.warning("%s %s %s failed: %s (account %s)", self.slug, method, path, type(exc).__name__,
+                           account_id)
+            raise TransientError(
+                f"{self.display_name} could not be reached ({type(exc).__name__}); it will be tried again.",
+                platform=self.platform, code="network") from None
+        logger.debug("%s %s %s -> %s (account %s)", self.slug, method, path, response.status_code, account_id)
+        try:
+            self.record_usage(response, account_id)
+        except Exception:  # usage bookkeeping must never break a call
+            logger.exception("%s: could not record usage headers", self.slug)
+        if response.status_code >= 400 or self.is_error(response):
+            error = self.map_error(response)
+            error.message = scrub(error.message, known)
+            error.args = (error.message,)
+            logger.info("%s %s %s -> %s %s (account %s): %s", self.slug, method, path, response.status_code,
+                        type(error).__name__, account_id, error.message)
+            raise error
+        return response
+
+    def is_error(self, response: requests.Response) -> bool:
+        return False
+
+    @abstractmethod
+    def map_error(self, response: requests.Response) -> PlatformError: ...
+
+    def record_usage(self, response: requests.Response, account_id: str | None) -> None:
+        return None
+
+    def json_of(self, response: requests.Response) -> Any:
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(f"{self.display_name} sent an answer that could not be read.",
+                                 platform=self.platform, status=response.status_code) from None
+
+    @staticmethod
+    def body_of(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    def transient_for_status(self, response: requests.Response, message: str = "") -> TransientError:
+        retry_after = response.headers.get("Retry-After")
+        try:
+            retry = float(retry_after) if retry_after else None
+        except ValueError:
+            retry = None
+        return TransientError(
+            message or f"{self.display_name} is having trouble (HTTP {response.status_code}); it will be tried again.",
+            platform=self.platform, status=response.status_code, code=str(response.status_code),
+            retry_after=retry)
+
+    def download(self, url: str, *, kind: str = "image") -> tuple[bytes, str]:
+        """Fetch one of our own media files to upload it; size-checked while streaming."""
+        limits = setting("MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
+        limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+        too_big = InvalidContent(
+            f"{self.display_name}: a {kind} is larger than {limit // (1024 * 1024)} MB.",
+            violations=[self.violation("media", f"{self.display_name}: a {kind} is larger than "
+                                                f"{limit // (1024 * 1024)} MB.")],
+            platform=self.platform)
+        try:
+            with requests.get(url, stream=True, timeout=self.timeout()) as response:
+                if response.status_code >= 500:
+                    raise TransientError(f"The media file could not be fetched (HTTP {response.status_code}); "
+                                         "it will be tried again.", platform=self.platform)
+                if response.status_code >= 400:
+                    message = f"{self.display_name}: the media file could not be fetched (HTTP {response.status_code})."
+                    raise InvalidContent(message, violations=[self.violation("media", message)],
+                                         platform=self.platform)
+                if int(response.headers.get("Content-Length") or 0) > limit:
+                    raise too_big
+                body = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    body.extend(chunk)
+                    if len(body) > limit:
+                        raise too_big
+                content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
+                return bytes(body), content_type
+        except requests.RequestException as exc:
+            raise TransientError(f"The media file could not be fetched ({type(exc).__name__}); "
+                                 "it will be tried again.", platform=self.platform) from None
+
+
+_SECRET_FIELDS = {"access_token", "refresh_token", "client_secret", "code", "code_verifier",
+                  "fb_exchange_token", "token", "input_token"}

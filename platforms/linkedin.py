@@ -1,0 +1,285 @@
+"""LinkedIn organization pages through the versioned REST API (Posts, Images, share statistics)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
+from .base import Account, Credentials, Metrics, PlatformAdapter, PostContent, PublishResult, RemotePost, TokenSet, \
+    aware_from_timestamp, chunked, setting, utcnow
+from .errors import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
+                     RateLimited)
+
+logger = logging.getLogger("platforms")
+
+RESERVED = "|{}@[]()<>#\\*_~"
+_RESERVED_RE = re.compile("([" + re.escape(RESERVED) + "])")
+_ESCAPED_RE = re.compile(r"\\([" + re.escape(RESERVED) + "])")
+_HASHTAG_TOKEN_RE = re.compile(r"(?<![\w&#\\])(#\w+)")
+
+
+def escape_little_text(text: str) -> str:
+    """Backslash every reserved character, or LinkedIn silently cuts the post there."""
+    return _RESERVED_RE.sub(r"\\\1", text)
+
+
+def escape_keeping_hashtags(text: str) -> str:
+    """Escape everything but the hashtags the writer meant (`#word`)."""
+    pieces = _HASHTAG_TOKEN_RE.split(text)
+    return "".join(piece if index % 2 else escape_little_text(piece) for index, piece in enumerate(pieces))
+
+
+def unescape_little_text(text: str) -> str:
+    return _ESCAPED_RE.sub(r"\1", text)
+
+
+def post_url(urn: str) -> str:
+    return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+class LinkedInAdapter(PlatformAdapter):
+    platform = "LINKEDIN"
+    slug = "linkedin"
+    display_name = "LinkedIn"
+    account_type = "company"
+    required_permissions = ["w_organization_social"]
+    scopes = ["w_organization_social", "r_organization_social", "rw_organization_admin"]
+    max_batch = 50
+    max_media = 20
+    allows_video = False
+    client_id_setting = "LINKEDIN_CLIENT_ID"
+    client_secret_setting = "LINKEDIN_CLIENT_SECRET"
+
+    def oauth_url(self, path: str) -> str:
+        return f"{setting('LINKEDIN_OAUTH_URL', 'https://www.linkedin.com/oauth/v2').rstrip('/')}/{path}"
+
+    def rest_url(self, path: str) -> str:
+        return f"{setting('LINKEDIN_API_URL', 'https://api.linkedin.com').rstrip('/')}/rest/{path}"
+
+    def default_headers(self, url: str) -> dict[str, str]:
+        headers = super().default_headers(url)
+        if urlsplit(url).path.startswith("/rest/"):
+            headers["LinkedIn-Version"] = str(setting("LINKEDIN_API_VERSION", "202510"))
+            headers["X-Restli-Protocol-Version"] = "2.0.0"
+        return headers
+
+    # ------------------------------------------------------------ content
+
+    def render_text(self, content: PostContent) -> str:
+        # Without images the link becomes the post's article card; with images it stays in the text.
+        return self.compose(content, with_link=bool(content.media_urls))
+
+    def commentary(self, content: PostContent) -> str:
+        """render_text as LinkedIn's "little text": reserved characters escaped, hashtags kept."""
+        return escape_keeping_hashtags(self.render_text(content))
+
+    def text_length(self, content: PostContent) -> int:
+        # LinkedIn counts the commentary it receives, escapes included.
+        return len(self.commentary(content))
+
+    # ------------------------------------------------------------ OAuth
+
+    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str | None = None) -> str:
+        query = urlencode({"response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,
+                           "state": state, "scope": " ".join(self.scopes)})
+        return f"{self.oauth_url('authorization')}?{query}"
+
+    def token_call(self, data: dict, *, refreshing: bool) -> TokenSet:
+        data = {**data, "client_id": self.client_id, "client_secret": self.client_secret}
+        try:
+            body = self.json_of(self.request("POST", self.oauth_url("accessToken"), data=data))
+        except PlatformError as exc:
+            if refreshing and exc.status in (400, 401):
+                raise AuthExpired("The LinkedIn connection can no longer be renewed; reconnect the account.",
+                                  platform=self.platform, status=exc.status, code=exc.code) from None
+            raise
+        now = utcnow()
+        return TokenSet(
+            access_token=body["access_token"], refresh_token=body.get("refresh_token") or data.get("refresh_token"),
+            expires_at=now + timedelta(seconds=int(body["expires_in"])) if body.get("expires_in") else None,
+            refresh_expires_at=(now + timedelta(seconds=int(body["refresh_token_expires_in"]))
+                                if body.get("refresh_token_expires_in") else None),
+            scopes=[s for s in re.split(r"[,\s]+", body.get("scope") or "") if s])
+
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None = None) -> TokenSet:
+        return self.token_call({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+                               refreshing=False)
+
+    def refresh(self, *, credentials: Credentials) -> TokenSet:
+        if not credentials.refresh_token:
+            raise AuthExpired("The LinkedIn connection cannot be renewed automatically; reconnect the account.",
+                              platform=self.platform)
+        return self.token_call({"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
+                               refreshing=True)
+
+    def revoke(self, *, credentials: Credentials) -> None:
+        try:
+            self.request("POST", self.oauth_url("revoke"), account_id=credentials.account_id,
+                         data={"token": credentials.access_token, "client_id": self.client_id,
+                               "client_secret": self.client_secret})
+        except PlatformError as exc:
+            if exc.retryable:
+                raise
+            logger.info("linkedin: token for account %s was already invalid", credentials.account_id)
+
+    def list_accounts(self, *, tokens: TokenSet) -> list[Account]:
+        permissions, missing = self.permission_split(tokens.scopes)
+        reason = self.missing_permissions_reason(missing) if missing else ""
+        accounts, start = [], 0
+        while True:
+            body = self.get("organizationAcls", token=tokens.access_token, q="roleAssignee", role="ADMINISTRATOR",
+                            state="APPROVED", start=start, count=50)
+            elements = body.get("elements") or []
+            for acl in elements:
+                urn = acl.get("organization") or acl.get("organizationTarget") or ""
+                org_id = urn.rsplit(":", 1)[-1]
+                if not org_id:
+                    continue
+                org = self.get(f"organizations/{org_id}", token=tokens.access_token, account_id=org_id)
+                accounts.append(Account(
+                    account_id=org_id, name=org.get("localizedName") or org.get("vanityName") or urn,
+                    account_type=self.account_type, access_token=tokens.access_token,
+                    refresh_token=tokens.refresh_token, expires_at=tokens.expires_at, permissions=permissions,
+                    missing_permissions=missing, details={"urn": urn, "vanity_name": org.get("vanityName", "")},
+                    can_publish=not reason, reason=reason))
+            total = (body.get("paging") or {}).get("total")
+            start += len(elements)
+            if not elements or total is None or start >= int(total):
+                break
+        return accounts
+
+    # ------------------------------------------------------------ calls
+
+    def get(self, path: str, *, token: str, account_id: str | None = None, **params) -> dict:
+        return self.json_of(self.request("GET", self.rest_url(path), token=token, account_id=account_id,
+                                         params=params or None))
+
+    @staticmethod
+    def organization_urn(credentials: Credentials) -> str:
+        return credentials.details.get("urn") or f"urn:li:organization:{credentials.account_id}"
+
+    # ------------------------------------------------------------ publishing
+
+    def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
+        self.ensure_valid(content)
+        author = self.organization_urn(credentials)
+        images = [self.upload_image(url, credentials=credentials, owner=author) for url in content.media_urls]
+        body: dict = {
+            "author": author, "commentary": self.commentary(content), "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
+                             "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False}
+        if len(images) == 1:
+            body["content"] = {"media": {"id": images[0]}}
+        elif images:
+            body["content"] = {"multiImage": {"images": [{"id": image} for image in images]}}
+        elif content.link:
+            body["content"] = {"article": {"source": content.link, "title": self.article_title(content)}}
+        response = self.request("POST", self.rest_url("posts"), token=credentials.access_token,
+                                account_id=credentials.account_id, json=body)
+        urn = response.headers.get("x-restli-id") or (self.body_of(response) or {}).get("id")
+        if not urn:
+            raise PlatformError("LinkedIn accepted the post but did not say its id.", platform=self.platform,
+                                status=response.status_code)
+        return PublishResult(platform_post_id=urn, platform_url=post_url(urn))
+
+    @staticmethod
+    def article_title(content: PostContent) -> str:
+        first_line = next((line.strip() for line in content.text.splitlines() if line.strip()), "")
+        return first_line[:200] or (urlsplit(content.link or "").hostname or "Link")
+
+    def upload_image(self, url: str, *, credentials: Credentials, owner: str) -> str:
+        init = self.json_of(self.request(
+            "POST", self.rest_url("images"), token=credentials.access_token, account_id=credentials.account_id,
+            params={"action": "initializeUpload"}, json={"initializeUploadRequest": {"owner": owner}}))
+        value = init.get("value") or {}
+        data, content_type = self.download(url, kind="image")
+        self.request("PUT", value["uploadUrl"], token=credentials.access_token, account_id=credentials.account_id,
+                     raw_body=data, headers={"Content-Type": content_type})
+        return value["image"]
+
+    # ------------------------------------------------------------ reading
+
+    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+        body = self.get("posts", token=credentials.access_token, account_id=credentials.account_id,
+                        author=self.organization_urn(credentials), q="author", count=50)
+        posts = []
+        for item in body.get("elements") or []:
+            millis = item.get("publishedAt") or item.get("createdAt")
+            created = aware_from_timestamp(millis / 1000) if millis else since
+            if created >= since and item.get("id"):
+                posts.append(RemotePost(platform_post_id=item["id"],
+                                        text=unescape_little_text(item.get("commentary") or ""),
+                                        created_at=created, platform_url=post_url(item["id"])))
+        return posts
+
+    def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
+        entity = quote(self.organization_urn(credentials), safe="")
+        metrics = {}
+        for batch in chunked(list(post_ids), self.max_batch):
+            for param, urns in (("shares", [u for u in batch if ":ugcPost:" not in u]),
+                                ("ugcPosts", [u for u in batch if ":ugcPost:" in u])):
+                if not urns:
+                    continue
+                # Rest.li 2.0: URNs encoded inside List(...), the list syntax itself left as is.
+                listed = ",".join(quote(u, safe="") for u in urns)
+                url = (f"{self.rest_url('organizationalEntityShareStatistics')}?q=organizationalEntity"
+                       f"&organizationalEntity={entity}&{param}=List({listed})")
+                body = self.json_of(self.request("GET", url, token=credentials.access_token,
+                                                 account_id=credentials.account_id))
+                for element in body.get("elements") or []:
+                    urn = element.get("share") or element.get("ugcPost")
+                    numbers = element.get("totalShareStatistics") or {}
+                    if urn:
+                        metrics[urn] = Metrics(
+                            likes=int(numbers.get("likeCount") or 0), comments=int(numbers.get("commentCount") or 0),
+                            shares=int(numbers.get("shareCount") or 0),
+                            reach=int(numbers.get("uniqueImpressionsCount") or 0),
+                            impressions=int(numbers.get("impressionCount") or 0))
+        return metrics
+
+    # ------------------------------------------------------------ errors
+
+    def map_error(self, response: requests.Response) -> PlatformError:
+        status, body = response.status_code, self.body_of(response)
+        body = body if isinstance(body, dict) else {}
+        input_errors = ((body.get("errorDetails") or {}).get("inputErrors")) or []
+        codes = {str(e.get("code")) for e in input_errors if isinstance(e, dict)} | {str(body.get("code"))}
+        said = (body.get("message") or body.get("error_description")
+                or "; ".join(str(e.get("description", "")) for e in input_errors if isinstance(e, dict))
+                or f"HTTP {status}")
+        code = body.get("serviceErrorCode") or body.get("code") or body.get("error") or str(status)
+        common = {"platform": self.platform, "status": status, "code": code}
+        name = self.display_name
+        if status == 426 or codes & {"NONEXISTENT_VERSION", "VERSION_MISSING"}:
+            return PlatformError(
+                f"LinkedIn no longer accepts API version {setting('LINKEDIN_API_VERSION', '202510')}; "
+                "the operator must update the LINKEDIN_API_VERSION setting.", retryable=False, **common)
+        if status == 429:
+            now = utcnow()
+            reset_at = datetime(now.year, now.month, now.day, tzinfo=timezone.utc) + timedelta(days=1)
+            return RateLimited("LinkedIn's daily limit is reached; it will be tried again after midnight UTC.",
+                               reset_at=reset_at, retry_after=(reset_at - now).total_seconds(), **common)
+        if status >= 500:
+            return self.transient_for_status(response, f"{name} had a temporary problem (HTTP {status}); "
+                                                       "it will be tried again.")
+        if status == 401:
+            return AuthExpired(f"The {name} connection has expired or was revoked; reconnect the account. ({said})",
+                               **common)
+        if status == 403:
+            return PermissionMissing(f"{name} refused: a permission or organization role is missing. ({said})",
+                                     **common)
+        if status == 404:
+            return NotFound(f"{name} no longer has this item. ({said})", **common)
+        if "DUPLICATE_POST" in codes:
+            return DuplicateContent(f"{name} refuses a post identical to a recent one. ({said})", **common)
+        if status == 400 and urlsplit(response.url or "").path.startswith("/oauth"):
+            return PlatformError(f"{name} did not accept the authorization: {said} Connect again.", **common)
+        if status in (400, 422):
+            message = f"{name} refused the content: {said}"
+            return InvalidContent(message, violations=[self.violation("text", message)], **common)
+        return PlatformError(f"{name} refused the request: {said}", **common)
