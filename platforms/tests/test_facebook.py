@@ -1,0 +1,78 @@
+import pytest
+
+from platforms import Credentials, PermissionMissing
+
+from .contract import AdapterContract
+
+
+class TestFacebookAdapter(AdapterContract):
+    slug = "facebook"
+    sim_platform = "facebook"
+    main_account_id = "2001"
+    url_pattern = r"https://www\.facebook\.com/2001/posts/\d+"
+    publish_endpoint = "POST */feed"
+    read_endpoint = "GET */feed"
+
+    def check_accounts(self, accounts):
+        pages = {a.account_id: a for a in accounts}
+        assert set(pages) == {"2001", "2002", "2003"}
+        assert pages["2001"].name == "Pinewood Golf Club" and pages["2001"].account_type == "page"
+        assert pages["2001"].can_publish and pages["2002"].can_publish
+        assert not pages["2003"].can_publish
+        assert pages["2003"].reason == "Your role on this Page cannot create content."
+        assert {"pages_manage_posts", "pages_read_engagement"} <= set(pages["2001"].permissions)
+        assert pages["2001"].missing_permissions == []
+        assert pages["2001"].expires_at is None
+        assert len({a.access_token for a in accounts}) == 3
+
+    def unknown_post_id(self):
+        return "2001_999999999"
+
+    def check_usage(self, recorded):
+        assert recorded.percent is not None
+
+    def test_page_without_content_role_cannot_post(self, adapter, simulator, accounts):
+        shop = next(a for a in accounts if a.account_id == "2003")
+        with pytest.raises(PermissionMissing):
+            adapter.publish(credentials=Credentials(shop.account_id, shop.access_token),
+                            content=self.content(simulator))
+
+    def test_link_is_an_attachment_not_message_text(self, adapter, simulator, credentials):
+        content = self.content(simulator, link="https://www.pinewoodgolf.com/open-day")
+        post = self.published(simulator, adapter.publish(credentials=credentials, content=content).platform_post_id)
+        assert post["link"] == "https://www.pinewoodgolf.com/open-day"
+        assert post["text"] == content.text
+
+    def test_several_photos_become_one_post(self, adapter, simulator, credentials):
+        content = self.content(simulator, media_urls=[self.image(simulator, 1), self.image(simulator, 2)])
+        result = adapter.publish(credentials=credentials, content=content)
+        assert len(self.published(simulator, result.platform_post_id)["media"]) == 2
+        assert [r["path"].split("/", 2)[-1] for r in simulator.requests(platform="facebook")
+                if r["method"] == "POST"] == ["2001/photos", "2001/photos", "2001/feed"]
+
+    def test_same_message_twice_is_a_duplicate(self, adapter, simulator, credentials):
+        from platforms import DuplicateContent
+
+        content = self.content(simulator)
+        adapter.publish(credentials=credentials, content=content)
+        with pytest.raises(DuplicateContent):
+            adapter.publish(credentials=credentials, content=content)
+
+    def test_refresh_checks_the_page_token_and_keeps_it(self, adapter, simulator, credentials):
+        assert adapter.refresh(credentials=credentials).access_token == credentials.access_token
+
+    def test_revoke_leaves_other_pages_connected(self, adapter, simulator, credentials, accounts):
+        before = len(simulator.requests(platform="facebook"))
+        adapter.revoke(credentials=credentials)
+        assert len(simulator.requests(platform="facebook")) == before
+        juniors = next(a for a in accounts if a.account_id == "2002")
+        adapter.refresh(credentials=Credentials(juniors.account_id, juniors.access_token))
+
+    def test_usage_near_the_limit_asks_callers_to_slow_down(self, adapter, simulator, credentials):
+        from datetime import datetime, timedelta, timezone
+
+        from platforms import usage
+
+        simulator.set_usage(platform="facebook", call_count=95)
+        adapter.recent_posts(credentials=credentials, since=datetime.now(timezone.utc) - timedelta(hours=1))
+        assert usage.should_slow_down("FACEBOOK", "2001")
