@@ -1,0 +1,54 @@
+# SocialCRM — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SIMULATOR_PORT ?= 8100
+
+.DEFAULT_GOAL := help
+.PHONY: help install env migrate seed run test lint check-deploy bench drills clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install the pinned requirements
+
+.env: | $(VENV)/.installed
+	$(PY) -m socialcrm.localenv --simulator-url http://127.0.0.1:$(SIMULATOR_PORT)
+
+env: .env ## Write a local .env (debug on, a fresh token key, platforms pointed at the simulator)
+
+migrate: install .env ## Apply database migrations and install the periodic jobs
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
+
+seed: migrate ## Load the demo tenant (login demo / demo)
+	$(PY) manage.py seed_demo
+
+run: seed ## Set up everything and start web, worker, beat and the platform simulator
+	@echo ""
+	@echo "  SocialCRM:  http://127.0.0.1:8000   (log in as demo / demo)"
+	@echo "  Admin:      http://127.0.0.1:8000/admin/"
+	@echo "  API docs:   http://127.0.0.1:8000/api/docs/"
+	@echo "  Simulator:  http://127.0.0.1:$(SIMULATOR_PORT)   (stands in for Facebook, Instagram, X and LinkedIn)"
+	@echo ""
+	SIMULATOR_PORT=$(SIMULATOR_PORT) $(VENV)/bin/honcho start
+
+test: install ## Run the whole test suite (on DATABASE_URL; SQLite when unset)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## Static checks
+	$(PY) -m ruff check .
+
+check-deploy: install ## Django's deployment checklist with production-like settings
+	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) TOKEN_ENCRYPTION_KEYS=$$($(PY) -c 'from connections.vault import generate_key_entry; print(generate_key_entry("k1"))') \
+	  ALLOWED_HOSTS=crm.example.com SECURE_SSL_REDIRECT=1 SECURE_HSTS_SECONDS=31536000 $(PY) manage.py check --deploy
+
+clean: ## Remove local state (database, broker queue, media); keeps .env
+	rm -rf var/*.sqlite3* var/broker var/media

@@ -1,0 +1,42 @@
+from django.contrib import admin
+
+from connections.models import OAuthAttempt, SocialConnection
+from crm.admin_scoping import TenantScopedAdmin
+
+
+@admin.register(SocialConnection)
+class SocialConnectionAdmin(TenantScopedAdmin):
+    list_display = ["account_name", "platform", "account_type", "club", "is_active", "token_expiry", "last_used_at", "last_error_at"]
+    list_filter = ["platform", "is_active", "account_type", "club"]
+    search_fields = ["account_name", "account_id", "connected_by"]
+    date_hierarchy = "created_at"
+    list_select_related = ["club", "tenant"]
+    # Tokens are never shown: only the non-secret fields are listed here.
+    fields = [
+        "tenant", "club", "platform", "account_id", "account_name", "account_type", "account_details",
+        "permissions", "token_expiry", "refresh_token_expiry", "is_active", "last_used_at", "last_error_at",
+        "last_error", "connected_by", "created_at", "updated_at",
+    ]
+    readonly_fields = [
+        "tenant", "platform", "account_id", "account_type", "account_details", "permissions", "token_expiry",
+        "refresh_token_expiry", "last_used_at", "last_error_at", "last_error", "connected_by", "created_at", "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False  # connections are made through OAuth only
+
+
+@admin.register(OAuthAttempt)
+class OAuthAttemptAdmin(TenantScopedAdmin):
+    list_display = ["platform", "user", "tenant", "created_at", "used_at", "completed_at"]
+    list_filter = ["platform"]
+    search_fields = ["user__username"]
+    date_hierarchy = "created_at"
+    fields = ["platform", "user", "tenant", "redirect_uri", "created_at", "used_at", "completed_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,120 @@
+import uuid
+
+from django.db import models
+
+from connections import vault
+from crm.validators import validate_str_list
+
+
+class SocialPlatform(models.TextChoices):
+    FACEBOOK = "FACEBOOK", "Facebook"
+    INSTAGRAM = "INSTAGRAM", "Instagram"
+    TWITTER = "TWITTER", "X (Twitter)"
+    LINKEDIN = "LINKEDIN", "LinkedIn"
+
+
+class AccountType(models.TextChoices):
+    PAGE = "page", "Page"
+    BUSINESS = "business", "Business account"
+    PROFILE = "profile", "Profile"
+    COMPANY = "company", "Company page"
+
+
+class SocialConnection(models.Model):
+    """An OAuth connection to one account on a social platform (seed: SocialConnection)."""
+
+    club_path = "club"
+    club_may_be_empty = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="social_connections")
+    club = models.ForeignKey(
+        "crm.Club", on_delete=models.CASCADE, null=True, blank=True, related_name="social_connections",
+        db_index=False, help_text="Empty: the connection serves the whole tenant.",
+    )
+    platform = models.CharField(max_length=16, choices=SocialPlatform.choices)
+    account_id = models.CharField(max_length=255, help_text="The platform's account / page id.")
+    account_name = models.CharField(max_length=255)
+    account_type = models.CharField(max_length=32, choices=AccountType.choices, null=True, blank=True)
+    account_details = models.JSONField(default=dict, blank=True, help_text="Non-secret account facts (username, page id).")
+
+    # OAuth tokens: vault ciphertext only. Read them with reveal_access_token() / reveal_refresh_token().
+    access_token = models.TextField(editable=False)
+    refresh_token = models.TextField(null=True, blank=True, editable=False)
+    token_expiry = models.DateTimeField(null=True, blank=True)
+    refresh_token_expiry = models.DateTimeField(null=True, blank=True)
+
+    permissions = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+
+    is_active = models.BooleanField(default=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    connected_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["platform", "account_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "platform", "account_id"], name="connection_tenant_platform_account_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "platform", "is_active"], name="conn_tenant_platf_active_idx"),
+            models.Index(fields=["tenant", "club"], name="conn_tenant_club_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_platform_display()}: {self.account_name}"
+
+    def __repr__(self):
+        return f"<SocialConnection {self.pk} {self.platform} {self.account_id}>"
+
+    def _context(self, field):
+        return f"connections.socialconnection:{self.pk}:{field}"
+
+    def set_tokens(self, *, access_token, refresh_token=None):
+        """Encrypt and store both tokens; the refresh token is sealed on its own."""
+        self.access_token = vault.encrypt(access_token, context=self._context("access_token"))
+        self.refresh_token = vault.encrypt(refresh_token, context=self._context("refresh_token")) if refresh_token else None
+
+    def reveal_access_token(self):
+        return vault.decrypt(self.access_token, context=self._context("access_token"))
+
+    def reveal_refresh_token(self):
+        return vault.decrypt(self.refresh_token, context=self._context("refresh_token"))
+
+    def reencrypt_tokens(self):
+        self.set_tokens(access_token=self.reveal_access_token(), refresh_token=self.reveal_refresh_token())
+
+
+class OAuthAttempt(models.Model):
+    """Server-side, single-use OAuth `state`, tied to one staff session and tenant.
+
+    After the callback it also holds the accounts offered for picking, sealed by the vault.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(max_length=128, unique=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=64)
+    platform = models.CharField(max_length=16, choices=SocialPlatform.choices)
+    redirect_uri = models.URLField(max_length=500)
+    code_verifier = models.TextField(null=True, blank=True, editable=False)
+    offered_accounts = models.TextField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="oauth_attempt_created_idx")]
+
+    def __repr__(self):
+        return f"<OAuthAttempt {self.pk} {self.platform}>"
+
+    def seal(self, field, value):
+        setattr(self, field, vault.encrypt(value, context=f"connections.oauthattempt:{self.pk}:{field}"))
+
+    def reveal(self, field):
+        return vault.decrypt(getattr(self, field), context=f"connections.oauthattempt:{self.pk}:{field}")

@@ -1,0 +1,67 @@
+from django.contrib import admin
+
+from crm.admin_scoping import TenantScopedAdmin
+from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, Tenant
+from crm.tenancy import membership_of
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "auto_promote", "default_send_time", "created_at"]
+    list_filter = ["auto_promote"]
+    search_fields = ["id", "name"]
+    date_hierarchy = "created_at"
+    exclude = ["inbound_event_secret"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        membership = membership_of(request.user)
+        return queryset.filter(pk=membership.tenant_id if membership else None)
+
+
+@admin.register(Club)
+class ClubAdmin(TenantScopedAdmin):
+    list_display = ["name", "tenant", "timezone", "default_send_time", "latitude", "longitude"]
+    search_fields = ["name", "id"]
+
+
+@admin.register(Member)
+class MemberAdmin(TenantScopedAdmin):
+    list_display = ["__str__", "club", "email", "phone", "email_consent", "sms_consent", "created_at"]
+    list_filter = ["club", "email_consent", "sms_consent"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    date_hierarchy = "created_at"
+    list_select_related = ["club"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(TenantScopedAdmin):
+    list_display = ["name", "club", "tenant"]
+    list_filter = ["club"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(TenantScopedAdmin):
+    list_display = ["name", "club", "starts_on", "ends_on", "created_at"]
+    list_filter = ["club"]
+    search_fields = ["name"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(TenantScopedAdmin):
+    list_display = ["name", "channel", "subject", "tenant"]
+    list_filter = ["channel"]
+    search_fields = ["name", "subject", "body"]
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(TenantScopedAdmin):
+    list_display = ["user", "tenant", "role"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email"]
+    filter_horizontal = ["clubs"]

@@ -1,0 +1,66 @@
+"""The demo tenant loaded by `make run`: a club, ~200 members, a segment, a campaign, templates, a login."""
+
+import datetime
+import random
+
+from django.db import transaction
+
+from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffRole, TemplateChannel, Tenant
+from crm.services import staff_create
+
+DEMO_TENANT = "demo"
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo"
+FIRST_NAMES = ["Alice", "Ben", "Chloe", "David", "Emma", "Finn", "Grace", "Harry", "Isla", "Jack", "Kate", "Liam",
+               "Mia", "Noah", "Olivia", "Paul", "Quinn", "Ruby", "Sam", "Tara"]
+LAST_NAMES = ["Anderson", "Brown", "Clarke", "Davies", "Evans", "Fraser", "Green", "Hughes", "Irving", "Jones"]
+CLUB_LAT, CLUB_LNG = 51.3759, -0.4089  # Surrey, UK
+
+
+@transaction.atomic
+def seed_demo(*, members=200):
+    tenant, _ = Tenant.objects.get_or_create(pk=DEMO_TENANT, defaults={"name": "Pinewood Golf Group"})
+    club, _ = Club.objects.update_or_create(
+        pk="pinewood",
+        defaults={"tenant": tenant, "name": "Pinewood Golf Club", "timezone": "Europe/London",
+                  "latitude": CLUB_LAT, "longitude": CLUB_LNG, "default_send_time": datetime.time(9, 0)},
+    )
+    Club.objects.update_or_create(
+        pk="pinewood-academy",
+        defaults={"tenant": tenant, "name": "Pinewood Junior Academy", "timezone": "Europe/London",
+                  "latitude": 51.40, "longitude": -0.38},
+    )
+    existing = Member.objects.filter(club=club).count()
+    rng = random.Random(20261125)
+    new_members = []
+    for index in range(existing, members):
+        first, last = FIRST_NAMES[index % len(FIRST_NAMES)], LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        # Most live near the club; some far enough away to fall outside a radius filter.
+        spread = 0.05 if index % 5 else 1.5
+        new_members.append(Member(
+            tenant=tenant, club=club, first_name=first, last_name=f"{last}-{index}",
+            email=f"{first.lower()}.{last.lower()}{index}@example.com",
+            phone=f"+4479111{index:05d}" if index % 4 else "",
+            latitude=CLUB_LAT + rng.uniform(-spread, spread), longitude=CLUB_LNG + rng.uniform(-spread, spread),
+            email_consent=index % 3 != 0, sms_consent=index % 2 == 0,
+        ))
+    Member.objects.bulk_create(new_members)
+    segment, _ = Segment.objects.get_or_create(tenant=tenant, name="Competition players", defaults={"club": club})
+    segment.members.set(Member.objects.filter(club=club).order_by("last_name")[: members // 3])
+    Campaign.objects.get_or_create(
+        tenant=tenant, name="Spring Open 2027",
+        defaults={"club": club, "starts_on": datetime.date(2027, 3, 1), "ends_on": datetime.date(2027, 4, 30)},
+    )
+    MessageTemplate.objects.get_or_create(
+        tenant=tenant, name="Competition announcement", channel=TemplateChannel.EMAIL,
+        defaults={"subject": "{{ event.name }} at {{ club.name }}",
+                  "body": "Hello {{ member.first_name }},\n\n{{ event.name }} starts {{ event_starts_local }}"
+                          "{% if event.location %} at {{ event.location }}{% endif %}.\n"
+                          "{% if event.url %}Book your place: {{ event.url }}\n{% endif %}\nSee you on the course!"},
+    )
+    MessageTemplate.objects.get_or_create(
+        tenant=tenant, name="Competition reminder SMS", channel=TemplateChannel.SMS,
+        defaults={"body": "{{ club.name }}: {{ event.name }} {{ event_starts_local }}. {{ event.url }}"},
+    )
+    user, _ = staff_create(tenant_id=tenant.pk, username=DEMO_USERNAME, password=DEMO_PASSWORD, role=StaffRole.ADMIN)
+    return tenant, user

@@ -1,0 +1,182 @@
+"""Stand-ins for what the wider CRM owns: tenants, clubs, members, segments, campaigns, templates.
+
+They are kept minimal; the social module only needs what it reads from them.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from timezone_field import TimeZoneField
+
+from crm.validators import validate_e164, validate_int_list
+
+
+def new_event_secret():
+    return secrets.token_urlsafe(32)
+
+
+def default_promotion_channels():
+    return ["EMAIL", "SMS", "SOCIAL"]
+
+
+def default_reminder_days():
+    return [7, 3, 1]
+
+
+class Tenant(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=200)
+    inbound_event_secret = models.CharField(
+        max_length=128,
+        default=new_event_secret,
+        help_text="Shared secret that signs events sent by the tee-time system and other sources.",
+    )
+    default_channels = models.JSONField(default=default_promotion_channels)
+    default_reminder_days = models.JSONField(default=default_reminder_days, validators=[validate_int_list])
+    default_send_time = models.TimeField(default="09:00")
+    auto_promote = models.BooleanField(
+        default=True, help_text="Promote published competitions and club events automatically."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Club(models.Model):
+    id = models.CharField(primary_key=True, max_length=64, default=uuid.uuid4)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clubs")
+    name = models.CharField(max_length=200)
+    timezone = TimeZoneField(default="UTC")
+    latitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    default_send_time = models.TimeField(
+        null=True, blank=True, help_text="Local time reminders go out; the tenant's default when empty."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["tenant", "name"], name="club_tenant_name_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def send_time(self):
+        return self.default_send_time or self.tenant.default_send_time
+
+
+class Member(models.Model):
+    club_path = "club"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="members")
+    club = models.ForeignKey(Club, on_delete=models.CASCADE, related_name="members")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +447700900123")
+    latitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    email_consent = models.BooleanField(default=False)
+    sms_consent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        indexes = [models.Index(fields=["tenant", "club"], name="member_tenant_club_idx")]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Segment(models.Model):
+    club_path = "club"
+    club_may_be_empty = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="segments")
+    club = models.ForeignKey(Club, on_delete=models.CASCADE, null=True, blank=True, related_name="segments")
+    name = models.CharField(max_length=200)
+    members = models.ManyToManyField(Member, related_name="segments", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Campaign(models.Model):
+    club_path = "club"
+    club_may_be_empty = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
+    club = models.ForeignKey(Club, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        indexes = [models.Index(fields=["tenant", "starts_on"], name="campaign_tenant_start_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class TemplateChannel(models.TextChoices):
+    EMAIL = "EMAIL", "Email"
+    SMS = "SMS", "SMS"
+
+
+class MessageTemplate(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="message_templates")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=5, choices=TemplateChannel.choices)
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    body = models.TextField(
+        help_text="Django template text. Available: member, event, club, unsubscribe_url, event_starts_local."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_channel_display()})"
+
+
+class StaffRole(models.TextChoices):
+    ADMIN = "ADMIN", "Tenant admin"
+    STAFF = "STAFF", "Staff"
+
+
+class StaffMembership(models.Model):
+    """Ties a login to one tenant; staff may be limited to some of its clubs."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=5, choices=StaffRole.choices, default=StaffRole.STAFF)
+    clubs = models.ManyToManyField(
+        Club, blank=True, related_name="staff", help_text="Leave empty for access to every club of the tenant."
+    )
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant_id} ({self.role})"
+
+    @property
+    def is_admin(self):
+        return self.role == StaffRole.ADMIN

@@ -1,0 +1,45 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from crm.models import Club, StaffMembership, StaffRole, Tenant
+
+# Apps a tenant admin manages in Django admin (their own tenant's rows only).
+ADMIN_APPS = ["crm", "connections", "posts", "promotions"]
+
+
+@transaction.atomic
+def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_ids=()):
+    """Create or update a staff login with its tenant membership. Idempotent."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        raise ValidationError(f"Tenant '{tenant_id}' does not exist.")
+    if role not in StaffRole.values:
+        raise ValidationError(f"Role must be one of {', '.join(StaffRole.values)}.")
+    clubs = list(Club.objects.filter(tenant=tenant, pk__in=club_ids))
+    unknown = sorted(set(club_ids) - {club.pk for club in clubs})
+    if unknown:
+        raise ValidationError(f"Club(s) {', '.join(unknown)} do not belong to tenant '{tenant_id}'.")
+    if not username or not password:
+        raise ValidationError("A username and a password are required.")
+
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username)
+    existing = StaffMembership.objects.filter(user=user).first()
+    if existing is not None and existing.tenant_id != tenant.pk:
+        raise ValidationError(f"User '{username}' already belongs to tenant '{existing.tenant_id}'.")
+    user.set_password(password)
+    user.is_staff = role == StaffRole.ADMIN
+    user.save()
+    membership, _ = StaffMembership.objects.update_or_create(user=user, defaults={"tenant": tenant, "role": role})
+    membership.clubs.set(clubs)
+    if role == StaffRole.ADMIN:
+        user.user_permissions.set(
+            Permission.objects.filter(content_type__app_label__in=ADMIN_APPS).exclude(
+                codename__in=["add_tenant", "delete_tenant"]
+            )
+        )
+    else:
+        user.user_permissions.clear()
+    return user, created

@@ -1,0 +1,76 @@
+"""The one place that decides what a user may see: their tenant, and their clubs when limited.
+
+Pages, the API and the admin all call ``scope_queryset``; an id from elsewhere is simply absent.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+
+from crm.models import Club, StaffMembership
+
+
+def membership_of(user):
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return user.membership
+    except StaffMembership.DoesNotExist:
+        return None
+
+
+def tenant_of(user):
+    membership = membership_of(user)
+    return membership.tenant if membership else None
+
+
+def allowed_club_ids(user):
+    """None when the user may see every club of the tenant; otherwise the set of club ids."""
+    membership = membership_of(user)
+    if membership is None:
+        return set()
+    cache = getattr(membership, "_club_ids_cache", None)
+    if cache is None:
+        cache = set(membership.clubs.values_list("id", flat=True)) or None
+        membership._club_ids_cache = cache
+    return cache
+
+
+def visible_clubs(user):
+    membership = membership_of(user)
+    if membership is None:
+        return Club.objects.none()
+    clubs = Club.objects.filter(tenant_id=membership.tenant_id)
+    club_ids = allowed_club_ids(user)
+    return clubs if club_ids is None else clubs.filter(id__in=club_ids)
+
+
+def scope_queryset(queryset, user, *, all_tenants_for_superuser=False):
+    """Restrict ``queryset`` to what ``user`` may see.
+
+    Models name their tenant path with ``tenant_path`` (default ``"tenant"``) and, when rows
+    belong to a club, their club path with ``club_path``; ``club_may_be_empty`` marks rows
+    without a club as tenant-wide (visible to club-limited staff too).
+    """
+    model = queryset.model
+    if all_tenants_for_superuser and getattr(user, "is_superuser", False):
+        return queryset
+    membership = membership_of(user)
+    if membership is None:
+        return queryset.none()
+    tenant_path = getattr(model, "tenant_path", "tenant")
+    queryset = queryset.filter(**{f"{tenant_path}_id": membership.tenant_id})
+    club_path = getattr(model, "club_path", None)
+    club_ids = allowed_club_ids(user)
+    if club_path and club_ids is not None:
+        condition = Q(**{f"{club_path}_id__in": club_ids})
+        if getattr(model, "club_may_be_empty", False):
+            condition |= Q(**{f"{club_path}__isnull": True})
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def require_membership(user):
+    membership = membership_of(user)
+    if membership is None:
+        raise PermissionDenied("This login is not a member of any club organisation.")
+    return membership

@@ -1,0 +1,126 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from crm.validators import validate_str_list
+
+
+class SocialPostStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Draft"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    PUBLISHING = "PUBLISHING", "Publishing"
+    PUBLISHED = "PUBLISHED", "Published"
+    FAILED = "FAILED", "Failed"
+
+
+class PublishErrorKind(models.TextChoices):
+    TRANSIENT = "TRANSIENT", "Temporary platform problem"
+    RATE_LIMITED = "RATE_LIMITED", "Rate limited"
+    AUTH = "AUTH", "Connection needs reconnecting"
+    PERMISSION = "PERMISSION", "Missing permission"
+    INVALID_CONTENT = "INVALID_CONTENT", "Content refused"
+    DUPLICATE = "DUPLICATE", "Duplicate content"
+    NOT_FOUND = "NOT_FOUND", "Not found"
+    MISSED = "MISSED", "Missed its publish time"
+    OTHER = "OTHER", "Other"
+
+
+class SocialPost(models.Model):
+    """One post on one connection (seed: SocialPost)."""
+
+    club_path = "connection__club"
+    club_may_be_empty = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="social_posts")
+    connection = models.ForeignKey(
+        "connections.SocialConnection", on_delete=models.CASCADE, related_name="posts", db_index=False
+    )
+    campaign = models.ForeignKey(
+        "crm.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="social_posts", db_index=False
+    )
+
+    content = models.TextField()
+    media_urls = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+    link_url = models.URLField(max_length=2000, null=True, blank=True)
+    hashtags = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+
+    status = models.CharField(max_length=16, choices=SocialPostStatus.choices, default=SocialPostStatus.DRAFT)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    platform_post_id = models.CharField(max_length=255, null=True, blank=True)
+    platform_url = models.URLField(max_length=2000, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    likes = models.IntegerField(default=0)
+    comments = models.IntegerField(default=0)
+    shares = models.IntegerField(default=0)
+    reach = models.IntegerField(default=0)
+    impressions = models.IntegerField(default=0)
+    engagement_synced_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.CharField(max_length=150)
+
+    # Publish bookkeeping (beyond the seed): attempts, when the next one may run, why the last failed.
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error_kind = models.CharField(max_length=16, choices=PublishErrorKind.choices, null=True, blank=True)
+    publishing_started_at = models.DateTimeField(null=True, blank=True)
+    # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
+    dispatch = models.ForeignKey(
+        "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="social_posts", db_index=False,
+    )
+
+    class Meta:
+        ordering = ["-scheduled_at", "-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="post_tenant_status_idx"),
+            models.Index(fields=["tenant", "scheduled_at"], name="post_tenant_scheduled_idx"),
+            models.Index(fields=["connection"], name="post_connection_idx"),
+            models.Index(fields=["campaign"], name="post_campaign_idx"),
+            # The publisher's scan for due posts across all tenants.
+            models.Index(fields=["scheduled_at"], condition=Q(status="SCHEDULED"), name="post_due_idx"),
+            # Stuck-post reconciliation and metric sync scans.
+            models.Index(fields=["publishing_started_at"], condition=Q(status="PUBLISHING"), name="post_publishing_idx"),
+            models.Index(fields=["published_at"], condition=Q(status="PUBLISHED"), name="post_published_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispatch", "connection"], condition=Q(dispatch__isnull=False), name="post_dispatch_connection_uniq"
+            ),
+        ]
+
+    def __str__(self):
+        return (self.content[:60] + "…") if len(self.content) > 60 else self.content
+
+
+class PostMetricSnapshot(models.Model):
+    """Engagement as read at one sync, kept so staff can see a post's metrics over time."""
+
+    post = models.ForeignKey(SocialPost, on_delete=models.CASCADE, related_name="metric_snapshots")
+    taken_at = models.DateTimeField()
+    likes = models.IntegerField(default=0)
+    comments = models.IntegerField(default=0)
+    shares = models.IntegerField(default=0)
+    reach = models.IntegerField(default=0)
+    impressions = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["post", "taken_at"]
+        indexes = [models.Index(fields=["post", "taken_at"], name="metric_post_taken_idx")]
+
+
+class SchedulerHeartbeat(models.Model):
+    """When each periodic job last ran, shown on the dashboard."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    last_run_at = models.DateTimeField()
+    last_summary = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return self.name

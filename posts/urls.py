@@ -1,0 +1,9 @@
+from django.urls import path
+
+from posts import views
+
+app_name = "posts"
+urlpatterns = [
+    path("", views.post_index, name="list"),
+    path("calendar/", views.calendar, name="calendar"),
+]

@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from crm.admin_scoping import TenantScopedAdmin
+from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch
+
+
+@admin.register(EventPromotion)
+class EventPromotionAdmin(TenantScopedAdmin):
+    list_display = ["event_name", "club", "source_type", "event_starts_at", "is_active", "auto_promote", "last_promoted_at"]
+    list_filter = ["source_type", "is_active", "auto_promote", "event_status", "club"]
+    search_fields = ["event_name", "source_id", "created_by"]
+    date_hierarchy = "event_starts_at"
+    list_select_related = ["club"]
+
+
+@admin.register(PromotionDispatch)
+class PromotionDispatchAdmin(TenantScopedAdmin):
+    list_display = ["promotion", "kind", "days_before", "channel", "scheduled_for", "status", "planned_count", "sent_count", "skipped_count", "failed_count"]
+    list_filter = ["status", "channel", "kind"]
+    search_fields = ["promotion__event_name"]
+    date_hierarchy = "scheduled_for"
+    list_select_related = ["promotion"]
+
+
+@admin.register(PromotionDelivery)
+class PromotionDeliveryAdmin(TenantScopedAdmin):
+    list_display = ["dispatch", "member", "status", "reason", "attempts", "sent_at"]
+    list_filter = ["status", "dispatch__channel"]
+    search_fields = ["member__email", "member__last_name", "reason"]
+    date_hierarchy = "sent_at"
+    list_select_related = ["dispatch", "member"]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(TenantScopedAdmin):
+    list_display = ["event_id", "type", "tenant", "occurred_at", "received_at", "outcome"]
+    list_filter = ["type"]
+    search_fields = ["event_id", "outcome"]
+    date_hierarchy = "received_at"
+    readonly_fields = ["event_id", "tenant", "type", "occurred_at", "received_at", "payload", "promotion", "outcome"]
+
+    def has_add_permission(self, request):
+        return False

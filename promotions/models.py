@@ -1,0 +1,198 @@
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from crm.validators import validate_int_list, validate_str_list
+
+
+class EventSourceType(models.TextChoices):
+    COMPETITION = "COMPETITION", "Competition"
+    CLUB_EVENT = "CLUB_EVENT", "Club event"
+    SPECIAL = "SPECIAL", "Special"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "EMAIL", "Email"
+    SMS = "SMS", "SMS"
+    SOCIAL = "SOCIAL", "Social"
+
+
+class EventStatus(models.TextChoices):
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+def default_reminder_days():
+    return [7, 3, 1]
+
+
+class EventPromotion(models.Model):
+    """How one event or tournament is promoted (seed: EventPromotion), with the event's own details."""
+
+    club_path = "club"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="promotions")
+    club = models.ForeignKey("crm.Club", on_delete=models.CASCADE, related_name="promotions", db_index=False)
+
+    source_type = models.CharField(max_length=16, choices=EventSourceType.choices)
+    source_id = models.CharField(max_length=255, help_text="The competition's or event's id in its own system.")
+
+    auto_promote = models.BooleanField(default=True)
+    channels = models.JSONField(default=list, validators=[validate_str_list])
+
+    announce_at = models.DateTimeField(null=True, blank=True, help_text="Empty: announce at once.")
+    reminder_days = models.JSONField(default=default_reminder_days, validators=[validate_int_list])
+
+    segment = models.ForeignKey(
+        "crm.Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="promotions",
+        help_text="Empty: every member of the club.",
+    )
+    target_radius = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(20000)],
+        help_text="Only members within this many km of the club.",
+    )
+
+    email_template = models.ForeignKey(
+        "crm.MessageTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        limit_choices_to={"channel": "EMAIL"},
+    )
+    sms_template = models.ForeignKey(
+        "crm.MessageTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        limit_choices_to={"channel": "SMS"},
+    )
+    social_content = models.TextField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        "crm.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="promotions"
+    )
+
+    is_active = models.BooleanField(default=True)
+    last_promoted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.CharField(max_length=150)
+
+    # The promoted event itself: reminders are "N days before" it.
+    event_name = models.CharField(max_length=255)
+    event_starts_at = models.DateTimeField()
+    event_location = models.CharField(max_length=255, blank=True)
+    event_url = models.URLField(max_length=2000, blank=True)
+    event_image_url = models.URLField(max_length=2000, blank=True)
+    event_status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.SCHEDULED)
+
+    class Meta:
+        ordering = ["event_starts_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "source_type", "source_id"], name="promotion_tenant_source_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "club"], name="promo_tenant_club_idx"),
+            models.Index(fields=["tenant", "is_active"], name="promo_tenant_active_idx"),
+        ]
+
+    def __str__(self):
+        return self.event_name
+
+
+class DispatchKind(models.TextChoices):
+    ANNOUNCEMENT = "ANNOUNCEMENT", "Announcement"
+    REMINDER = "REMINDER", "Reminder"
+
+
+class DispatchStatus(models.TextChoices):
+    PLANNED = "PLANNED", "Planned"
+    SENDING = "SENDING", "Sending"
+    SENT = "SENT", "Sent"
+    SKIPPED = "SKIPPED", "Skipped"
+    CANCELLED = "CANCELLED", "Cancelled"
+    FAILED = "FAILED", "Failed"
+
+
+class PromotionDispatch(models.Model):
+    """One planned send: the announcement or the reminder N days before, on one channel."""
+
+    club_path = "promotion__club"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    promotion = models.ForeignKey(EventPromotion, on_delete=models.CASCADE, related_name="dispatches")
+    kind = models.CharField(max_length=16, choices=DispatchKind.choices)
+    days_before = models.PositiveSmallIntegerField(default=0, help_text="0 for the announcement.")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=DispatchStatus.choices, default=DispatchStatus.PLANNED)
+    status_reason = models.TextField(blank=True)
+    planned_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["promotion", "kind", "days_before", "channel"], name="dispatch_step_channel_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["scheduled_for"], condition=Q(status="PLANNED"), name="dispatch_due_idx"),
+            models.Index(fields=["tenant", "status"], name="dispatch_tenant_status_idx"),
+        ]
+
+    def __str__(self):
+        step = "announcement" if self.kind == DispatchKind.ANNOUNCEMENT else f"{self.days_before}-day reminder"
+        return f"{self.promotion} — {step} by {self.get_channel_display()}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SENT = "SENT", "Sent"
+    SKIPPED = "SKIPPED", "Skipped"
+    FAILED = "FAILED", "Failed"
+
+
+class PromotionDelivery(models.Model):
+    """One member's message of one dispatch; unique, so nobody gets the same message twice."""
+
+    tenant_path = "dispatch__tenant"
+    club_path = "dispatch__promotion__club"
+
+    id = models.BigAutoField(primary_key=True)
+    dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="deliveries")
+    member = models.ForeignKey("crm.Member", on_delete=models.CASCADE, related_name="promotion_deliveries")
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    reason = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Held (SMS quiet hours) until this time.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dispatch", "member"], name="delivery_dispatch_member_uniq"),
+        ]
+        indexes = [models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx")]
+
+
+class InboundEvent(models.Model):
+    """A signed event received from the tee-time system or another source; applied once per id."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=255, unique=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="inbound_events")
+    type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField()
+    promotion = models.ForeignKey(EventPromotion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["tenant", "received_at"], name="inbound_tenant_received_idx")]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,19 @@
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from connections.api import SocialConnectionViewSet
+from crm.api import CampaignViewSet
+from posts.api import SocialPostViewSet
+from promotions.api import EventPromotionViewSet
+
+router = DefaultRouter()
+router.register("connections", SocialConnectionViewSet, basename="connection")
+router.register("posts", SocialPostViewSet, basename="post")
+router.register("promotions", EventPromotionViewSet, basename="promotion")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,28 @@
+"""Every periodic job, declared once. `python manage.py setup_periodic_tasks` installs them."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    every_seconds: float
+    description: str
+
+
+def periodic_schedules():
+    return [
+        Schedule("publish due posts", "posts.publish_due_posts", settings.PUBLISH_SCAN_INTERVAL_SECONDS,
+                 "Claim posts whose time has come and hand each to a publish task."),
+        Schedule("reconcile stuck posts", "posts.reconcile_stuck_posts", 60,
+                 "Ask the platform about posts left publishing by a worker that died."),
+        Schedule("sync post metrics", "posts.sync_metrics", settings.METRICS_SYNC_INTERVAL_SECONDS,
+                 "Pull engagement for published posts on the aging cadence."),
+        Schedule("refresh expiring tokens", "connections.refresh_expiring_tokens", settings.TOKEN_REFRESH_INTERVAL_SECONDS,
+                 "Refresh tokens before they expire and check that long-lived ones still work."),
+        Schedule("dispatch promotions", "promotions.dispatch_due", settings.PROMOTION_DISPATCH_INTERVAL_SECONDS,
+                 "Send announcements and reminders whose moment has come."),
+    ]

@@ -1,0 +1,18 @@
+"""Settings for the test suite: the same settings, with test keys and fast hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
+os.environ.setdefault(
+    "TOKEN_ENCRYPTION_KEYS",
+    "test2:" + "A" * 43 + ",test1:" + "B" * 43,
+)
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+from socialcrm.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+MEDIA_ROOT = os.path.join(VAR_DIR, "test-media")  # noqa: F405
+INSTAGRAM_CONTAINER_POLL_INTERVAL = 0.05
