@@ -1,0 +1,1 @@
+"""Platform simulator: Facebook, Instagram, X and LinkedIn HTTP APIs on loopback, for tests and local runs."""

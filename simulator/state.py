@@ -1,0 +1,155 @@
+"""In-memory state of the simulated platforms, guarded by one lock."""
+
+import contextlib
+import hashlib
+import itertools
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+PLATFORMS = ("facebook", "instagram", "twitter", "linkedin")
+
+
+@dataclass
+class Token:
+    value: str
+    platform: str  # facebook (also Instagram), twitter, linkedin
+    kind: str  # user | page | access | refresh
+    subject: str  # user id, page id or member urn
+    scopes: set
+    expires_at: float | None
+    client_id: str
+    long_lived: bool = False
+    revoked: str | bool = False  # False, or why: password, deauthorized, rotated, revoked
+    page_id: str | None = None
+    pair: str | None = None  # X: the access token issued with this refresh token (and back)
+    scope_order: list | None = None
+
+
+@dataclass
+class Code:
+    value: str
+    platform: str
+    client_id: str
+    redirect_uri: str
+    scopes: list
+    expires_at: float
+    code_challenge: str | None = None
+    used: bool = False
+
+
+@dataclass
+class Fault:
+    platform: str
+    method: str
+    pattern: str
+    kind: str
+    times: int
+    options: dict = field(default_factory=dict)
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._ids = {
+            "fb_post": itertools.count(500000000000001),
+            "fb_photo": itertools.count(600000000000001),
+            "ig_container": itertools.count(17900000000000001),
+            "ig_media": itertools.count(17950000000000001),
+            "tweet": itertools.count(1860000000000000001),
+            "x_media": itertools.count(1870000000000000001),
+            "li_share": itertools.count(7200000000000000001),
+            "li_image": itertools.count(1),
+            "seq": itertools.count(1),
+        }
+        self.reset()
+
+    def reset(self):
+        self.clock_offset = 0.0
+        self.latency_ms = 0
+        self.tokens = {}
+        self.codes = {}
+        self.consents = {}
+        self.faults = []
+        self.log = []
+        self.published = []
+        self.metric_overrides = {}
+        self.usage_override = {}
+        self.usage_calls = []  # (time, business id or None)
+        self.fb_grants = {}  # user id -> set of granted permissions
+        self.fb_posts = {}  # "page_post" -> dict
+        self.fb_photos = {}  # photo id -> dict
+        self.ig_containers = {}
+        self.ig_media = {}
+        self.tweets = {}
+        self.x_media = {}
+        self.x_windows = {}  # (user, endpoint) -> [window_start, count]
+        self.li_images = {}
+        self.li_posts = {}
+
+    # clock -------------------------------------------------------------
+    def now(self):
+        return time.time() + self.clock_offset
+
+    def real_epoch(self, sim_time):
+        """A simulated instant expressed on the caller's wall clock (for reset headers)."""
+        return sim_time - self.clock_offset
+
+    def next_id(self, kind):
+        return str(next(self._ids[kind]))
+
+    # tokens ------------------------------------------------------------
+    def issue(self, platform, kind, subject, scopes, ttl, client_id, **extra):
+        value = f"sim{platform[:2].upper()}{kind[0]}." + secrets.token_urlsafe(24)
+        token = Token(value, platform, kind, subject, set(scopes),
+                      None if ttl is None else self.now() + ttl, client_id, **extra)
+        self.tokens[value] = token
+        return token
+
+    def token_problem(self, token):
+        """None when usable, else 'invalid', 'revoked' or 'expired'."""
+        if token is None:
+            return "invalid"
+        if token.revoked:
+            return "revoked"
+        if token.expires_at is not None and self.now() >= token.expires_at:
+            return "expired"
+        return None
+
+    def new_code(self, platform, client_id, redirect_uri, scopes, ttl, code_challenge=None):
+        code = Code(secrets.token_urlsafe(24), platform, client_id, redirect_uri, list(scopes),
+                    self.now() + ttl, code_challenge)
+        self.codes[code.value] = code
+        return code
+
+    @contextlib.contextmanager
+    def unlocked(self):
+        """Let other requests run while this one waits on the network."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+
+    # metrics -----------------------------------------------------------
+    def metrics(self, post_id, created_at):
+        """Counts that grow with age, deterministic per post, overridable from the control API."""
+        seed = int(hashlib.sha256(str(post_id).encode()).hexdigest()[:8], 16)
+        minutes = max(0.0, (self.now() - created_at) / 60)
+        rate = 0.2 + (seed % 100) / 100
+        likes = min(400 + seed % 200, int(minutes * rate))
+        impressions = min(20000 + seed % 5000, int(minutes * rate * 25))
+        values = {
+            "likes": likes,
+            "comments": likes // 6,
+            "shares": likes // 12,
+            "saves": likes // 15,
+            "quotes": likes // 40,
+            "bookmarks": likes // 20,
+            "clicks": likes // 3,
+            "impressions": impressions,
+            "reach": int(impressions * 0.7),
+        }
+        values.update(self.metric_overrides.get(str(post_id), {}))
+        return values

@@ -1,0 +1,87 @@
+"""The seeded world every simulator run starts from; ids are fixed so tests can rely on them."""
+
+GRAPH_VERSION = "v25.0"
+
+# Facebook / Instagram
+FACEBOOK_APP_ID = "sim-fb-app"
+FACEBOOK_APP_SECRET = "sim-fb-secret"
+FACEBOOK_APP_NAME = "SocialCRM (simulated app)"
+FACEBOOK_USER_ID = "10001"
+FACEBOOK_USER_NAME = "Alex Fairway"
+
+PAGE_MAIN_ID = "2001"
+PAGE_JUNIORS_ID = "2002"
+PAGE_PRO_SHOP_ID = "2003"
+INSTAGRAM_USER_ID = "17841400000000001"
+INSTAGRAM_USERNAME = "pinewoodgolf"
+
+FACEBOOK_PAGES = {
+    PAGE_MAIN_ID: {
+        "name": "Pinewood Golf Club",
+        "category": "Golf Course & Country Club",
+        "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+        "instagram_business_account": INSTAGRAM_USER_ID,
+    },
+    PAGE_JUNIORS_ID: {
+        "name": "Pinewood Juniors",
+        "category": "Sports Club",
+        "tasks": ["ANALYZE", "CREATE_CONTENT"],
+        "instagram_business_account": None,
+    },
+    PAGE_PRO_SHOP_ID: {
+        "name": "Pinewood Pro Shop",
+        "category": "Sporting Goods Store",
+        "tasks": ["ANALYZE"],
+        "instagram_business_account": None,
+    },
+}
+
+INSTAGRAM_ACCOUNTS = {
+    INSTAGRAM_USER_ID: {
+        "username": INSTAGRAM_USERNAME,
+        "name": "Pinewood Golf Club",
+        "page_id": PAGE_MAIN_ID,
+        "profile_picture_url": "https://scontent.cdninstagram.com/sim/pinewoodgolf.jpg",
+    },
+}
+
+INSTAGRAM_PUBLISH_QUOTA = 50  # published posts per rolling 24 h per account
+INSTAGRAM_CONTAINER_TTL = 24 * 3600
+
+# X
+X_CLIENT_ID = "sim-x-client"
+X_CLIENT_SECRET = "sim-x-secret"
+X_PUBLIC_CLIENT_ID = "sim-x-public"  # a public (PKCE-only, no secret) client
+X_USER_ID = "1500000000000000001"
+X_USER_NAME = "Pinewood Golf"
+X_USERNAME = "pinewoodgolf"
+X_ACCESS_TOKEN_TTL = 7200
+X_REFRESH_TOKEN_TTL = 180 * 24 * 3600
+X_CODE_TTL = 30
+X_TWEETS_PER_15_MIN = 100
+
+# LinkedIn
+LINKEDIN_CLIENT_ID = "sim-li-client"
+LINKEDIN_CLIENT_SECRET = "sim-li-secret"
+LINKEDIN_MEMBER_URN = "urn:li:person:AbC123xYz"
+LINKEDIN_MEMBER_NAME = "Alex Fairway"
+LINKEDIN_ORGANIZATIONS = {
+    "3001": {"localizedName": "Pinewood Golf Club", "vanityName": "pinewood-golf"},
+    "3002": {"localizedName": "Pinewood Events Ltd", "vanityName": "pinewood-events"},
+}
+LINKEDIN_ACCESS_TOKEN_TTL = 60 * 24 * 3600
+LINKEDIN_REFRESH_TOKEN_TTL = 365 * 24 * 3600
+LINKEDIN_CODE_TTL = 30 * 60
+
+# Facebook codes and tokens
+FACEBOOK_CODE_TTL = 10 * 60
+FACEBOOK_SHORT_TOKEN_TTL = 3600
+FACEBOOK_LONG_TOKEN_TTL = 5184000
+
+SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg")
+
+APP_CREDENTIALS = {
+    "facebook": (FACEBOOK_APP_ID, FACEBOOK_APP_SECRET),
+    "twitter": (X_CLIENT_ID, X_CLIENT_SECRET),
+    "linkedin": (LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET),
+}
