@@ -1,9 +1,14 @@
+import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from connections import vault
 from connections.models import SocialConnection
+from platforms import AuthExpired, Credentials, PlatformError, get_adapter
+
+logger = logging.getLogger("connections")
 
 
 @dataclass
@@ -42,3 +47,107 @@ def connection_rotate_token_keys(*, batch_size=200):
                 connection.save(update_fields=["access_token", "refresh_token"])
                 report.rotated += 1
     return report
+
+
+# ----------------------------------------------------------------------------- platform calls
+
+
+class ConnectionUnusable(Exception):
+    """The connection is inactive and needs staff to reconnect it."""
+
+    def __init__(self, connection):
+        self.connection_id = connection.pk
+        super().__init__(
+            f"{connection.get_platform_display()} account “{connection.account_name}” needs reconnecting"
+            + (f": {connection.last_error}" if connection.last_error else ".")
+        )
+
+
+def connection_credentials(*, connection):
+    """Decrypt the tokens for a platform call. The only place tokens leave the vault."""
+    return Credentials(
+        account_id=connection.account_id,
+        access_token=connection.reveal_access_token(),
+        refresh_token=connection.reveal_refresh_token(),
+        details=dict(connection.account_details or {}),
+    )
+
+
+def connection_record_use(*, connection):
+    now = timezone.now()
+    SocialConnection.objects.filter(pk=connection.pk).update(last_used_at=now)
+    connection.last_used_at = now
+
+
+def connection_record_error(*, connection, message):
+    now = timezone.now()
+    SocialConnection.objects.filter(pk=connection.pk).update(last_error=message, last_error_at=now)
+    connection.last_error, connection.last_error_at = message, now
+
+
+def connection_mark_needs_reconnect(*, connection, reason):
+    now = timezone.now()
+    SocialConnection.objects.filter(pk=connection.pk).update(is_active=False, last_error=reason, last_error_at=now)
+    connection.is_active, connection.last_error, connection.last_error_at = False, reason, now
+    logger.warning("connection needs reconnecting", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id})
+
+
+def connection_refresh_tokens(*, connection):
+    """Refresh the connection's tokens under a row lock and save the new pair in one write.
+
+    X refresh tokens are single-use and rotate: the lock makes sure two workers never spend
+    the same refresh token, and the rotated pair is stored atomically with its expiry.
+    Raises AuthExpired (after marking the connection) when the platform refuses for good.
+    """
+    adapter = get_adapter(connection.platform)
+    with transaction.atomic():
+        locked = SocialConnection.objects.select_for_update().get(pk=connection.pk)
+        if locked.access_token != connection.access_token:
+            # Another worker refreshed while we waited for the lock: use its tokens.
+            connection.__dict__.update({f: getattr(locked, f) for f in ("access_token", "refresh_token", "token_expiry")})
+            return connection
+        try:
+            tokens = adapter.refresh(credentials=connection_credentials(connection=locked))
+        except AuthExpired as exc:
+            locked.is_active, locked.last_error, locked.last_error_at = False, exc.message, timezone.now()
+            locked.save(update_fields=["is_active", "last_error", "last_error_at", "updated_at"])
+            connection.is_active, connection.last_error = False, exc.message
+            raise
+        locked.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token or locked.reveal_refresh_token())
+        locked.token_expiry = tokens.expires_at
+        if tokens.refresh_expires_at:
+            locked.refresh_token_expiry = tokens.refresh_expires_at
+        locked.last_used_at = timezone.now()
+        locked.save(update_fields=["access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at", "updated_at"])
+    connection.__dict__.update(
+        {f: getattr(locked, f) for f in ("access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at")}
+    )
+    return connection
+
+
+def connection_call(*, connection, operation):
+    """Run ``operation(adapter, credentials)`` against the platform for this connection.
+
+    Records use and errors on the connection. On an auth failure: refresh once and retry once;
+    if that fails too, the connection is marked as needing reconnection and AuthExpired is raised.
+    """
+    if not connection.is_active:
+        raise ConnectionUnusable(connection)
+    adapter = get_adapter(connection.platform)
+    try:
+        result = operation(adapter, connection_credentials(connection=connection))
+    except AuthExpired:
+        try:
+            connection_refresh_tokens(connection=connection)
+            result = operation(adapter, connection_credentials(connection=connection))
+        except AuthExpired as exc:
+            connection_mark_needs_reconnect(connection=connection, reason=exc.message)
+            raise
+        except PlatformError as exc:
+            connection_record_error(connection=connection, message=exc.message)
+            raise
+    except PlatformError as exc:
+        connection_record_error(connection=connection, message=exc.message)
+        raise
+    connection_record_use(connection=connection)
+    return result
