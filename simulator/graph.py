@@ -108,11 +108,11 @@ def list_param(value):
     if value in (None, ""):
         return []
     if isinstance(value, list):
-        return [str(v) for v in value]
+        return [json.dumps(v) if isinstance(v, dict) else str(v) for v in value]
     text = str(value).strip()
     if text.startswith("["):
         try:
-            return [str(v) for v in json.loads(text)]
+            return [json.dumps(v) if isinstance(v, dict) else str(v) for v in json.loads(text)]
         except ValueError:
             pass
     return [v.strip() for v in text.split(",") if v.strip()]
