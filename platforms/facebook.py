@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from .base import Account, Credentials, Metrics, PostContent, PublishResult, RemotePost, TokenSet, Violation, \
@@ -51,8 +52,9 @@ class FacebookAdapter(GraphAdapter):
         else:
             photo_ids = [self.post(f"{page}/photos", data={"url": url, "published": "false"}, **call)["id"]
                          for url in media]
-            post_id = self.post(f"{page}/feed", json={
-                "message": message, "attached_media": [{"media_fbid": pid} for pid in photo_ids]}, **call)["id"]
+            data = {"message": message}
+            data.update({f"attached_media[{i}]": json.dumps({"media_fbid": pid}) for i, pid in enumerate(photo_ids)})
+            post_id = self.post(f"{page}/feed", data=data, **call)["id"]
         return PublishResult(platform_post_id=str(post_id),
                              platform_url=self.permalink(str(post_id), "permalink_url", **call))
 

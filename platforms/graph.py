@@ -107,7 +107,7 @@ class GraphAdapter(PlatformAdapter):
             return PermissionMissing(f"{name} refused: a permission or Page role is missing. ({said})", **common)
         if code == 506:
             return DuplicateContent(f"{name} refuses a post identical to a recent one. ({said})", **common)
-        if code == 803 or (code == 100 and (subcode in (33, "33") or "does not exist" in said)):
+        if code == 803 or (code == 100 and (subcode in (33, "33") or "not exist" in said)):
             return NotFound(f"{name} no longer has this item. ({said})", **common)
         if code in (100, 324, 1609005) or status == 400:
             field_name = "media" if code == 324 else "link" if code == 1609005 else "text"

@@ -12,6 +12,8 @@ _SECRET_PARAMS = ("access_token", "refresh_token", "client_secret", "code", "cod
                   "fb_exchange_token", "input_token", "token", "appsecret_proof", "password")
 _PARAM_RE = re.compile(r"(?i)\b(" + "|".join(_SECRET_PARAMS) + r")(\s*[=:]\s*|\"\s*:\s*\")([^\s&\"',;]{12,})")
 _URL_QUERY_RE = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
+# urllib3 logs request lines without the scheme: "GET /v25.0/oauth/access_token?client_secret=... HTTP/1.1"
+_REQUEST_LINE_RE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[^\s?\"]*)\?[^\s\"]*")
 _AUTH_RE = re.compile(r"(?i)\b(Bearer|OAuth|Basic)\s+(?=[A-Za-z0-9._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}")
 _GRAPH_TOKEN_RE = re.compile(r"\bEAA[A-Za-z0-9]{10,}")
 # Long opaque strings mixing letters and digits: tokens, codes, secrets.
@@ -25,6 +27,7 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _URL_QUERY_RE.sub(r"\1", text)
+    text = _REQUEST_LINE_RE.sub(r"\1 \2", text)
     text = _AUTH_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PARAM_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _GRAPH_TOKEN_RE.sub(REDACTED, text)

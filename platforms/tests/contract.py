@@ -118,6 +118,7 @@ class AdapterContract:
     @pytest.fixture
     def debug_logs(self, caplog):
         caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="urllib3")  # its request lines are where secrets would leak
         return caplog
 
     # ---------------------------------------------------------------- helpers

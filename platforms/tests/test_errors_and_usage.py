@@ -75,3 +75,17 @@ def test_x_rate_limit_headers(remaining, slow):
     assert (found.limit, found.remaining, int(found.reset_at.timestamp())) == (100, remaining, reset)
     usage.record("TWITTER", "150", found)
     assert usage.should_slow_down("TWITTER", "150") is slow
+
+
+def test_request_lines_logged_by_urllib3_lose_their_query_string(caplog):
+    import logging
+
+    import platforms  # noqa: F401  (installs the log filters)
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    logging.getLogger("urllib3.connectionpool").debug(
+        '%s://%s:%s "%s %s %s" %s %s', "http", "127.0.0.1", 8000, "GET",
+        "/v25.0/oauth/access_token?client_id=app&client_secret=shh&code=abc", "HTTP/1.1", 200, 10)
+    assert "/v25.0/oauth/access_token" in caplog.text
+    assert "shh" not in caplog.text and "code=abc" not in caplog.text
