@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from platforms import AuthExpired, Credentials, DuplicateContent, PlatformError
+from platforms import AuthExpired, Credentials, DuplicateContent, PlatformError, adapter_for_slug
 
 from .contract import AdapterContract
 
@@ -15,6 +15,14 @@ class TestLinkedInAdapter(AdapterContract):
     publish_endpoint = "POST /rest/posts"
     read_endpoint = "GET /rest/posts"
     records_usage = False
+
+    @pytest.fixture
+    def adapter(self, simulator, simulator_settings, settings):
+        # LinkedIn sunsets versions after about a year: test with last month's, whatever today is.
+        today = datetime.now(timezone.utc)
+        last_month = (today.replace(day=1) - timedelta(days=1))
+        settings.LINKEDIN_API_VERSION = last_month.strftime("%Y%m")
+        return adapter_for_slug(self.slug)
 
     def check_accounts(self, accounts):
         orgs = {a.account_id: a for a in accounts}
