@@ -163,7 +163,7 @@ class LinkedIn:
         return Response(200, {
             "access_token": access.value, "expires_in": world.LINKEDIN_ACCESS_TOKEN_TTL,
             "refresh_token": refresh.value,
-            "refresh_token_expires_in": int(refresh.expires_at - state.now()),
+            "refresh_token_expires_in": round(refresh.expires_at - state.now()),
             "scope": ",".join(refresh.scope_order or sorted(refresh.scopes))})
 
     def revoke(self, req):
