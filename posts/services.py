@@ -1,0 +1,220 @@
+"""Writes on posts: create, edit, schedule, cancel, retry, publish now, delete.
+
+Every status change goes through ``posts.states`` and, where a worker could race with staff,
+through a conditional UPDATE so exactly one caller wins. The publisher itself lives in
+``posts.publishing``.
+"""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from platforms import PostContent, get_adapter
+from posts.models import SocialPost, SocialPostStatus as S
+from posts.states import IllegalTransition, check_editable, check_transition
+
+# A publish time this close to now (or in the past by at most this) is taken as "now".
+SCHEDULE_GRACE = timedelta(minutes=1)
+
+# Which model field each adapter violation belongs to.
+VIOLATION_FIELDS = {"text": "content", "hashtags": "hashtags", "link": "link_url", "media": "media_urls"}
+
+
+def actor_name(by):
+    if by is None:
+        return "system"
+    if hasattr(by, "get_username"):
+        return by.get_username()
+    return str(by)
+
+
+def post_content(post):
+    return PostContent(text=post.content or "", hashtags=list(post.hashtags or []), link=post.link_url or None,
+                       media_urls=list(post.media_urls or []))
+
+
+def content_violations(*, platform, content):
+    """The platform's content rules (the adapters' ``validate``): the one place they are checked."""
+    return get_adapter(platform).validate(content)
+
+
+def _raise_for(violations):
+    if not violations:
+        return
+    errors = {}
+    for violation in violations:
+        errors.setdefault(VIOLATION_FIELDS.get(violation.field, "content"), []).append(violation.message)
+    raise ValidationError(errors)
+
+
+def _check_connection(*, tenant, connection):
+    if connection is None or connection.tenant_id != tenant.pk:
+        raise ValidationError({"connection": "Connection not found."})
+    if not connection.is_active:
+        raise ValidationError({"connection": (
+            f"{connection.get_platform_display()} account “{connection.account_name}” needs reconnecting "
+            "before it can publish.")})
+
+
+def _check_campaign(*, tenant, campaign):
+    if campaign is not None and campaign.tenant_id != tenant.pk:
+        raise ValidationError({"campaign": "Campaign not found."})
+
+
+def _check_time(at, *, now=None):
+    now = now or timezone.now()
+    if at is None:
+        raise ValidationError({"scheduled_at": "Choose when to publish."})
+    if timezone.is_naive(at):
+        raise ValidationError({"scheduled_at": "The publish time needs a timezone."})
+    if at < now - SCHEDULE_GRACE:
+        raise ValidationError({"scheduled_at": "The publish time is in the past."})
+
+
+def _clean_list(values):
+    return [str(v).strip() for v in (values or ()) if str(v).strip()]
+
+
+@transaction.atomic
+def post_create(*, tenant, connection, content, hashtags=(), link_url=None, media_urls=(), campaign=None,
+                scheduled_at=None, created_by, dispatch=None):
+    """A DRAFT post, or a SCHEDULED one when ``scheduled_at`` is given; content checked by the platform's rules."""
+    _check_connection(tenant=tenant, connection=connection)
+    _check_campaign(tenant=tenant, campaign=campaign)
+    post = SocialPost(
+        tenant=tenant, connection=connection, campaign=campaign, content=content or "",
+        hashtags=_clean_list(hashtags), link_url=link_url or None, media_urls=_clean_list(media_urls),
+        created_by=actor_name(created_by), dispatch=dispatch, status=S.DRAFT,
+    )
+    _raise_for(content_violations(platform=connection.platform, content=post_content(post)))
+    if scheduled_at is not None:
+        _check_time(scheduled_at)
+        post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
+    post.save()
+    return post
+
+
+@transaction.atomic
+def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_urls=None, campaign=..., connection=None):
+    """Edit a DRAFT or FAILED post (a FAILED one becomes a DRAFT again: its old error no longer applies)."""
+    post = SocialPost.objects.select_for_update().select_related("connection").get(pk=post.pk)
+    check_editable(post.status)
+    if connection is not None and connection.pk != post.connection_id:
+        _check_connection(tenant=post.tenant, connection=connection)
+        post.connection = connection
+    if campaign is not ...:
+        _check_campaign(tenant=post.tenant, campaign=campaign)
+        post.campaign = campaign
+    if content is not None:
+        post.content = content
+    if hashtags is not None:
+        post.hashtags = _clean_list(hashtags)
+    if link_url is not ...:
+        post.link_url = link_url or None
+    if media_urls is not None:
+        post.media_urls = _clean_list(media_urls)
+    _raise_for(content_violations(platform=post.connection.platform, content=post_content(post)))
+    if post.status == S.FAILED:
+        check_transition(post.status, S.DRAFT, action="edit")
+        post.status = S.DRAFT
+        post.error = post.error_kind = post.next_attempt_at = None
+        post.attempts = 0
+    post.save()
+    return post
+
+
+def _locked(post):
+    return SocialPost.objects.select_for_update().select_related("connection").get(pk=post.pk)
+
+
+def _refresh(post, fresh):
+    post.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
+    return post
+
+
+@transaction.atomic
+def post_schedule(*, post, at, by):
+    """DRAFT → SCHEDULED at ``at`` (or move a SCHEDULED post to a new time)."""
+    fresh = _locked(post)
+    check_transition(fresh.status, S.SCHEDULED, action="schedule")
+    if fresh.status == S.FAILED:
+        raise IllegalTransition(post_status=fresh.status, action="schedule")
+    _check_connection(tenant=fresh.tenant, connection=fresh.connection)
+    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    _check_time(at)
+    fresh.status, fresh.scheduled_at = S.SCHEDULED, at
+    fresh.error = fresh.error_kind = fresh.next_attempt_at = None
+    fresh.save(update_fields=["status", "scheduled_at", "error", "error_kind", "next_attempt_at", "updated_at"])
+    return _refresh(post, fresh)
+
+
+def _conditional(post, *, from_status, action, **changes):
+    """UPDATE ... WHERE status = from_status; IllegalTransition when the row was elsewhere (or moved meanwhile)."""
+    check_transition(from_status, changes["status"], action=action)
+    changes["updated_at"] = timezone.now()
+    won = SocialPost.objects.filter(pk=post.pk, status=from_status).update(**changes)
+    if not won:
+        current = SocialPost.objects.filter(pk=post.pk).values_list("status", flat=True).first()
+        if current is None:
+            raise SocialPost.DoesNotExist("The post no longer exists.")
+        raise IllegalTransition(post_status=current, action=action)
+    for name, value in changes.items():
+        setattr(post, name, value)
+    return post
+
+
+def post_cancel(*, post, by):
+    """SCHEDULED → DRAFT. Conditional, so a post the publisher has just claimed is not 'cancelled'."""
+    return _conditional(post, from_status=S.SCHEDULED, action="cancel", status=S.DRAFT, next_attempt_at=None)
+
+
+@transaction.atomic
+def post_retry(*, post, by, at=None):
+    """FAILED → SCHEDULED, with a fresh attempt budget; at once unless a later time is given."""
+    fresh = _locked(post)
+    check_transition(fresh.status, S.SCHEDULED, action="retry")
+    if fresh.status != S.FAILED:
+        raise IllegalTransition(post_status=fresh.status, action="retry")
+    _check_connection(tenant=fresh.tenant, connection=fresh.connection)
+    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    now = timezone.now()
+    if at is not None:
+        _check_time(at, now=now)
+    fresh.status, fresh.scheduled_at = S.SCHEDULED, max(at or now, now)
+    fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
+    fresh.publishing_started_at = None
+    fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
+                              "publishing_started_at", "updated_at"])
+    return _refresh(post, fresh)
+
+
+def post_publish_now(*, post, by):
+    """Publish a DRAFT, SCHEDULED or FAILED post at once: schedule it for now and claim it straight away."""
+    from posts.publishing import post_claim, enqueue_publish
+
+    with transaction.atomic():
+        fresh = _locked(post)
+        check_transition(fresh.status, S.PUBLISHING, action="publish")
+        _check_connection(tenant=fresh.tenant, connection=fresh.connection)
+        _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+        now = timezone.now()
+        fresh.status, fresh.scheduled_at = S.SCHEDULED, now
+        fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
+        fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
+                                  "updated_at"])
+        if post_claim(post_id=fresh.pk, now=now):
+            enqueue_publish(post_id=fresh.pk)
+    fresh.refresh_from_db()
+    return _refresh(post, fresh)
+
+
+def post_delete(*, post, by):
+    """Delete a post that has not started publishing (DRAFT, SCHEDULED or FAILED)."""
+    deleted, _ = SocialPost.objects.filter(pk=post.pk, status__in=[S.DRAFT, S.SCHEDULED, S.FAILED]).delete()
+    if not deleted:
+        current = SocialPost.objects.filter(pk=post.pk).values_list("status", flat=True).first()
+        if current is None:
+            raise SocialPost.DoesNotExist("The post no longer exists.")
+        raise IllegalTransition(post_status=current, action="delete")
