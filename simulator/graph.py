@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import secrets
-import urllib.parse
 
 from . import world
 from .consent import consent_decision, consent_page
@@ -61,7 +60,7 @@ def strip_version(path):
 
 
 def graph_time(t):
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def parse_time(value):
@@ -79,7 +78,7 @@ def parse_time(value):
     except ValueError:
         raise graph_error(100, f"(#100) Invalid time value: {value}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
 
 
@@ -455,7 +454,7 @@ class Graph:
         token = self.authenticate(req, params)
         ids = list_param(params.get("ids"))
         if len(ids) > 50:
-            raise graph_error(100, "(#100) Too many IDs. Maximum: 50. Provided: %d." % len(ids))
+            raise graph_error(100, f"(#100) Too many IDs. Maximum: 50. Provided: {len(ids)}.")
         missing = [i for i in ids if not self.exists(i)]
         if missing:
             raise graph_error(100, "(#100) Some of the aliases you requested do not exist: " + ",".join(missing))
@@ -755,10 +754,7 @@ class Graph:
     def fetch_ig(self, url, video=False):
         try:
             with self.state.unlocked():
-                if video:
-                    fetch_image(url) if url.lower().endswith((".jpg", ".jpeg")) else _fetch_any(url)
-                else:
-                    fetch_image(url, jpeg_only=True)
+                fetch_image(url, jpeg_only=not video, any_bytes=video)
         except MediaFetchError as exc:
             raise graph_error(9004, "Media download has failed. The media URI doesn't meet our requirements.",
                               subcode=2207052, user_title="Media download has failed",
@@ -858,20 +854,6 @@ class Graph:
                  "title": name.replace("_", " ").capitalize(), "description": name.replace("_", " "),
                  "id": f"{media_id}/insights/{name}/lifetime"} for name in metrics]
         return Response(200, {"data": data})
-
-
-def _fetch_any(url):
-    import urllib.request
-
-    from .media import LOCAL_HOSTS
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or parsed.hostname not in LOCAL_HOSTS:
-        raise MediaFetchError("only http(s) URLs on 127.0.0.1 or localhost can be fetched by the simulator")
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.read()
-    except (OSError, ValueError) as exc:
-        raise MediaFetchError(str(exc)) from exc
 
 
 CONTAINER_STATUS_TEXT = {

@@ -205,7 +205,7 @@ class LinkedIn:
             raise li_error(400, "A version must be present. Please specify a version by adding the LinkedIn-Version "
                                 "header.", code="VERSION_MISSING")
         match = re.fullmatch(r"(\d{4})(\d{2})(\.\d{2})?", version)
-        now = dt.datetime.fromtimestamp(self.state.now(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.state.now(), dt.UTC)
         if match:
             year, month = int(match[1]), int(match[2])
             age = (now.year - year) * 12 + now.month - month

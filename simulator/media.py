@@ -82,7 +82,7 @@ class MediaFetchError(Exception):
     pass
 
 
-def fetch_image(url, *, jpeg_only=False, timeout=5):
+def fetch_image(url, *, jpeg_only=False, any_bytes=False, timeout=5):
     """Download an image the way the platforms do; only loopback URLs can be reached from here."""
     parsed = urllib.parse.urlsplit(url or "")
     if parsed.scheme not in ("http", "https") or parsed.hostname not in LOCAL_HOSTS:
@@ -94,6 +94,8 @@ def fetch_image(url, *, jpeg_only=False, timeout=5):
         raise MediaFetchError(f"could not download {url}: {exc}") from exc
     if len(data) > 8 * 1024 * 1024:
         raise MediaFetchError("image larger than 8 MB")
+    if any_bytes:
+        return data
     is_jpeg = data.startswith(b"\xff\xd8")
     is_other_image = data.startswith((b"\x89PNG", b"GIF8"))
     if not is_jpeg and (jpeg_only or not is_other_image):

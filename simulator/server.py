@@ -141,7 +141,7 @@ class Simulator:
                 response = handler.handle(req)
             except HttpError as exc:
                 response = exc.response
-            except Exception:  # a simulator bug must still answer, loudly
+            except Exception:  # noqa: BLE001  a simulator bug must still answer, loudly
                 traceback.print_exc()
                 response = Response(500, {"message": "simulator internal error", "trace": traceback.format_exc()})
             response.headers = {**headers, **response.headers}
@@ -155,7 +155,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         if self.server.verbose:
-            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -79,12 +79,12 @@ def invalid_request(message, parameters=None):
 
 
 def x_time(t):
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def parse_x_time(value, name):
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return dt.datetime.fromisoformat(value).timestamp()
     except ValueError:
         raise invalid_request(f"Invalid '{name}':'{value}'. '{name}' must be a valid ISO 8601 timestamp.",
                               {name: [value]}) from None

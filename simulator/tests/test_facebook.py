@@ -1,5 +1,7 @@
 """Facebook Login and Pages: every refusal the real Graph API makes, by raw HTTP."""
 
+import json
+
 import requests
 
 from simulator import world
@@ -158,7 +160,7 @@ def test_photos_are_fetched_and_several_go_through_attached_media(sim):
                                                 "access_token": page}).json()["id"] for n in (2, 3)]
     post = sim.post("/v25.0/2001/feed", data={
         "message": "Two photos", "access_token": page,
-        "attached_media": '[{"media_fbid":"%s"},{"media_fbid":"%s"}]' % tuple(ids)}).json()
+        "attached_media": json.dumps([{"media_fbid": i} for i in ids])}).json()
     published = {p["post_id"]: p for p in sim.client.published("facebook")}
     assert len(published[post["id"]]["media"]) == 2 and len(published[one["post_id"]]["media"]) == 1
 
@@ -230,6 +232,4 @@ def test_usage_headers_on_every_graph_response(sim):
 
 
 def eval_json(text):
-    import json
-
     return json.loads(text)

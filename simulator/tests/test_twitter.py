@@ -149,7 +149,7 @@ def test_user_tweets_since_newest_first(sim):
     start = requests.get(sim.url + "/_sim/clock", timeout=5).json()["now"]
     ids = [sim.post("/2/tweets", json={"text": t}, headers=headers).json()["data"]["id"] for t in ("A", "B")]
     import datetime as dt
-    start_time = dt.datetime.fromtimestamp(start - 1, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start_time = dt.datetime.fromtimestamp(start - 1, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     listed = sim.get(f"/2/users/{world.X_USER_ID}/tweets", params={
         "start_time": start_time, "max_results": 10, "tweet.fields": "created_at"}, headers=headers).json()
     assert [t["id"] for t in listed["data"]] == ids[::-1] and listed["meta"]["result_count"] == 2
