@@ -3,7 +3,7 @@
 import html
 import secrets
 
-from .http import error_page, html_page
+from .protocol import error_page, html_page
 
 
 def consent_page(state, req, *, platform, user_name, app_name, scopes, callback, checkboxes):

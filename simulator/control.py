@@ -3,8 +3,8 @@
 import json
 
 from . import world
-from .http import HttpError, Response
 from .media import SAMPLES
+from .protocol import HttpError, Response
 
 
 def bad_request(message):

@@ -9,8 +9,8 @@ import secrets
 
 from . import world
 from .consent import consent_decision, consent_page
-from .http import HttpError, Response, error_page, redirect
 from .media import MediaFetchError, fetch_image
+from .protocol import HttpError, Response, error_page, redirect
 
 VERSION_RE = re.compile(r"^/v\d+\.\d+(?=/|$)")
 DAY = 24 * 3600

@@ -6,7 +6,7 @@ import urllib.parse
 
 from . import world
 from .consent import consent_decision, consent_page
-from .http import HttpError, Response, error_page, redirect
+from .protocol import HttpError, Response, error_page, redirect
 
 DAY = 24 * 3600
 ORG_URN = "urn:li:organization:"

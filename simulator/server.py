@@ -9,7 +9,7 @@ import traceback
 
 from . import graph, linkedin, twitter
 from .control import Control
-from .http import HttpError, Request, Response
+from .protocol import HttpError, Request, Response
 from .state import Fault, State
 
 SECRET_KEYS = {"access_token", "refresh_token", "token", "client_secret", "fb_exchange_token", "input_token", "code"}

@@ -9,7 +9,7 @@ import unicodedata
 
 from . import world
 from .consent import consent_decision, consent_page
-from .http import HttpError, Response, error_page, redirect
+from .protocol import HttpError, Response, error_page, redirect
 
 WINDOW = 15 * 60
 LIMITS = {
@@ -40,8 +40,7 @@ def weighted_length(text):
     """twitter-text v3 weighting: URLs count 23, light ranges 1, everything else (CJK, emoji) 2."""
     text = unicodedata.normalize("NFC", text)
     total = 0
-    for url in URL_RE.findall(text):
-        total += 23
+    total += 23 * len(URL_RE.findall(text))
     text = URL_RE.sub("", text)
     previous_joiner = False
     for char in text:

@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from simulator import world
-from simulator.pytest_plugin import simulator, simulator_process  # noqa: F401  (fixtures)
 
 CURRENT_VERSION = time.strftime("%Y%m", time.gmtime())
 REDIRECT = "http://testserver/connections/callback/"
@@ -161,8 +160,14 @@ class Sim:
         return headers
 
 
+def pytest_configure(config):
+    """Load the simulator fixtures unless the project's root conftest already did."""
+    if not config.pluginmanager.has_plugin("simulator.pytest_plugin"):
+        config.pluginmanager.import_plugin("simulator.pytest_plugin")
+
+
 @pytest.fixture
-def sim(simulator):  # noqa: F811
+def sim(simulator):
     return Sim(simulator)
 
 
