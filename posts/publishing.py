@@ -1,0 +1,277 @@
+"""The publisher: find due posts, claim each exactly once, publish, retry, reconcile stuck ones.
+
+Claims are conditional UPDATEs (``WHERE status = 'SCHEDULED'``): whichever worker changes the
+row goes on, every other one sees zero rows and moves along. The publish task carries the
+claim's timestamp and consumes it with a second conditional UPDATE before calling the
+platform, so a redelivered task (acks_late after a crash) never calls the platform again: the
+reconciler asks the platform instead.
+"""
+
+import logging
+import random
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connections.services import ConnectionUnusable, connection_call
+from platforms import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
+                       RateLimited, TransientError, get_adapter)
+from platforms.base import DEFAULT_MEDIA_MAX_BYTES, is_video
+from posts.models import PublishErrorKind as K, SchedulerHeartbeat, SocialPost, SocialPostStatus as S
+from posts.services import content_violations, post_content
+from posts.states import check_transition
+
+logger = logging.getLogger("posts")
+
+MISSED_MESSAGE = "The post missed its publish time and was not published late."
+
+
+# ----------------------------------------------------------------------------- claiming
+
+
+def heartbeat_record(*, name, summary, now=None):
+    SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_run_at": now or timezone.now(),
+                                                                     "last_summary": summary})
+
+
+def due_posts(*, now, limit):
+    """Ids of SCHEDULED posts whose time has come (served by the partial index post_due_idx)."""
+    return list(
+        SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("scheduled_at", "pk").values_list("pk", flat=True)[:limit]
+    )
+
+
+def posts_fail_missed(*, now):
+    """SCHEDULED posts overdue by more than the window are failed, never published late."""
+    check_transition(S.SCHEDULED, S.FAILED, action="fail")
+    cutoff = now - timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS)
+    return SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lt=cutoff).update(
+        status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
+
+
+def post_claim(*, post_id, now):
+    """SCHEDULED → PUBLISHING for exactly one caller; returns the claim time or None when another won."""
+    check_transition(S.SCHEDULED, S.PUBLISHING, action="publish")
+    won = SocialPost.objects.filter(pk=post_id, status=S.SCHEDULED).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ).update(status=S.PUBLISHING, publishing_started_at=now, attempts=F("attempts") + 1, updated_at=now)
+    return now if won else None
+
+
+def enqueue_publish(*, post_id, claimed_at=None):
+    from posts.tasks import publish_post
+
+    if claimed_at is None:
+        claimed_at = SocialPost.objects.filter(pk=post_id).values_list("publishing_started_at", flat=True).first()
+    args = {"post_id": str(post_id), "claimed_at": claimed_at.isoformat() if claimed_at else None}
+    transaction.on_commit(lambda: publish_post.delay(**args))
+
+
+def posts_publish_due(*, now=None, limit=None):
+    """The periodic scan: fail missed posts, claim due ones, enqueue one publish task per claim."""
+    now = now or timezone.now()
+    missed = posts_fail_missed(now=now)
+    claimed = []
+    for post_id in due_posts(now=now, limit=limit or settings.PUBLISH_BATCH_SIZE):
+        with transaction.atomic():
+            claimed_at = post_claim(post_id=post_id, now=now)
+            if claimed_at:
+                enqueue_publish(post_id=post_id, claimed_at=claimed_at)
+                claimed.append(post_id)
+    heartbeat_record(name="publish_due_posts", summary={"claimed": len(claimed), "missed": missed}, now=now)
+    return claimed
+
+
+# ----------------------------------------------------------------------------- publishing
+
+
+def _finish(post, *, action, to, now, **changes):
+    """PUBLISHING → ``to``, only if the post is still publishing (the reconciler may have settled it)."""
+    check_transition(S.PUBLISHING, to, action=action)
+    changes.update(status=to, updated_at=now)
+    won = SocialPost.objects.filter(pk=post.pk, status=S.PUBLISHING).update(**changes)
+    if won:
+        for name, value in changes.items():
+            setattr(post, name, value)
+    else:
+        logger.warning("post %s was no longer publishing when its outcome (%s) arrived", post.pk, to)
+    return bool(won)
+
+
+def _fail(post, *, kind, message, now):
+    logger.info("post %s failed (%s): %s", post.pk, kind, message)
+    return _finish(post, action="fail", to=S.FAILED, now=now, error=message, error_kind=kind, next_attempt_at=None)
+
+
+def backoff_seconds(attempt):
+    """Exponential backoff with jitter: base·2^(n-1), capped, then a random 50–100 % of it."""
+    base = settings.PUBLISH_BACKOFF_BASE_SECONDS * (2 ** max(attempt - 1, 0))
+    capped = min(base, settings.PUBLISH_BACKOFF_MAX_SECONDS)
+    return capped * random.uniform(0.5, 1.0)
+
+
+def _retry_later(post, *, error, kind, now):
+    if post.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
+        return _fail(post, kind=kind, now=now,
+                     message=f"Gave up after {post.attempts} attempts: {error.message}")
+    at = now + timedelta(seconds=backoff_seconds(post.attempts))
+    if getattr(error, "retry_after", None):
+        at = max(at, now + timedelta(seconds=float(error.retry_after)))
+    reset_at = getattr(error, "reset_at", None)
+    if reset_at is not None:
+        # Never before the platform's reset time; a little jitter so a burst does not return at once.
+        at = max(at, reset_at + timedelta(seconds=random.uniform(1, 5)))
+    logger.info("post %s will be retried at %s (%s)", post.pk, at.isoformat(), error.message)
+    return _finish(post, action="retry", to=S.SCHEDULED, now=now, error=error.message, error_kind=kind,
+                   next_attempt_at=at)
+
+
+def media_check(urls):
+    """Every media file is reachable, an image or video, and within the size limit (before we publish)."""
+    limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
+    timeout = float(getattr(settings, "PLATFORM_HTTP_TIMEOUT", 10) or 10)
+    for url in urls:
+        name = url.rsplit("/", 1)[-1] or url
+        try:
+            response = requests.head(url, timeout=(min(timeout, 3.05), timeout), allow_redirects=True)
+            if response.status_code == 405:
+                response = requests.get(url, timeout=(min(timeout, 3.05), timeout), stream=True)
+                response.close()
+        except requests.RequestException as exc:
+            raise TransientError(f"The media file {name} could not be reached ({type(exc).__name__}); "
+                                 "it will be tried again.") from None
+        if response.status_code >= 500:
+            raise TransientError(f"The media file {name} could not be fetched (HTTP {response.status_code}); "
+                                 "it will be tried again.", status=response.status_code)
+        if response.status_code >= 400:
+            raise InvalidContent(f"The media file {name} is not reachable (HTTP {response.status_code}).")
+        kind_of = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        kind = "video" if kind_of.startswith("video/") or (not kind_of and is_video(url)) else "image"
+        if kind_of and not kind_of.startswith(("image/", "video/")):
+            raise InvalidContent(f"The media file {name} is not an image or video ({kind_of}).")
+        size = int(response.headers.get("Content-Length") or 0)
+        limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+        if size > limit:
+            raise InvalidContent(f"The media file {name} is larger than {limit // (1024 * 1024)} MB.")
+
+
+def _consume_claim(post_id, claimed_at):
+    """The task's claim is good once: a redelivered copy finds the timestamp changed and stops."""
+    stamp = timezone.now()
+    if claimed_at is None:
+        return SocialPost.objects.filter(pk=post_id, status=S.PUBLISHING).update(publishing_started_at=stamp) == 1
+    if stamp == claimed_at:
+        stamp += timedelta(microseconds=1)
+    return SocialPost.objects.filter(pk=post_id, status=S.PUBLISHING, publishing_started_at=claimed_at).update(
+        publishing_started_at=stamp) == 1
+
+
+ERROR_KINDS = [
+    (PermissionMissing, K.PERMISSION),
+    (InvalidContent, K.INVALID_CONTENT),
+    (DuplicateContent, K.DUPLICATE),
+    (NotFound, K.NOT_FOUND),
+]
+
+
+def post_publish(*, post_id, claimed_at=None, now=None):
+    """Publish one claimed post; every outcome leaves the row PUBLISHED, SCHEDULED (retry) or FAILED."""
+    now = now or timezone.now()
+    if not _consume_claim(post_id, claimed_at):
+        logger.info("post %s: claim already used or post not publishing; nothing to do", post_id)
+        return None
+    post = SocialPost.objects.select_related("connection").get(pk=post_id)
+    if post.scheduled_at and post.scheduled_at < now - timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS):
+        _fail(post, kind=K.MISSED, message=MISSED_MESSAGE, now=now)
+        return post
+    connection = post.connection
+    content = post_content(post)
+    violations = content_violations(platform=connection.platform, content=content)
+    if violations:
+        _fail(post, kind=K.INVALID_CONTENT, message=" ".join(v.message for v in violations), now=now)
+        return post
+    try:
+        media_check(content.media_urls)
+        result = connection_call(
+            connection=connection,
+            operation=lambda adapter, credentials: adapter.publish(credentials=credentials, content=content))
+    except ConnectionUnusable as exc:
+        _fail(post, kind=K.AUTH, message=str(exc), now=now)
+    except AuthExpired as exc:
+        _fail(post, kind=K.AUTH, message=f"{exc.message} The connection needs reconnecting.", now=now)
+    except RateLimited as exc:
+        _retry_later(post, error=exc, kind=K.RATE_LIMITED, now=now)
+    except TransientError as exc:
+        _retry_later(post, error=exc, kind=K.TRANSIENT, now=now)
+    except PlatformError as exc:
+        kind = next((k for cls, k in ERROR_KINDS if isinstance(exc, cls)), K.OTHER)
+        _fail(post, kind=kind, message=exc.message, now=now)
+    else:
+        _finish(post, action="record publication", to=S.PUBLISHED, now=now,
+                platform_post_id=result.platform_post_id, platform_url=result.platform_url,
+                published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None)
+    return post
+
+
+# ----------------------------------------------------------------------------- reconciliation
+
+
+def _same_text(a, b):
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+def post_reconcile(*, post, now):
+    """A post left PUBLISHING by a dead worker: published if the platform has it, else retried (or failed)."""
+    started = post.publishing_started_at
+    # Claim the reconciliation itself, so two reconcilers never both retry the post.
+    if not SocialPost.objects.filter(pk=post.pk, status=S.PUBLISHING, publishing_started_at=started).update(
+            publishing_started_at=now):
+        return None
+    post.publishing_started_at = now
+    adapter = get_adapter(post.connection.platform)
+    expected = adapter.render_text(post_content(post))
+    since = min(filter(None, [started, post.scheduled_at])) - timedelta(minutes=5)
+    try:
+        remote = connection_call(
+            connection=post.connection,
+            operation=lambda adapter, credentials: adapter.recent_posts(credentials=credentials, since=since))
+    except (ConnectionUnusable, AuthExpired) as exc:
+        _fail(post, kind=K.AUTH, message=f"Could not check whether the post was published: {exc}", now=now)
+        return "failed"
+    except PlatformError as exc:
+        logger.warning("post %s: could not list recent posts (%s); will check again", post.pk, exc.message)
+        return "unknown"
+    match = next((r for r in remote if _same_text(r.text, expected)), None)
+    if match is not None:
+        _finish(post, action="record publication", to=S.PUBLISHED, now=now,
+                platform_post_id=match.platform_post_id, platform_url=match.platform_url,
+                published_at=match.created_at, error=None, error_kind=None, next_attempt_at=None)
+        return "published"
+    if post.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
+        _fail(post, kind=K.TRANSIENT, now=now,
+              message=f"Gave up after {post.attempts} attempts: the publishing worker stopped before finishing.")
+        return "failed"
+    _finish(post, action="retry", to=S.SCHEDULED, now=now, next_attempt_at=now,
+            error="The publishing worker stopped before finishing; the platform does not have the post, "
+                  "so it will be tried again.", error_kind=K.TRANSIENT)
+    return "retried"
+
+
+def posts_reconcile_stuck(*, now=None):
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PUBLISH_STUCK_AFTER_SECONDS)
+    stuck = SocialPost.objects.select_related("connection").filter(
+        status=S.PUBLISHING, publishing_started_at__lt=cutoff).order_by("publishing_started_at")[:200]
+    outcomes = {}
+    for post in stuck:
+        outcome = post_reconcile(post=post, now=now)
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    heartbeat_record(name="reconcile_stuck_posts", summary=outcomes, now=now)
+    return outcomes
