@@ -3,14 +3,30 @@
 Adding a platform = adding a module that subclasses PlatformAdapter + one import line below.
 """
 
-from .base import (Account, Credentials, Metrics, PlatformAdapter, PostContent, PublishResult, RemotePost, TokenSet,
-                   Violation)
-from .errors import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
-                     RateLimited, TransientError)
+from . import facebook, instagram, linkedin, twitter  # noqa: E402,F401  (registers the adapters)
+from .base import (
+                   Account,
+                   Credentials,
+                   Metrics,
+                   PlatformAdapter,
+                   PostContent,
+                   PublishResult,
+                   RemotePost,
+                   TokenSet,
+                   Violation,
+)
+from .errors import (
+                   AuthExpired,
+                   DuplicateContent,
+                   InvalidContent,
+                   NotFound,
+                   PermissionMissing,
+                   PlatformError,
+                   RateLimited,
+                   TransientError,
+)
 from .registry import adapter_for_slug, all_adapters, get_adapter
 from .scrub import install_log_filters
-
-from . import facebook, instagram, twitter, linkedin  # noqa: E402,F401  (registers the adapters)
 
 install_log_filters()
 

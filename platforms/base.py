@@ -178,6 +178,7 @@ class PlatformAdapter(ABC):
     display_name: ClassVar[str]
     account_type: ClassVar[str]
     uses_pkce: ClassVar[bool] = False
+    can_revoke: ClassVar[bool] = True  # whether one account's access can be revoked on its own
     required_permissions: ClassVar[list[str]] = []
     scopes: ClassVar[list[str]] = []
     max_batch: ClassVar[int] = 50

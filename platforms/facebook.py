@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from .base import Account, Credentials, Metrics, PostContent, PublishResult, RemotePost, TokenSet, Violation, \
-    is_video, parse_time
+from .base import (
+    Account,
+    Credentials,
+    Metrics,
+    PostContent,
+    PublishResult,
+    RemotePost,
+    TokenSet,
+    Violation,
+    is_video,
+    parse_time,
+)
 from .graph import GraphAdapter
 
 COUNT_FIELDS = "reactions.summary(true),comments.summary(true),shares"

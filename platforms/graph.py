@@ -10,8 +10,16 @@ import requests
 
 from . import usage
 from .base import Account, Credentials, PlatformAdapter, TokenSet, chunked, setting, utcnow
-from .errors import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
-                     RateLimited, TransientError)
+from .errors import (
+    AuthExpired,
+    DuplicateContent,
+    InvalidContent,
+    NotFound,
+    PermissionMissing,
+    PlatformError,
+    RateLimited,
+    TransientError,
+)
 
 logger = logging.getLogger("platforms")
 
@@ -27,6 +35,7 @@ class GraphAdapter(PlatformAdapter):
     client_id_setting = "FACEBOOK_APP_ID"
     client_secret_setting = "FACEBOOK_APP_SECRET"
     max_batch = GRAPH_BATCH
+    can_revoke = False  # revoking a Page token means removing the app for every Page of the person
 
     # ------------------------------------------------------------ URLs
 

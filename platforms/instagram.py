@@ -5,8 +5,18 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from .base import Account, Credentials, Metrics, PostContent, PublishResult, RemotePost, TokenSet, is_video, \
-    parse_time, setting
+from .base import (
+    Account,
+    Credentials,
+    Metrics,
+    PostContent,
+    PublishResult,
+    RemotePost,
+    TokenSet,
+    is_video,
+    parse_time,
+    setting,
+)
 from .errors import InvalidContent, NotFound, TransientError
 from .graph import GraphAdapter
 

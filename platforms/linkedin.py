@@ -9,10 +9,29 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from .base import Account, Credentials, Metrics, PlatformAdapter, PostContent, PublishResult, RemotePost, TokenSet, \
-    aware_from_timestamp, chunked, setting, utcnow
-from .errors import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
-                     RateLimited)
+from .base import (
+    Account,
+    Credentials,
+    Metrics,
+    PlatformAdapter,
+    PostContent,
+    PublishResult,
+    RemotePost,
+    TokenSet,
+    aware_from_timestamp,
+    chunked,
+    setting,
+    utcnow,
+)
+from .errors import (
+    AuthExpired,
+    DuplicateContent,
+    InvalidContent,
+    NotFound,
+    PermissionMissing,
+    PlatformError,
+    RateLimited,
+)
 
 logger = logging.getLogger("platforms")
 
@@ -63,7 +82,7 @@ class LinkedInAdapter(PlatformAdapter):
     def default_headers(self, url: str) -> dict[str, str]:
         headers = super().default_headers(url)
         if urlsplit(url).path.startswith("/rest/"):
-            headers["LinkedIn-Version"] = str(setting("LINKEDIN_API_VERSION", "202510"))
+            headers["LinkedIn-Version"] = str(setting("LINKEDIN_API_VERSION", "202610"))
             headers["X-Restli-Protocol-Version"] = "2.0.0"
         return headers
 
@@ -257,7 +276,7 @@ class LinkedInAdapter(PlatformAdapter):
         name = self.display_name
         if status == 426 or codes & {"NONEXISTENT_VERSION", "VERSION_MISSING"}:
             return PlatformError(
-                f"LinkedIn no longer accepts API version {setting('LINKEDIN_API_VERSION', '202510')}; "
+                f"LinkedIn no longer accepts API version {setting('LINKEDIN_API_VERSION', '202610')}; "
                 "the operator must update the LINKEDIN_API_VERSION setting.", retryable=False, **common)
         if status == 429:
             now = utcnow()

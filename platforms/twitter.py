@@ -11,10 +11,30 @@ import requests
 from twitter_text import parse_tweet
 
 from . import usage
-from .base import Account, Credentials, Metrics, PlatformAdapter, PostContent, PublishResult, RemotePost, TokenSet, \
-    chunked, parse_time, setting, utcnow
-from .errors import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
-                     RateLimited, TransientError)
+from .base import (
+    Account,
+    Credentials,
+    Metrics,
+    PlatformAdapter,
+    PostContent,
+    PublishResult,
+    RemotePost,
+    TokenSet,
+    chunked,
+    parse_time,
+    setting,
+    utcnow,
+)
+from .errors import (
+    AuthExpired,
+    DuplicateContent,
+    InvalidContent,
+    NotFound,
+    PermissionMissing,
+    PlatformError,
+    RateLimited,
+    TransientError,
+)
 
 logger = logging.getLogger("platforms")
 

@@ -17,8 +17,19 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from platforms import (Account, AuthExpired, Credentials, DuplicateContent, PermissionMissing, PlatformError,
-                       PostContent, RateLimited, TokenSet, TransientError, adapter_for_slug)
+from platforms import (
+    Account,
+    AuthExpired,
+    Credentials,
+    DuplicateContent,
+    PermissionMissing,
+    PlatformError,
+    PostContent,
+    RateLimited,
+    TokenSet,
+    TransientError,
+    adapter_for_slug,
+)
 
 REDIRECT_URI = "http://testserver/connections/callback/{slug}/"
 

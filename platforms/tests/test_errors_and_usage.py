@@ -6,8 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from platforms import Account, Credentials, InvalidContent, RateLimited, TokenSet, Violation
-from platforms import usage
+from platforms import Account, Credentials, InvalidContent, RateLimited, TokenSet, Violation, usage
 from platforms.scrub import scrub
 
 TOKEN = "EAAGm0PX4ZCpsBAKZB7sLq1x2y3z4ZBb5c6d7e8f9g0h"
