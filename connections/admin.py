@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from connections.models import OAuthAttempt, SocialConnection
+from connections.services import connection_deactivate
 from crm.admin_scoping import TenantScopedAdmin
 
 
@@ -14,16 +15,27 @@ class SocialConnectionAdmin(TenantScopedAdmin):
     # Tokens are never shown: only the non-secret fields are listed here.
     fields = [
         "tenant", "club", "platform", "account_id", "account_name", "account_type", "account_details",
-        "permissions", "token_expiry", "refresh_token_expiry", "is_active", "last_used_at", "last_error_at",
+        "permissions", "token_expiry", "refresh_token_expiry", "token_checked_at", "is_active", "last_used_at", "last_error_at",
         "last_error", "connected_by", "created_at", "updated_at",
     ]
     readonly_fields = [
         "tenant", "platform", "account_id", "account_type", "account_details", "permissions", "token_expiry",
-        "refresh_token_expiry", "last_used_at", "last_error_at", "last_error", "connected_by", "created_at", "updated_at",
+        "refresh_token_expiry", "token_checked_at", "last_used_at", "last_error_at", "last_error", "connected_by",
+        "created_at", "updated_at",
     ]
+
+    actions = ["deactivate"]
 
     def has_add_permission(self, request):
         return False  # connections are made through OAuth only
+
+    @admin.action(description="Deactivate selected connections (keeps their posts)")
+    def deactivate(self, request, queryset):
+        count = 0
+        for connection in queryset.filter(is_active=True):
+            connection_deactivate(connection=connection, by=request.user.get_username())
+            count += 1
+        self.message_user(request, f"Deactivated {count} connection(s).", messages.SUCCESS)
 
 
 @admin.register(OAuthAttempt)

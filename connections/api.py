@@ -1,13 +1,41 @@
-from rest_framework import mixins, viewsets
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from connections.models import SocialConnection
-from connections.serializers import SocialConnectionSerializer
+from connections.serializers import DeleteOutcomeSerializer, SocialConnectionSerializer
+from connections.services import connection_deactivate, connection_delete
 from crm.api_scoping import TenantScopedViewSetMixin
 
 
-class SocialConnectionViewSet(TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Connected social accounts. Connections are created through the OAuth pages only."""
+class SocialConnectionFilter(django_filters.FilterSet):
+    active = django_filters.BooleanFilter(field_name="is_active")
+
+    class Meta:
+        model = SocialConnection
+        fields = ["platform", "club", "is_active"]
+
+
+class SocialConnectionViewSet(
+    TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Connected social accounts. They are created through the OAuth pages only; tokens never leave the server."""
 
     base_queryset = SocialConnection.objects.select_related("club").order_by("platform", "account_name")
     serializer_class = SocialConnectionSerializer
-    filterset_fields = ["platform", "club", "is_active"]
+    filterset_class = SocialConnectionFilter
+
+    @extend_schema(request=None, responses=SocialConnectionSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        connection = connection_deactivate(connection=self.get_object(), by=request.user.get_username())
+        return Response(self.get_serializer(connection).data)
+
+    @extend_schema(responses={200: DeleteOutcomeSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """Revoke access at the platform where it can, then delete the connection and its posts."""
+        outcome = connection_delete(connection=self.get_object(), by=request.user.get_username())
+        return Response({"detail": outcome}, status=status.HTTP_200_OK)

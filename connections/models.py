@@ -43,6 +43,7 @@ class SocialConnection(models.Model):
     refresh_token = models.TextField(null=True, blank=True, editable=False)
     token_expiry = models.DateTimeField(null=True, blank=True)
     refresh_token_expiry = models.DateTimeField(null=True, blank=True)
+    token_checked_at = models.DateTimeField(null=True, blank=True, help_text="When the token was last checked or refreshed.")
 
     permissions = models.JSONField(default=list, blank=True, validators=[validate_str_list])
 
@@ -112,6 +113,9 @@ class OAuthAttempt(models.Model):
 
     def __repr__(self):
         return f"<OAuthAttempt {self.pk} {self.platform}>"
+
+    def __str__(self):
+        return f"{self.get_platform_display()} sign-in by {self.user_id}"
 
     def seal(self, field, value):
         setattr(self, field, vault.encrypt(value, context=f"connections.oauthattempt:{self.pk}:{field}"))

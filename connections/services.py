@@ -1,11 +1,14 @@
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connections import vault
-from connections.models import SocialConnection
+from connections.models import SocialConnection, SocialPlatform
 from platforms import AuthExpired, Credentials, PlatformError, get_adapter
 
 logger = logging.getLogger("connections")
@@ -151,3 +154,124 @@ def connection_call(*, connection, operation):
         raise
     connection_record_use(connection=connection)
     return result
+
+
+# ----------------------------------------------------------------------------- keeping tokens fresh
+
+
+def connections_due_for_refresh(*, now=None):
+    """Ids of active connections whose token should be refreshed or checked now."""
+    now = now or timezone.now()
+    ahead = settings.TOKEN_REFRESH_AHEAD_SECONDS
+    rotating = Q()
+    for platform, seconds in ahead.items():
+        rotating |= Q(platform=platform, token_expiry__lte=now + timedelta(seconds=seconds))
+    long_lived_check = Q(platform__in=[SocialPlatform.FACEBOOK, SocialPlatform.INSTAGRAM]) & (
+        Q(token_checked_at__isnull=True) | Q(token_checked_at__lte=now - timedelta(hours=24))
+    )
+    # Rotating tokens need a refresh token; without one (LinkedIn non-partners) staff are warned instead.
+    due = SocialConnection.objects.filter(is_active=True).filter(
+        (rotating & Q(refresh_token__isnull=False)) | long_lived_check
+    )
+    return list(due.order_by("token_expiry", "pk").values_list("pk", "tenant_id"))
+
+
+def connection_keep_fresh(*, connection):
+    """Refresh (X, LinkedIn) or check (Facebook, Instagram) one connection's token.
+
+    Returns "refreshed", "not-needed" or raises the platform error. An AuthExpired marks the
+    connection as needing reconnection with the platform's reason; a temporary failure is
+    recorded and tried again on the next round.
+    """
+    due = {pk for pk, _ in connections_due_for_refresh()}
+    if connection.pk not in due:
+        return "not-needed"
+    try:
+        connection_refresh_tokens(connection=connection)
+    except AuthExpired as exc:
+        connection_mark_needs_reconnect(connection=connection, reason=exc.message)
+        raise
+    except PlatformError as exc:
+        connection_record_error(connection=connection, message=exc.message)
+        raise
+    SocialConnection.objects.filter(pk=connection.pk).update(token_checked_at=timezone.now())
+    return "refreshed"
+
+
+# ----------------------------------------------------------------------------- health
+
+
+class Health:
+    ACTIVE = "active"
+    EXPIRING_SOON = "expiring_soon"
+    NEEDS_RECONNECT = "needs_reconnect"
+    MISSING_PERMISSIONS = "missing_permissions"
+
+    LABELS = {
+        ACTIVE: "Active",
+        EXPIRING_SOON: "Expiring soon",
+        NEEDS_RECONNECT: "Needs reconnect",
+        MISSING_PERMISSIONS: "Missing permissions",
+    }
+
+
+def connection_missing_permissions(connection):
+    required = get_adapter(connection.platform).required_permissions
+    granted = set(connection.permissions or [])
+    return [permission for permission in required if permission not in granted]
+
+
+def connection_health(connection, *, now=None):
+    """What staff need to know about a connection, in one word."""
+    now = now or timezone.now()
+    if not connection.is_active:
+        return Health.NEEDS_RECONNECT
+    if connection.token_expiry and connection.token_expiry <= now and not connection.refresh_token:
+        return Health.NEEDS_RECONNECT
+    if connection_missing_permissions(connection):
+        return Health.MISSING_PERMISSIONS
+    warning = now + timedelta(days=settings.TOKEN_EXPIRY_WARNING_DAYS)
+    renews_itself = connection.refresh_token and (
+        connection.refresh_token_expiry is None or connection.refresh_token_expiry > warning
+    )
+    if connection.token_expiry and connection.token_expiry <= warning and not renews_itself:
+        return Health.EXPIRING_SOON
+    return Health.ACTIVE
+
+
+# ----------------------------------------------------------------------------- disconnecting
+
+
+def connection_deactivate(*, connection, by):
+    """Stop using the connection but keep it and its post history."""
+    SocialConnection.objects.filter(pk=connection.pk).update(
+        is_active=False, last_error=f"Deactivated by {by}.", last_error_at=timezone.now()
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def connection_scheduled_post_count(*, connection):
+    return connection.posts.filter(status__in=["SCHEDULED", "DRAFT"]).count()
+
+
+def connection_delete(*, connection, by):
+    """Revoke at the platform where it can, then delete the row (its posts go with it, as in the seed).
+
+    Returns a sentence for staff about what happened at the platform.
+    """
+    adapter = get_adapter(connection.platform)
+    if not adapter.can_revoke:
+        outcome = (f"{adapter.display_name} cannot revoke one account's access on its own; remove SocialCRM in "
+                   "your account's business integrations settings if no other account uses it.")
+    else:
+        outcome = f"Access was revoked at {adapter.display_name}."
+        try:
+            adapter.revoke(credentials=connection_credentials(connection=connection))
+        except PlatformError as exc:
+            outcome = f"{adapter.display_name} could not revoke access ({exc.message}); remove the app in its settings."
+        except vault.VaultError:
+            outcome = "The stored token could not be read, so nothing was revoked at the platform."
+    logger.info("connection deleted", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id, "by": by})
+    connection.delete()
+    return outcome

@@ -163,6 +163,8 @@ def usage_headers(state, path, platform):
     node = first_segment(path)
     business = business_of(state, node)
     state.usage_calls.append((state.now(), business))
+    if len(state.usage_calls) > 5000:
+        state.usage_calls[:] = [c for c in state.usage_calls if state.now() - c[0] < 3600]
     app = _usage_numbers(state, platform, None)
     headers = {"X-App-Usage": json.dumps({k: app.get(k, 0) for k in ("call_count", "total_cputime", "total_time")})}
     if business:

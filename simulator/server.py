@@ -13,6 +13,7 @@ from .protocol import HttpError, Request, Response
 from .state import Fault, State
 
 SECRET_KEYS = {"access_token", "refresh_token", "token", "client_secret", "fb_exchange_token", "input_token", "code"}
+MAX_LOG = 20000
 LOOPBACK_HOSTS = {"127.0.0.1": socket.AF_INET, "localhost": socket.AF_INET, "::1": socket.AF_INET6}
 
 
@@ -113,6 +114,8 @@ class Simulator:
                      "headers": scrub_headers(req.headers), "body": logged_body(req), "status": None}
             entry["seq"] = int(entry["seq"])
             state.log.append(entry)
+            if len(state.log) > MAX_LOG:  # a long local run must not grow without bound
+                del state.log[: len(state.log) - MAX_LOG]
             latency = state.latency_ms
             fault = next((f for f in state.faults if fault_matches(f, platform, req.method, req.path)), None)
             if fault:

@@ -30,6 +30,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and value not in ("", None):
+                if key == "request":
+                    # Only method and path: query strings can carry OAuth codes and states.
+                    value = f"{getattr(value, 'method', '')} {getattr(value, 'path', '')}".strip()
                 payload[key] = value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)

@@ -214,7 +214,7 @@ LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")
 LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
 LINKEDIN_OAUTH_URL = env.str("LINKEDIN_OAUTH_URL", default="https://www.linkedin.com/oauth/v2")
 LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
-LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202510")
+LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
 INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
 INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)
@@ -261,10 +261,13 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "socialcrm.observability.ContextFilter"}},
+    "filters": {
+        "context": {"()": "socialcrm.observability.ContextFilter"},
+        "scrub": {"()": "platforms.scrub.ScrubFilter"},
+    },
     "formatters": {"json": {"()": "socialcrm.observability.JsonFormatter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "scrub"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -272,3 +275,12 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Promotions (issue 6)
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
+# Members are read in chunks of this size, so a 100k-member club keeps memory flat.
+PROMOTION_RECIPIENT_CHUNK_SIZE = env.int("PROMOTION_RECIPIENT_CHUNK_SIZE", default=2000)
+# A dispatch left SENDING this long by a worker that died is picked up again (unsent members only).
+PROMOTION_DISPATCH_STALE_SECONDS = env.int("PROMOTION_DISPATCH_STALE_SECONDS", default=15 * 60)
+PROMOTION_DISPATCH_BATCH_SIZE = env.int("PROMOTION_DISPATCH_BATCH_SIZE", default=100)
+SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])

@@ -5,14 +5,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
+from connections.tests.factories import SocialConnectionFactory
 from crm.models import Member, StaffMembership
 from crm.tests.factories import ClubFactory, StaffFactory
 from posts.tests.factories import SocialPostFactory
-from connections.tests.factories import SocialConnectionFactory
 
 pytestmark = pytest.mark.django_db
 NAV_PAGES = ["dashboard", "connections:list", "posts:list", "posts:calendar", "promotions:list", "campaigns:list"]

@@ -1,0 +1,212 @@
+"""The OAuth connect flow: single-use server-side state, code exchange, picking accounts."""
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.models import OAuthAttempt, SocialConnection
+from platforms import PlatformError, adapter_for_slug
+
+logger = logging.getLogger("connections")
+
+
+class OAuthFailure(Exception):
+    """The connect flow cannot go on; ``message`` is written for club staff."""
+
+    def __init__(self, message, *, title="Connection not completed"):
+        self.title = title
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class OfferedAccount:
+    account_id: str
+    name: str
+    account_type: str
+    permissions: list
+    missing_permissions: list
+    details: dict
+    can_publish: bool
+    reason: str
+    connected: SocialConnection | None = None
+
+
+def callback_url(slug):
+    return settings.SITE_URL + reverse("connections:callback", args=[slug])
+
+
+def known_adapter(slug):
+    try:
+        return adapter_for_slug(slug)
+    except (KeyError, LookupError):
+        raise OAuthFailure(f"“{slug}” is not a platform SocialCRM can connect.", title="Unknown platform") from None
+
+
+def oauth_begin(*, user, session_key, tenant, slug, reconnect=None):
+    """Start connecting ``slug``: store a single-use state (and PKCE verifier) and return the consent URL."""
+    adapter = known_adapter(slug)
+    if not adapter.client_id:
+        raise OAuthFailure(
+            f"{adapter.display_name} is not set up yet: an administrator must configure its app credentials.",
+            title="Platform not configured",
+        )
+    attempt = OAuthAttempt(
+        state=secrets.token_urlsafe(32), tenant=tenant, user=user, session_key=session_key,
+        platform=adapter.platform, redirect_uri=callback_url(slug),
+    )
+    verifier = adapter.new_code_verifier()
+    attempt.seal("code_verifier", verifier)
+    if reconnect is not None:
+        attempt.seal("offered_accounts", json.dumps({"reconnect": str(reconnect.pk)}))
+    attempt.save()
+    return adapter.authorization_url(redirect_uri=attempt.redirect_uri, state=attempt.state, code_verifier=verifier)
+
+
+def _claim_attempt(*, user, session_key, slug, state):
+    """Find the attempt this callback belongs to and mark it used, exactly once."""
+    adapter = known_adapter(slug)
+    oldest = timezone.now() - timedelta(seconds=settings.OAUTH_STATE_TTL_SECONDS)
+    if not state:
+        raise OAuthFailure("The platform sent us back without the security code we gave it. Please start again.")
+    claimed = OAuthAttempt.objects.filter(
+        state=state, user=user, session_key=session_key, platform=adapter.platform, used_at__isnull=True,
+        created_at__gte=oldest,
+    ).update(used_at=timezone.now())
+    if claimed != 1:
+        raise OAuthFailure(
+            "This sign-in link has expired, was already used, or was started in another browser session. "
+            "Please start connecting again from the Connections page.",
+            title="Sign-in link no longer valid",
+        )
+    return adapter, OAuthAttempt.objects.get(state=state)
+
+
+def oauth_callback(*, user, session_key, slug, params):
+    """Handle the platform's redirect: check state, exchange the code, store the accounts offered."""
+    adapter, attempt = _claim_attempt(user=user, session_key=session_key, slug=slug, state=params.get("state", ""))
+    if params.get("error"):
+        denied = params.get("error") in {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
+        raise OAuthFailure(
+            f"{adapter.display_name} access was not granted, so nothing was connected. "
+            "To connect, start again and choose Allow." if denied else
+            f"{adapter.display_name} reported a problem: {params.get('error_description') or params.get('error')}.",
+            title="Access denied" if denied else "Connection not completed",
+        )
+    code = params.get("code", "")
+    if not code:
+        raise OAuthFailure(f"{adapter.display_name} did not send an authorization code. Please start again.")
+    previous = attempt.reveal("offered_accounts")
+    reconnect_id = json.loads(previous).get("reconnect") if previous else None
+    try:
+        tokens = adapter.exchange_code(code=code, redirect_uri=attempt.redirect_uri,
+                                       code_verifier=attempt.reveal("code_verifier"))
+        accounts = adapter.list_accounts(tokens=tokens)
+    except PlatformError as exc:
+        logger.info("oauth exchange failed", extra={"platform": adapter.platform, "tenant_id": attempt.tenant_id})
+        raise OAuthFailure(
+            f"{adapter.display_name} refused the sign-in: {exc.message} "
+            "The code may have expired or been used already; please start connecting again.",
+        ) from None
+    offer = {
+        "reconnect": reconnect_id,
+        "refresh_expires_at": tokens.refresh_expires_at.isoformat() if tokens.refresh_expires_at else None,
+        "accounts": [
+            {"account_id": a.account_id, "name": a.name, "account_type": a.account_type,
+             "access_token": a.access_token, "refresh_token": a.refresh_token,
+             "expires_at": a.expires_at.isoformat() if a.expires_at else None,
+             "permissions": list(a.permissions), "missing_permissions": list(a.missing_permissions),
+             "details": a.details, "can_publish": a.can_publish, "reason": a.reason}
+            for a in accounts
+        ],
+    }
+    attempt.seal("offered_accounts", json.dumps(offer))
+    attempt.code_verifier = None
+    attempt.save(update_fields=["offered_accounts", "code_verifier"])
+    return attempt
+
+
+def _open_offer(*, user, session_key, attempt_id):
+    oldest = timezone.now() - timedelta(seconds=settings.OAUTH_STATE_TTL_SECONDS)
+    attempt = OAuthAttempt.objects.filter(
+        pk=attempt_id, user=user, session_key=session_key, used_at__isnull=False, completed_at__isnull=True,
+        created_at__gte=oldest, offered_accounts__isnull=False,
+    ).first()
+    if attempt is None:
+        raise OAuthFailure("This list of accounts is no longer available. Please start connecting again.",
+                           title="Sign-in link no longer valid")
+    offer = json.loads(attempt.reveal("offered_accounts"))
+    if "accounts" not in offer:
+        raise OAuthFailure("This sign-in was not completed. Please start connecting again.")
+    return attempt, offer
+
+
+def oauth_offer(*, user, session_key, attempt_id):
+    """The accounts staff can pick from (no tokens), with those already connected marked."""
+    attempt, offer = _open_offer(user=user, session_key=session_key, attempt_id=attempt_id)
+    existing = {c.account_id: c for c in SocialConnection.objects.filter(
+        tenant_id=attempt.tenant_id, platform=attempt.platform,
+        account_id__in=[a["account_id"] for a in offer["accounts"]])}
+    accounts = [
+        OfferedAccount(
+            account_id=a["account_id"], name=a["name"], account_type=a["account_type"], permissions=a["permissions"],
+            missing_permissions=a["missing_permissions"], details=a["details"], can_publish=a["can_publish"],
+            reason=a["reason"], connected=existing.get(a["account_id"]),
+        )
+        for a in offer["accounts"]
+    ]
+    return attempt, accounts, offer.get("reconnect")
+
+
+@transaction.atomic
+def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_allowed):
+    """Create or update one SocialConnection per picked account: ``picks`` maps account id → club id or "".
+
+    A reconnect updates the existing row (same tenant, platform, account) and reactivates it.
+    """
+    attempt, offer = _open_offer(user=user, session_key=session_key, attempt_id=attempt_id)
+    by_id = {a["account_id"]: a for a in offer["accounts"]}
+    unknown = [account_id for account_id in picks if account_id not in by_id]
+    if unknown or not picks:
+        raise OAuthFailure("Pick at least one of the accounts listed.", title="Nothing picked")
+    clubs = {club.pk: club for club in clubs_allowed}
+    refresh_expiry = offer.get("refresh_expires_at")
+    saved = []
+    for account_id, club_id in picks.items():
+        if club_id and club_id not in clubs:
+            raise OAuthFailure("Pick one of your clubs, or “All clubs”.", title="Unknown club")
+        account = by_id[account_id]
+        connection = SocialConnection.objects.select_for_update().filter(
+            tenant_id=attempt.tenant_id, platform=attempt.platform, account_id=account_id).first()
+        if connection is None:
+            connection = SocialConnection(tenant_id=attempt.tenant_id, platform=attempt.platform, account_id=account_id)
+        connection.club = clubs.get(club_id) if club_id else None
+        connection.account_name = account["name"]
+        connection.account_type = account["account_type"]
+        connection.account_details = account["details"]
+        connection.permissions = account["permissions"]
+        connection.set_tokens(access_token=account["access_token"], refresh_token=account["refresh_token"])
+        connection.token_expiry = datetime.fromisoformat(account["expires_at"]) if account["expires_at"] else None
+        connection.refresh_token_expiry = (
+            datetime.fromisoformat(refresh_expiry) if refresh_expiry and account["refresh_token"] else None
+        )
+        connection.is_active = True
+        connection.last_error = None
+        connection.last_error_at = None
+        connection.token_checked_at = timezone.now()
+        connection.connected_by = user.get_username()
+        connection.save()
+        saved.append(connection)
+    attempt.offered_accounts = None
+    attempt.completed_at = timezone.now()
+    attempt.save(update_fields=["offered_accounts", "completed_at"])
+    logger.info("accounts connected", extra={"platform": attempt.platform, "tenant_id": attempt.tenant_id,
+                                             "connections": [str(c.pk) for c in saved]})
+    return saved
