@@ -1,11 +1,56 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from crm.admin_scoping import TenantScopedAdmin
+from posts import services
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost
+from posts.states import EDITABLE, IllegalTransition
+
+
+class SocialPostAdminForm(forms.ModelForm):
+    """The same content rules and status flow as the pages and the API."""
+
+    class Meta:
+        model = SocialPost
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.status not in EDITABLE:
+            raise ValidationError(str(IllegalTransition(post_status=self.instance.status, action="edit")))
+        connection = cleaned.get("connection")
+        if connection is not None:
+            content = services.PostContent(
+                text=cleaned.get("content") or "", hashtags=list(cleaned.get("hashtags") or []),
+                link=cleaned.get("link_url") or None, media_urls=list(cleaned.get("media_urls") or []))
+            violations = services.content_violations(platform=connection.platform, content=content)
+            for violation in violations:
+                field = services.VIOLATION_FIELDS.get(violation.field, "content")
+                self.add_error(field if field in self.fields else None, violation.message)
+        return cleaned
+
+
+def _each(modeladmin, request, queryset, service, done_label, **kwargs):
+    done, refused = 0, []
+    for post in queryset.select_related("connection"):
+        try:
+            service(post=post, by=request.user, **kwargs)
+            done += 1
+        except IllegalTransition as exc:
+            refused.append(f"“{post}”: {exc.message}")
+        except ValidationError as exc:
+            refused.append(f"“{post}”: {' '.join(exc.messages)}")
+    if done:
+        modeladmin.message_user(request, f"{done} post{'s' if done != 1 else ''} {done_label}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.WARNING)
 
 
 @admin.register(SocialPost)
 class SocialPostAdmin(TenantScopedAdmin):
+    form = SocialPostAdminForm
+    actions = ["retry_failed", "cancel_scheduled"]
     list_display = ["__str__", "connection", "status", "scheduled_at", "published_at", "attempts", "likes", "impressions"]
     list_filter = ["status", "connection__platform", "error_kind", "campaign"]
     search_fields = ["content", "platform_post_id", "created_by"]
@@ -16,6 +61,19 @@ class SocialPostAdmin(TenantScopedAdmin):
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "created_at", "updated_at", "dispatch",
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status not in EDITABLE:
+            return [f.name for f in self.model._meta.fields]
+        return self.readonly_fields
+
+    @admin.action(description="Retry selected failed posts")
+    def retry_failed(self, request, queryset):
+        _each(self, request, queryset, services.post_retry, "scheduled for another try")
+
+    @admin.action(description="Cancel selected scheduled posts (back to draft)")
+    def cancel_scheduled(self, request, queryset):
+        _each(self, request, queryset, services.post_cancel, "cancelled")
 
 
 @admin.register(PostMetricSnapshot)

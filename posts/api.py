@@ -1,11 +1,111 @@
-from rest_framework import viewsets
+"""Posts API: CRUD and the actions schedule, cancel, publish, retry. Each action calls one service."""
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from crm.api_scoping import TenantScopedViewSetMixin
+from crm.tenancy import require_membership
+from posts import services
 from posts.models import SocialPost
-from posts.serializers import SocialPostSerializer
+from posts.serializers import PostInputSerializer, RetryInputSerializer, ScheduleInputSerializer, SocialPostSerializer
+from posts.states import IllegalTransition
 
 
-class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "illegal_transition"
+
+
+class PostFilter(django_filters.FilterSet):
+    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
+    platform = django_filters.CharFilter(field_name="connection__platform", lookup_expr="iexact")
+
+    class Meta:
+        model = SocialPost
+        fields = ["status", "connection", "campaign"]
+
+
+def _call(service, **kwargs):
+    """Run a service; its refusals become API errors (400 field errors, 409 for the status flow)."""
+    try:
+        return service(**kwargs)
+    except IllegalTransition as exc:
+        raise Conflict(exc.message) from None
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+
+
+class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     base_queryset = SocialPost.objects.select_related("connection").order_by("-scheduled_at", "-created_at")
     serializer_class = SocialPostSerializer
-    filterset_fields = ["status", "connection", "campaign"]
+    filterset_class = PostFilter
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def _input(self, partial=False):
+        serializer = PostInputSerializer(data=self.request.data, partial=partial, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _output(self, post, code=status.HTTP_200_OK):
+        post = self.get_queryset().get(pk=post.pk)
+        return Response(SocialPostSerializer(post, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=PostInputSerializer, responses={201: SocialPostSerializer})
+    def create(self, request, *args, **kwargs):
+        data = self._input()
+        tenant = require_membership(request.user).tenant
+        post = _call(services.post_create, tenant=tenant, created_by=request.user, **data)
+        return self._output(post, status.HTTP_201_CREATED)
+
+    @extend_schema(request=PostInputSerializer, responses=SocialPostSerializer)
+    def update(self, request, *args, **kwargs):
+        post = self.get_object()
+        data = self._input(partial=kwargs.get("partial", False))
+        if "scheduled_at" in data:
+            raise exceptions.ValidationError({"scheduled_at": "Use the schedule action to set the publish time."})
+        changes = {k: data[k] for k in ("content", "hashtags", "media_urls", "connection") if k in data}
+        for name in ("link_url", "campaign"):
+            if name in data:
+                changes[name] = data[name]
+        post = _call(services.post_update, post=post, by=request.user, **changes)
+        return self._output(post)
+
+    def destroy(self, request, *args, **kwargs):
+        _call(services.post_delete, post=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ScheduleInputSerializer, responses=SocialPostSerializer)
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        serializer = ScheduleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        post = _call(services.post_schedule, post=self.get_object(), at=serializer.validated_data["scheduled_at"],
+                     by=request.user)
+        return self._output(post)
+
+    @extend_schema(request=None, responses=SocialPostSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._output(_call(services.post_cancel, post=self.get_object(), by=request.user))
+
+    @extend_schema(request=None, responses=SocialPostSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        return self._output(_call(services.post_publish_now, post=self.get_object(), by=request.user),
+                            status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=RetryInputSerializer, responses=SocialPostSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        serializer = RetryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        post = _call(services.post_retry, post=self.get_object(), by=request.user,
+                     at=serializer.validated_data.get("scheduled_at"))
+        return self._output(post)

@@ -114,6 +114,9 @@ class PostMetricSnapshot(models.Model):
         ordering = ["post", "taken_at"]
         indexes = [models.Index(fields=["post", "taken_at"], name="metric_post_taken_idx")]
 
+    def __str__(self):
+        return f"Metrics of {self.post_id} at {self.taken_at:%Y-%m-%d %H:%M}"
+
 
 class SchedulerHeartbeat(models.Model):
     """When each periodic job last ran, shown on the dashboard."""

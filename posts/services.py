@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from platforms import PostContent, get_adapter
-from posts.models import SocialPost, SocialPostStatus as S
-from posts.states import IllegalTransition, check_editable, check_transition
+from posts.models import SocialPost
+from posts.models import SocialPostStatus as S
+from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
 
 # A publish time this close to now (or in the past by at most this) is taken as "now".
 SCHEDULE_GRACE = timedelta(minutes=1)
@@ -138,9 +139,7 @@ def _refresh(post, fresh):
 def post_schedule(*, post, at, by):
     """DRAFT → SCHEDULED at ``at`` (or move a SCHEDULED post to a new time)."""
     fresh = _locked(post)
-    check_transition(fresh.status, S.SCHEDULED, action="schedule")
-    if fresh.status == S.FAILED:
-        raise IllegalTransition(post_status=fresh.status, action="schedule")
+    check_action(fresh.status, "schedule")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
     _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     _check_time(at)
@@ -174,9 +173,7 @@ def post_cancel(*, post, by):
 def post_retry(*, post, by, at=None):
     """FAILED → SCHEDULED, with a fresh attempt budget; at once unless a later time is given."""
     fresh = _locked(post)
-    check_transition(fresh.status, S.SCHEDULED, action="retry")
-    if fresh.status != S.FAILED:
-        raise IllegalTransition(post_status=fresh.status, action="retry")
+    check_action(fresh.status, "retry")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
     _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     now = timezone.now()
@@ -192,11 +189,11 @@ def post_retry(*, post, by, at=None):
 
 def post_publish_now(*, post, by):
     """Publish a DRAFT, SCHEDULED or FAILED post at once: schedule it for now and claim it straight away."""
-    from posts.publishing import post_claim, enqueue_publish
+    from posts.publishing import enqueue_publish, post_claim
 
     with transaction.atomic():
         fresh = _locked(post)
-        check_transition(fresh.status, S.PUBLISHING, action="publish")
+        check_action(fresh.status, "publish")
         _check_connection(tenant=fresh.tenant, connection=fresh.connection)
         _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
         now = timezone.now()
@@ -212,7 +209,7 @@ def post_publish_now(*, post, by):
 
 def post_delete(*, post, by):
     """Delete a post that has not started publishing (DRAFT, SCHEDULED or FAILED)."""
-    deleted, _ = SocialPost.objects.filter(pk=post.pk, status__in=[S.DRAFT, S.SCHEDULED, S.FAILED]).delete()
+    deleted, _ = SocialPost.objects.filter(pk=post.pk, status__in=STAFF_ACTIONS["delete"]).delete()
     if not deleted:
         current = SocialPost.objects.filter(pk=post.pk).values_list("status", flat=True).first()
         if current is None:

@@ -25,6 +25,17 @@ TRANSITIONS = {
 
 EDITABLE = (S.DRAFT, S.FAILED)
 
+# What staff (pages, API, admin) may do, and from which statuses; the system's own moves
+# (claim, record publication, retry after an error, fail) use TRANSITIONS directly.
+STAFF_ACTIONS = {
+    "schedule": (S.DRAFT, S.SCHEDULED),
+    "cancel": (S.SCHEDULED,),
+    "publish": (S.DRAFT, S.SCHEDULED, S.FAILED),
+    "retry": (S.FAILED,),
+    "edit": EDITABLE,
+    "delete": (S.DRAFT, S.SCHEDULED, S.FAILED),
+}
+
 _HINTS = {
     "schedule": "only a draft can be scheduled (a failed post is retried instead)",
     "cancel": "only a scheduled post can be cancelled",
@@ -57,20 +68,15 @@ def check_transition(current, target, *, action):
 
 
 def check_editable(current):
-    if S(current) not in EDITABLE:
-        raise IllegalTransition(post_status=current, action="edit")
+    check_action(current, "edit")
+
+
+def check_action(current, action):
+    """Refuse a staff action the post's status does not allow."""
+    if S(current) not in STAFF_ACTIONS[action]:
+        raise IllegalTransition(post_status=current, action=action)
 
 
 def allowed_actions(status):
-    """What staff may do with a post in this status (shown as buttons)."""
-    status = S(status)
-    actions = []
-    if status in EDITABLE:
-        actions.append("edit")
-    if status == S.DRAFT:
-        actions += ["schedule", "publish", "delete"]
-    if status == S.SCHEDULED:
-        actions += ["cancel", "publish"]
-    if status == S.FAILED:
-        actions += ["retry", "delete"]
-    return actions
+    """What staff may do with a post in this status (shown as buttons, listed in the API)."""
+    return [action for action, sources in STAFF_ACTIONS.items() if S(status) in sources]
