@@ -201,6 +201,7 @@ def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_a
         connection.last_error = None
         connection.last_error_at = None
         connection.token_checked_at = timezone.now()
+        connection.last_used_at = timezone.now()  # the sign-in itself just called the platform
         connection.connected_by = user.get_username()
         connection.save()
         saved.append(connection)

@@ -14,10 +14,12 @@ _PARAM_RE = re.compile(r"(?i)\b(" + "|".join(_SECRET_PARAMS) + r")(\s*[=:]\s*|\"
 _URL_QUERY_RE = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
 # urllib3 logs request lines without the scheme: "GET /v25.0/oauth/access_token?client_secret=... HTTP/1.1"
 _REQUEST_LINE_RE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/[^\s?\"]*)\?[^\s\"]*")
-_AUTH_RE = re.compile(r"(?i)\b(Bearer|OAuth|Basic)\s+(?=[A-Za-z0-9._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}")
+_AUTH_RE = re.compile(r"(?i)(?<![/\w])(Bearer|OAuth|Basic)\s+(?=[A-Za-z0-9._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{12,}")
 _GRAPH_TOKEN_RE = re.compile(r"\bEAA[A-Za-z0-9]{10,}")
 # Long opaque strings mixing letters and digits: tokens, codes, secrets.
+# Canonical UUIDs (task ids, row ids) are identifiers, not secrets, and are kept.
 _OPAQUE_RE = re.compile(r"(?<![A-Za-z0-9._~\-])(?=[A-Za-z0-9._~\-]*\d)(?=[A-Za-z0-9._~\-]*[A-Za-z])"
+                        r"(?![0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![A-Za-z0-9._~\-]))"
                         r"[A-Za-z0-9._~\-]{32,}")
 
 
