@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from crm.admin_scoping import TenantScopedAdmin
-from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch
+from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, SmsOptOut
+from promotions.services import dispatch_retry_failed
 
 
 @admin.register(EventPromotion)
@@ -20,6 +21,13 @@ class PromotionDispatchAdmin(TenantScopedAdmin):
     search_fields = ["promotion__event_name"]
     date_hierarchy = "scheduled_for"
     list_select_related = ["promotion"]
+    actions = ["retry_failed_deliveries"]
+
+    @admin.action(description="Retry failed deliveries")
+    def retry_failed_deliveries(self, request, queryset):
+        retried = sum(dispatch_retry_failed(dispatch=dispatch) for dispatch in queryset)
+        self.message_user(request, f"{retried} failed deliveries put back in line; they go out on the next dispatcher round.",
+                          messages.SUCCESS if retried else messages.WARNING)
 
 
 @admin.register(PromotionDelivery)
@@ -38,6 +46,25 @@ class InboundEventAdmin(TenantScopedAdmin):
     search_fields = ["event_id", "outcome"]
     date_hierarchy = "received_at"
     readonly_fields = ["event_id", "tenant", "type", "occurred_at", "received_at", "payload", "promotion", "outcome"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SmsOptOut)
+class SmsOptOutAdmin(admin.ModelAdmin):
+    """STOP replies are per phone number (the gateway is shared), so only superusers see them."""
+
+    list_display = ["phone", "text", "members_opted_out", "received_at"]
+    search_fields = ["phone"]
+    date_hierarchy = "received_at"
+    readonly_fields = ["phone", "text", "members_opted_out", "received_at"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
 
     def has_add_permission(self, request):
         return False

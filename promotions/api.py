@@ -1,11 +1,177 @@
-from rest_framework import viewsets
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from crm.api_scoping import TenantScopedViewSetMixin
-from promotions.models import EventPromotion
-from promotions.serializers import EventPromotionSerializer
+from crm.models import Campaign, MessageTemplate, Segment, Tenant
+from crm.tenancy import require_membership, scope_queryset, visible_clubs
+from promotions import intake, services
+from promotions.models import EventPromotion, PromotionDispatch
+from promotions.planning import club_zone, reminder_moments
+from promotions.serializers import (
+    EventPromotionSerializer,
+    InboundEventAcceptedSerializer,
+    InboundEventSerializer,
+    PlanMomentSerializer,
+    PromotionDispatchSerializer,
+    PromotionInputSerializer,
+)
 
 
-class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+def _as_api_error(exc):
+    return serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
+    """Promotions of competitions and club events. Staff create SPECIAL ones here; the others come from events."""
+
     base_queryset = EventPromotion.objects.select_related("club").order_by("event_starts_at")
     serializer_class = EventPromotionSerializer
-    filterset_fields = ["club", "source_type", "is_active"]
+    filterset_fields = ["club", "source_type", "is_active", "event_status"]
+
+    def _input(self, *, instance=None, partial=False):
+        user = self.request.user
+        serializer = PromotionInputSerializer(instance=instance, data=self.request.data, partial=partial,
+                                              context=self.get_serializer_context())
+        # Related ids from another tenant (or a club out of reach) are "not found".
+        serializer.fields["club"].queryset = visible_clubs(user)
+        serializer.fields["segment"].queryset = scope_queryset(Segment.objects.all(), user)
+        serializer.fields["campaign"].queryset = scope_queryset(Campaign.objects.all(), user)
+        templates = MessageTemplate.objects.filter(tenant_id=require_membership(user).tenant_id)
+        serializer.fields["email_template"].queryset = templates.filter(channel="EMAIL")
+        serializer.fields["sms_template"].queryset = templates.filter(channel="SMS")
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(request=PromotionInputSerializer, responses={201: EventPromotionSerializer})
+    def create(self, request, *args, **kwargs):
+        data = dict(self._input())
+        club = data.pop("club", None)
+        if club is None or not data.get("event_name") or not data.get("event_starts_at"):
+            raise serializers.ValidationError({
+                name: "This field is required." for name in ("club", "event_name", "event_starts_at")
+                if not (club if name == "club" else data.get(name))
+            })
+        try:
+            promotion = services.promotion_create_special(tenant=club.tenant, club=club, by=request.user, **data)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+        return Response(EventPromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PromotionInputSerializer, responses={200: EventPromotionSerializer})
+    def update(self, request, *args, **kwargs):
+        promotion = self.get_object()
+        data = dict(self._input(instance=promotion, partial=kwargs.get("partial", False)))
+        club = data.pop("club", None)
+        if club is not None and club.pk != promotion.club_id:
+            raise serializers.ValidationError({"club": "A promotion stays with its club."})
+        try:
+            promotion = services.promotion_update(promotion=promotion, by=request.user, **data)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+        return Response(EventPromotionSerializer(promotion).data)
+
+    def perform_destroy(self, instance):
+        services.promotion_delete(promotion=instance, by=self.request.user)
+
+    @extend_schema(responses={200: PlanMomentSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="plan-preview")
+    def plan_preview(self, request, pk=None):
+        """Every announcement and reminder the promotion's settings give right now, in the club's time."""
+        promotion = self.get_object()
+        zone = club_zone(promotion.club)
+        moments = [
+            {"kind": m.kind, "days_before": m.days_before, "channel": m.channel, "scheduled_for": m.scheduled_for,
+             "scheduled_for_local": timezone.localtime(m.scheduled_for, zone).isoformat(), "skip_reason": m.skip_reason}
+            for m in reminder_moments(promotion=promotion)
+        ]
+        return Response(PlanMomentSerializer(moments, many=True).data)
+
+
+class PromotionDispatchViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Each planned send (announcement or reminder, per channel) with its progress counts."""
+
+    base_queryset = PromotionDispatch.objects.select_related("promotion").order_by("scheduled_for", "channel")
+    serializer_class = PromotionDispatchSerializer
+    filterset_fields = ["promotion", "status", "channel", "kind"]
+
+
+SIGNATURE_HEADERS = [
+    OpenApiParameter("X-Signature-Timestamp", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                     description="Unix seconds when the request was signed; older than 5 minutes is refused."),
+    OpenApiParameter("X-Signature", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                     description='"sha256=" + hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the tenant\'s secret.'),
+]
+
+
+class InboundEventView(APIView):
+    """Signed events from the tee-time system: competitions and club events published, updated, cancelled."""
+
+    # Authenticated by the HMAC signature over the raw body, not by a user.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="events_receive",
+        request=InboundEventSerializer,
+        parameters=SIGNATURE_HEADERS,
+        auth=[],
+        responses={
+            202: InboundEventAcceptedSerializer,
+            400: OpenApiResponse(description="Malformed body: field errors."),
+            401: OpenApiResponse(description="Missing, wrong or stale signature."),
+            422: OpenApiResponse(description="Unknown tenant or club."),
+        },
+        examples=[OpenApiExample("competition.published", request_only=True, value={
+            "id": "evt_01HZX", "type": "competition.published", "tenant_id": "demo",
+            "occurred_at": "2025-05-01T09:00:00Z",
+            "data": {"id": "comp-42", "club_id": "club-1", "name": "Summer Medal", "starts_at": "2025-06-14T08:00:00+01:00",
+                     "location": "Old Course", "url": "https://example.com/comp-42", "image_url": "https://example.com/medal.jpg"},
+        })],
+    )
+    def post(self, request):
+        raw = request.body
+        try:
+            intake.check_timestamp(request.headers.get("X-Signature-Timestamp"))
+            if not request.headers.get("X-Signature"):
+                raise intake.SignatureError("Missing X-Signature header.")
+        except intake.SignatureError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return Response({"detail": "The body is not valid JSON."}, status=status.HTTP_400_BAD_REQUEST)
+        tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
+        if not isinstance(tenant_id, str) or not tenant_id:
+            return Response({"tenant_id": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            return Response({"detail": f"Unknown tenant “{tenant_id}”."}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        try:
+            intake.verify_signature(secret=tenant.inbound_event_secret, body=raw,
+                                    timestamp_header=request.headers.get("X-Signature-Timestamp"),
+                                    signature_header=request.headers.get("X-Signature"))
+        except intake.SignatureError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
+
+        serializer = InboundEventSerializer(data=body)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
+        event = {**serializer.validated_data, "raw": body}
+        try:
+            outcome = intake.inbound_event_apply(tenant=tenant, event=event)
+        except intake.UnknownTarget as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(
+            {"status": "applied" if outcome.applied else "already applied", "outcome": outcome.message,
+             "promotion": outcome.promotion.pk if outcome.promotion else None},
+            status=status.HTTP_202_ACCEPTED,
+        )

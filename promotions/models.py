@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -28,6 +29,19 @@ def default_reminder_days():
     return [7, 3, 1]
 
 
+def validate_channels(value):
+    validate_str_list(value)
+    unknown = sorted(set(value) - set(Channel.values))
+    if unknown:
+        raise ValidationError(f"Unknown channel(s): {', '.join(unknown)}. Choose from {', '.join(Channel.values)}.")
+
+
+def validate_reminder_days(value):
+    validate_int_list(value)
+    if any(day < 1 or day > 365 for day in value):
+        raise ValidationError("Reminder days must be between 1 and 365 days before the event.")
+
+
 class EventPromotion(models.Model):
     """How one event or tournament is promoted (seed: EventPromotion), with the event's own details."""
 
@@ -41,10 +55,10 @@ class EventPromotion(models.Model):
     source_id = models.CharField(max_length=255, help_text="The competition's or event's id in its own system.")
 
     auto_promote = models.BooleanField(default=True)
-    channels = models.JSONField(default=list, validators=[validate_str_list])
+    channels = models.JSONField(default=list, validators=[validate_channels])
 
     announce_at = models.DateTimeField(null=True, blank=True, help_text="Empty: announce at once.")
-    reminder_days = models.JSONField(default=default_reminder_days, validators=[validate_int_list])
+    reminder_days = models.JSONField(default=default_reminder_days, validators=[validate_reminder_days])
 
     segment = models.ForeignKey(
         "crm.Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="promotions",
@@ -104,10 +118,15 @@ class DispatchKind(models.TextChoices):
 class DispatchStatus(models.TextChoices):
     PLANNED = "PLANNED", "Planned"
     SENDING = "SENDING", "Sending"
+    HELD = "HELD", "Held"
     SENT = "SENT", "Sent"
     SKIPPED = "SKIPPED", "Skipped"
     CANCELLED = "CANCELLED", "Cancelled"
     FAILED = "FAILED", "Failed"
+
+
+# Statuses whose dispatch has not gone out yet: what a cancellation or deactivation stops.
+PENDING_DISPATCH_STATUSES = (DispatchStatus.PLANNED, DispatchStatus.HELD)
 
 
 class PromotionDispatch(models.Model):
@@ -129,6 +148,8 @@ class PromotionDispatch(models.Model):
     skipped_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Held SMS (quiet hours) or deliveries put back for a retry: when the dispatcher picks it up again.
+    resume_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -140,6 +161,7 @@ class PromotionDispatch(models.Model):
         ]
         indexes = [
             models.Index(fields=["scheduled_for"], condition=Q(status="PLANNED"), name="dispatch_due_idx"),
+            models.Index(fields=["resume_at"], condition=Q(status="HELD"), name="dispatch_held_idx"),
             models.Index(fields=["tenant", "status"], name="dispatch_tenant_status_idx"),
         ]
 
@@ -150,6 +172,7 @@ class PromotionDispatch(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
+    SENDING = "SENDING", "Sending"
     SENT = "SENT", "Sent"
     SKIPPED = "SKIPPED", "Skipped"
     FAILED = "FAILED", "Failed"
@@ -176,6 +199,9 @@ class PromotionDelivery(models.Model):
         ]
         indexes = [models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx")]
 
+    def __str__(self):
+        return f"{self.member_id} — {self.get_status_display()}"
+
 
 class InboundEvent(models.Model):
     """A signed event received from the tee-time system or another source; applied once per id."""
@@ -196,3 +222,20 @@ class InboundEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class SmsOptOut(models.Model):
+    """A STOP-style reply received from a phone number; its members no longer get texts."""
+
+    id = models.BigAutoField(primary_key=True)
+    phone = models.CharField(max_length=20, db_index=True)
+    text = models.CharField(max_length=160, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    members_opted_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "SMS opt-out"
+
+    def __str__(self):
+        return f"{self.phone} ({self.text})"

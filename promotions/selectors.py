@@ -1,9 +1,82 @@
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from crm.models import Member
 from crm.tenancy import scope_queryset
-from promotions.models import EventPromotion
+from promotions import messages
+from promotions.models import Channel, DispatchKind, EventPromotion
+from promotions.planning import club_zone
+from promotions.recipients import audience
 
 
 def promotion_list(*, user, club=None):
     promotions = scope_queryset(EventPromotion.objects.select_related("club"), user)
     if club is not None:
         promotions = promotions.filter(club=club)
-    return promotions.order_by("event_starts_at")
+    return promotions.annotate(
+        dispatch_total=Count("dispatches"),
+        dispatch_done=Count("dispatches", filter=Q(dispatches__status__in=["SENT", "SKIPPED", "FAILED", "CANCELLED"])),
+    ).order_by("event_starts_at")
+
+
+@dataclass
+class TimelineEntry:
+    dispatch: object
+    local_time: object
+    step: str
+    percent_sent: int
+    percent_skipped: int
+    percent_failed: int
+
+
+def _percent(part, whole):
+    return round(100 * part / whole) if whole else 0
+
+
+def promotion_timeline(*, promotion):
+    """The promotion's dispatches in order, with their moment on the club's clock and progress shares."""
+    zone = club_zone(promotion.club)
+    entries = []
+    for dispatch in promotion.dispatches.order_by("scheduled_for", "channel"):
+        step = "Announcement" if dispatch.kind == DispatchKind.ANNOUNCEMENT else (
+            "Reminder, 1 day before" if dispatch.days_before == 1 else f"Reminder, {dispatch.days_before} days before")
+        planned = dispatch.planned_count
+        entries.append(TimelineEntry(
+            dispatch=dispatch, local_time=timezone.localtime(dispatch.scheduled_for, zone), step=step,
+            percent_sent=_percent(dispatch.sent_count, planned), percent_skipped=_percent(dispatch.skipped_count, planned),
+            percent_failed=_percent(dispatch.failed_count, planned),
+        ))
+    return entries
+
+
+def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.ANNOUNCEMENT, days_before=0):
+    """The email, text and social post a member would get for one step of the plan."""
+    members = audience(promotion=promotion).order_by("last_name", "first_name")
+    member = members.filter(pk=member_id).first() if member_id else None
+    member = member or members.first() or Member(
+        tenant_id=promotion.tenant_id, club=promotion.club, first_name="Alex", last_name="Example",
+        email="alex@example.com", phone="+447700900123",
+    )
+    try:
+        days_before = int(days_before)
+    except (TypeError, ValueError):
+        days_before = 0
+    if kind not in DispatchKind.values:
+        kind = DispatchKind.ANNOUNCEMENT
+    steps = [(DispatchKind.ANNOUNCEMENT, 0, "Announcement")] + [
+        (DispatchKind.REMINDER, d, f"{d}-day reminder") for d in sorted(set(promotion.reminder_days), reverse=True)
+    ]
+    email = messages.email_content(promotion=promotion, member=member, kind=kind, days_before=days_before)
+    return {
+        "member": member,
+        "members": members[:50],
+        "kind": kind,
+        "days_before": days_before,
+        "steps": steps,
+        "email": email,
+        "sms": messages.sms_text(promotion=promotion, member=member, kind=kind, days_before=days_before),
+        "social": messages.social_text(promotion=promotion, kind=kind, days_before=days_before),
+        "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
+    }

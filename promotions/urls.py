@@ -5,4 +5,12 @@ from promotions import views
 app_name = "promotions"
 urlpatterns = [
     path("", views.promotion_index, name="list"),
+    path("new/", views.promotion_create, name="create"),
+    path("settings/", views.promotion_settings, name="settings"),
+    path("<uuid:pk>/", views.promotion_detail, name="detail"),
+    path("<uuid:pk>/edit/", views.promotion_edit, name="edit"),
+    path("<uuid:pk>/toggle/", views.promotion_toggle, name="toggle"),
+    path("<uuid:pk>/preview/", views.promotion_preview, name="preview"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("sms/inbound/", views.sms_inbound, name="sms-inbound"),
 ]

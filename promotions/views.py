@@ -1,9 +1,149 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+import hmac
+import json
 
-from promotions.selectors import promotion_list
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from crm.models import Member
+from crm.tenancy import require_membership, scope_queryset
+from promotions import services
+from promotions.forms import PromotionForm, TenantDefaultsForm
+from promotions.models import Channel, EventPromotion
+from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
+from promotions.unsubscribe import member_id_from_token
+
+
+def _promotion(request, pk):
+    return get_object_or_404(scope_queryset(EventPromotion.objects.select_related("club__tenant"), request.user), pk=pk)
 
 
 @login_required
 def promotion_index(request):
-    return render(request, "promotions/list.html", {"promotions": promotion_list(user=request.user, club=request.club)})
+    membership = require_membership(request.user)
+    return render(request, "promotions/list.html", {
+        "promotions": promotion_list(user=request.user, club=request.club), "is_admin": membership.is_admin,
+    })
+
+
+@login_required
+def promotion_detail(request, pk):
+    promotion = _promotion(request, pk)
+    return render(request, "promotions/detail.html", {
+        "promotion": promotion, "timeline": promotion_timeline(promotion=promotion),
+    })
+
+
+def _save_form(request, *, promotion=None):
+    form = PromotionForm(request.POST or None, user=request.user, promotion=promotion,
+                         initial=PromotionForm.initial_for(promotion) if promotion else
+                         {"club": request.club, "channels": list(require_membership(request.user).tenant.default_channels),
+                          "reminder_days": ", ".join(map(str, require_membership(request.user).tenant.default_reminder_days))})
+    if request.method == "POST" and form.is_valid():
+        try:
+            if promotion is None:
+                club = form.cleaned_data["club"]
+                promotion = services.promotion_create_special(tenant=club.tenant, club=club, by=request.user,
+                                                              **form.service_fields())
+                flash.success(request, f"Promotion “{promotion.event_name}” created and planned.")
+            else:
+                promotion = services.promotion_update(promotion=promotion, by=request.user, **form.service_fields())
+                flash.success(request, "Promotion saved; what was still pending is re-planned.")
+            return redirect("promotions:detail", pk=promotion.pk)
+        except ValidationError as exc:
+            for field, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+    return render(request, "promotions/form.html", {"form": form, "promotion": promotion})
+
+
+@login_required
+def promotion_create(request):
+    require_membership(request.user)
+    return _save_form(request)
+
+
+@login_required
+def promotion_edit(request, pk):
+    return _save_form(request, promotion=_promotion(request, pk))
+
+
+@login_required
+@require_POST
+def promotion_toggle(request, pk):
+    promotion = _promotion(request, pk)
+    services.promotion_set_active(promotion=promotion, active=not promotion.is_active, by=request.user)
+    flash.success(request, "Promotion activated and planned." if not promotion.is_active else
+                  "Promotion deactivated; pending sends cancelled.")
+    return redirect("promotions:detail", pk=promotion.pk)
+
+
+@login_required
+def promotion_preview(request, pk):
+    promotion = _promotion(request, pk)
+    preview = promotion_message_preview(promotion=promotion, member_id=request.GET.get("member"),
+                                        kind=request.GET.get("kind", "ANNOUNCEMENT"),
+                                        days_before=request.GET.get("days", "0"))
+    return render(request, "promotions/preview.html", {"promotion": promotion, **preview})
+
+
+@login_required
+def promotion_settings(request):
+    membership = require_membership(request.user)
+    if not membership.is_admin:
+        raise PermissionDenied("Only tenant admins may change the promotion defaults.")
+    tenant = membership.tenant
+    form = TenantDefaultsForm(request.POST or None, initial={
+        "auto_promote": tenant.auto_promote, "default_channels": tenant.default_channels,
+        "default_reminder_days": ", ".join(map(str, tenant.default_reminder_days)),
+        "default_send_time": tenant.default_send_time,
+    })
+    if request.method == "POST" and form.is_valid():
+        services.tenant_promotion_defaults_update(
+            tenant=tenant, channels=form.cleaned_data["default_channels"],
+            reminder_days=form.cleaned_data["default_reminder_days"],
+            send_time=form.cleaned_data["default_send_time"], auto_promote=form.cleaned_data["auto_promote"],
+        )
+        flash.success(request, "Promotion defaults saved.")
+        return redirect("promotions:settings")
+    return render(request, "promotions/settings.html", {"form": form, "tenant": tenant, "channels": Channel})
+
+
+@csrf_exempt  # mail clients POST "List-Unsubscribe=One-Click" without a form token (RFC 8058); the signed token is the proof
+def unsubscribe(request, token):
+    member_id = member_id_from_token(token)
+    member = Member.objects.select_related("club").filter(pk=member_id).first() if member_id else None
+    if member is None:
+        raise Http404("This unsubscribe link is not valid.")
+    if request.method == "POST":
+        services.member_email_unsubscribe(member_id=member.pk)
+        return render(request, "promotions/unsubscribed.html", {"member": member})
+    if request.method != "GET":
+        return HttpResponse(status=405)
+    return render(request, "promotions/unsubscribe.html", {"member": member, "token": token})
+
+
+@csrf_exempt  # called by the SMS gateway, authenticated by its bearer token
+@require_POST
+def sms_inbound(request):
+    """The SMS gateway forwards replies here; a STOP-style reply opts the number out of texts."""
+    expected = settings.SMS_GATEWAY_TOKEN
+    provided = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(expected.encode(), provided.encode()):
+        return JsonResponse({"detail": "Not authorised."}, status=401)
+    try:
+        payload = json.loads(request.body) if request.content_type == "application/json" else request.POST
+    except ValueError:
+        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
+    phone, text = str(payload.get("from", "")).strip(), str(payload.get("text", "")).strip()
+    if not phone:
+        return JsonResponse({"from": ["This field is required."]}, status=400)
+    if text.split()[:1] and text.split()[0].upper() in settings.SMS_STOP_WORDS:
+        opt_out = services.sms_opt_out(phone=phone, text=text)
+        return JsonResponse({"status": "opted out", "members": opt_out.members_opted_out})
+    return JsonResponse({"status": "ignored"})

@@ -5,15 +5,17 @@ from rest_framework.routers import DefaultRouter
 from connections.api import SocialConnectionViewSet
 from crm.api import CampaignViewSet
 from posts.api import SocialPostViewSet
-from promotions.api import EventPromotionViewSet
+from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
 
 router = DefaultRouter()
 router.register("connections", SocialConnectionViewSet, basename="connection")
 router.register("posts", SocialPostViewSet, basename="post")
 router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("events/", InboundEventView.as_view(), name="inbound-events"),
     path("", include(router.urls)),
 ]

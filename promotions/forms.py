@@ -1,0 +1,118 @@
+import datetime
+import zoneinfo
+
+from django import forms
+from django.utils import timezone
+
+from crm.models import Campaign, MessageTemplate, Segment
+from crm.tenancy import scope_queryset, visible_clubs
+from promotions.models import Channel
+
+
+def parse_days(text):
+    try:
+        days = sorted({int(part) for part in text.replace(";", ",").split(",") if part.strip()}, reverse=True)
+    except ValueError:
+        raise forms.ValidationError("Use whole numbers separated by commas, e.g. 7, 3, 1.") from None
+    if any(d < 1 or d > 365 for d in days):
+        raise forms.ValidationError("Each reminder is 1 to 365 days before the event.")
+    return days
+
+
+class PromotionForm(forms.Form):
+    """Create or edit a promotion. Times are typed on the club's clock and stored as UTC."""
+
+    club = forms.ModelChoiceField(queryset=None, empty_label=None)
+    event_name = forms.CharField(max_length=255, label="Event")
+    event_starts_at = forms.DateTimeField(label="Starts (club time)",
+                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    event_location = forms.CharField(max_length=255, required=False, label="Location")
+    event_url = forms.URLField(max_length=2000, required=False, label="Event link")
+    event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
+                                     help_text="Needed for Instagram; without it Instagram is skipped.")
+    channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
+    announce_at = forms.DateTimeField(required=False, label="Announce at (club time)",
+                                      help_text="Leave empty to announce at once.",
+                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reminder_days = forms.CharField(initial="7, 3, 1", label="Reminders (days before)", required=False)
+    segment = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every member of the club")
+    target_radius = forms.IntegerField(required=False, min_value=1, max_value=20000, label="Only within (km)")
+    email_template = forms.ModelChoiceField(queryset=None, required=False, empty_label="Standard email")
+    sms_template = forms.ModelChoiceField(queryset=None, required=False, empty_label="Standard text")
+    social_content = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                     label="Social post text", help_text="Leave empty for a text built from the event.")
+    campaign = forms.ModelChoiceField(queryset=None, required=False, empty_label="No campaign")
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    EVENT_FIELDS = ("event_name", "event_starts_at", "event_location", "event_url", "event_image_url")
+
+    def __init__(self, *args, user, promotion=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.promotion = promotion
+        self.fields["club"].queryset = visible_clubs(user)
+        self.fields["segment"].queryset = scope_queryset(Segment.objects.all(), user)
+        self.fields["campaign"].queryset = scope_queryset(Campaign.objects.all(), user)
+        templates = scope_queryset(MessageTemplate.objects.all(), user)
+        self.fields["email_template"].queryset = templates.filter(channel="EMAIL")
+        self.fields["sms_template"].queryset = templates.filter(channel="SMS")
+        if promotion is not None:
+            self.fields["club"].disabled = True
+            if promotion.source_type != "SPECIAL":
+                for name in self.EVENT_FIELDS:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = "From the source system."
+
+    @classmethod
+    def initial_for(cls, promotion):
+        zone = zoneinfo.ZoneInfo(str(promotion.club.timezone))
+        local = lambda value: timezone.localtime(value, zone).replace(tzinfo=None) if value else None  # noqa: E731
+        return {
+            "club": promotion.club, "event_name": promotion.event_name, "event_starts_at": local(promotion.event_starts_at),
+            "event_location": promotion.event_location, "event_url": promotion.event_url,
+            "event_image_url": promotion.event_image_url, "channels": promotion.channels,
+            "announce_at": local(promotion.announce_at),
+            "reminder_days": ", ".join(str(d) for d in promotion.reminder_days), "segment": promotion.segment,
+            "target_radius": promotion.target_radius, "email_template": promotion.email_template,
+            "sms_template": promotion.sms_template, "social_content": promotion.social_content or "",
+            "campaign": promotion.campaign, "is_active": promotion.is_active,
+        }
+
+    def clean_reminder_days(self):
+        return parse_days(self.cleaned_data.get("reminder_days") or "")
+
+    def clean(self):
+        cleaned = super().clean()
+        club = cleaned.get("club") or (self.promotion.club if self.promotion else None)
+        if club is None:
+            return cleaned
+        zone = zoneinfo.ZoneInfo(str(club.timezone))
+        for name in ("event_starts_at", "announce_at"):
+            value = cleaned.get(name)
+            if isinstance(value, datetime.datetime):
+                # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
+                cleaned[name] = value.replace(tzinfo=None).replace(tzinfo=zone) if timezone.is_naive(value) else \
+                    timezone.make_naive(value).replace(tzinfo=zone)
+        starts = cleaned.get("event_starts_at")
+        if starts and self.promotion is None and starts <= timezone.now():
+            self.add_error("event_starts_at", "The event must be in the future.")
+        return cleaned
+
+    def service_fields(self):
+        data = dict(self.cleaned_data)
+        data.pop("club", None)
+        if self.promotion is not None and self.promotion.source_type != "SPECIAL":
+            for name in self.EVENT_FIELDS:
+                data.pop(name, None)
+        data["social_content"] = data.get("social_content") or None
+        return data
+
+
+class TenantDefaultsForm(forms.Form):
+    auto_promote = forms.BooleanField(required=False, label="Promote published competitions and club events automatically")
+    default_channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple,
+                                                 label="Channels")
+    default_reminder_days = forms.CharField(label="Reminders (days before)")
+    default_send_time = forms.TimeField(label="Send time (club time)", widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def clean_default_reminder_days(self):
+        return parse_days(self.cleaned_data["default_reminder_days"])

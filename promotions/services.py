@@ -1,0 +1,136 @@
+"""Writes on promotions: staff-made SPECIAL promotions, settings, tenant defaults, opt-outs, retries."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Member
+from promotions.models import (
+    DeliveryStatus,
+    DispatchStatus,
+    EventPromotion,
+    EventSourceType,
+    PromotionDelivery,
+    PromotionDispatch,
+    SmsOptOut,
+    validate_channels,
+    validate_reminder_days,
+)
+from promotions.planning import promotion_plan
+
+# The settings staff may change on any promotion; the event's own details only on SPECIAL ones.
+SETTING_FIELDS = (
+    "channels", "announce_at", "reminder_days", "segment", "target_radius", "email_template", "sms_template",
+    "social_content", "campaign", "is_active", "auto_promote",
+)
+EVENT_FIELDS = ("event_name", "event_starts_at", "event_location", "event_url", "event_image_url")
+
+
+def _check_related(promotion):
+    """Related rows must be the promotion's tenant's (and the templates of the right channel)."""
+    errors = {}
+    for name in ("segment", "email_template", "sms_template", "campaign"):
+        related = getattr(promotion, name)
+        if related is not None and related.tenant_id != promotion.tenant_id:
+            errors[name] = "Not found."
+    if promotion.club.tenant_id != promotion.tenant_id:
+        errors["club"] = "Not found."
+    if promotion.email_template is not None and promotion.email_template.channel != "EMAIL":
+        errors["email_template"] = "Choose an email template."
+    if promotion.sms_template is not None and promotion.sms_template.channel != "SMS":
+        errors["sms_template"] = "Choose an SMS template."
+    if timezone.is_naive(promotion.event_starts_at):
+        errors["event_starts_at"] = "The start time needs a timezone."
+    if errors:
+        raise ValidationError(errors)
+    promotion.full_clean(exclude=["tenant", "club", "segment", "email_template", "sms_template", "campaign"])
+
+
+@transaction.atomic
+def promotion_create_special(*, tenant, club, by, **fields):
+    """A promotion staff set up by hand, with the event's details typed in; planned at once."""
+    unknown = set(fields) - set(SETTING_FIELDS) - set(EVENT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    fields.setdefault("channels", list(tenant.default_channels))
+    fields.setdefault("reminder_days", list(tenant.default_reminder_days))
+    promotion = EventPromotion(
+        tenant=tenant, club=club, source_type=EventSourceType.SPECIAL, source_id=f"special-{uuid.uuid4()}",
+        created_by=getattr(by, "get_username", lambda: str(by))(), **fields,
+    )
+    _check_related(promotion)
+    promotion.save()
+    promotion_plan(promotion=promotion)
+    return promotion
+
+
+@transaction.atomic
+def promotion_update(*, promotion, by=None, **fields):
+    """Change settings (and, for SPECIAL promotions, the event); what is still pending is re-planned."""
+    allowed = set(SETTING_FIELDS) | (set(EVENT_FIELDS) if promotion.source_type == EventSourceType.SPECIAL else set())
+    refused = set(fields) - allowed
+    if refused:
+        raise ValidationError({name: "The event's details come from its source system." for name in refused})
+    promotion = EventPromotion.objects.select_for_update().select_related("club").get(pk=promotion.pk)
+    for name, value in fields.items():
+        setattr(promotion, name, value)
+    _check_related(promotion)
+    promotion.save()
+    promotion_plan(promotion=promotion)
+    return promotion
+
+
+def promotion_set_active(*, promotion, active, by=None):
+    return promotion_update(promotion=promotion, by=by, is_active=active)
+
+
+@transaction.atomic
+def promotion_delete(*, promotion, by=None):
+    promotion.delete()
+
+
+def tenant_promotion_defaults_update(*, tenant, channels, reminder_days, send_time, auto_promote):
+    validate_channels(channels)
+    validate_reminder_days(reminder_days)
+    tenant.default_channels = list(channels)
+    tenant.default_reminder_days = sorted(set(reminder_days), reverse=True)
+    tenant.default_send_time = send_time
+    tenant.auto_promote = auto_promote
+    tenant.save(update_fields=["default_channels", "default_reminder_days", "default_send_time", "auto_promote"])
+    return tenant
+
+
+def member_email_unsubscribe(*, member_id):
+    """One-click unsubscribe: the member gets no more promotion emails. Returns the member, or None."""
+    member = Member.objects.filter(pk=member_id).first()
+    if member is not None and member.email_consent:
+        Member.objects.filter(pk=member.pk).update(email_consent=False)
+        member.email_consent = False
+    return member
+
+
+def sms_opt_out(*, phone, text=""):
+    """A STOP reply: every member with that number stops getting texts; recorded for the audit trail."""
+    with transaction.atomic():
+        count = Member.objects.filter(phone=phone.strip(), sms_consent=True).update(sms_consent=False)
+        return SmsOptOut.objects.create(phone=phone.strip(), text=text[:160], members_opted_out=count)
+
+
+@transaction.atomic
+def dispatch_retry_failed(*, dispatch):
+    """Put the failed deliveries of a finished dispatch back in line; the dispatcher sends them on its next round."""
+    dispatch = PromotionDispatch.objects.select_for_update().get(pk=dispatch.pk)
+    if dispatch.status not in (DispatchStatus.SENT, DispatchStatus.FAILED, DispatchStatus.HELD):
+        return 0
+    retried = PromotionDelivery.objects.filter(dispatch=dispatch, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, reason="", not_before=None
+    )
+    if retried:
+        now = timezone.now()
+        PromotionDispatch.objects.filter(pk=dispatch.pk).update(
+            status=DispatchStatus.HELD, resume_at=now, failed_count=0, status_reason=f"retrying {retried} failed",
+            completed_at=None, updated_at=now,
+        )
+    return retried

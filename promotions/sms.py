@@ -1,0 +1,95 @@
+"""Text messages go through a backend named by the SMS_BACKEND setting, like Django's email backends.
+
+- ``ConsoleSmsBackend`` (default): writes each text to the log, for local use.
+- ``LocmemSmsBackend``: keeps texts in ``promotions.sms.outbox``, for tests.
+- ``HttpGatewaySmsBackend``: a real HTTP gateway (SMS_GATEWAY_URL, SMS_GATEWAY_TOKEN) over requests.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import phonenumbers
+import requests
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+# Texts "sent" through LocmemSmsBackend, oldest first (tests empty it between runs).
+outbox = []
+
+
+class SmsError(Exception):
+    """The text could not be handed to the gateway; the message says why in a person's words."""
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    body: str
+    sender: str
+
+
+def e164(phone):
+    """The number in E.164 form, or None when it is not a valid international number."""
+    if not phone:
+        return None
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return formatted if formatted == phone.strip() else None
+
+
+class BaseSmsBackend:
+    def send(self, message: SmsMessage) -> str:
+        """Send one text; return the gateway's message id. Raise SmsError when it was refused."""
+        raise NotImplementedError
+
+
+class ConsoleSmsBackend(BaseSmsBackend):
+    def send(self, message):
+        logger.info("sms to %s from %s: %s", message.to, message.sender, message.body)
+        return f"console-{len(message.body)}"
+
+
+class LocmemSmsBackend(BaseSmsBackend):
+    def send(self, message):
+        outbox.append(message)
+        return f"locmem-{len(outbox)}"
+
+
+class HttpGatewaySmsBackend(BaseSmsBackend):
+    """POSTs ``{"to", "from", "text"}`` as JSON with a bearer token; a 2xx answer with an ``id`` is success."""
+
+    def __init__(self, *, url=None, token=None, timeout=None, session=None):
+        self.url = url or settings.SMS_GATEWAY_URL
+        self.token = token if token is not None else settings.SMS_GATEWAY_TOKEN
+        self.timeout = timeout or settings.SMS_GATEWAY_TIMEOUT
+        self.session = session or requests.Session()
+        if not self.url:
+            raise SmsError("SMS_GATEWAY_URL is not set.")
+
+    def send(self, message):
+        try:
+            response = self.session.post(
+                self.url,
+                json={"to": message.to, "from": message.sender, "text": message.body},
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise SmsError(f"The SMS gateway could not be reached: {exc.__class__.__name__}.") from exc
+        if response.status_code >= 300:
+            raise SmsError(f"The SMS gateway refused the text (HTTP {response.status_code}): {response.text[:200]}")
+        try:
+            return str(response.json().get("id", ""))
+        except ValueError:
+            return ""
+
+
+def get_sms_backend():
+    return import_string(settings.SMS_BACKEND)()
