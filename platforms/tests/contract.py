@@ -322,6 +322,8 @@ class AdapterContract:
         adapter.publish(credentials=credentials, content=self.content(simulator))
         secrets = {tokens.access_token, tokens.refresh_token, adapter.client_secret,
                    *(a.access_token for a in accounts)} - {None, ""}
+        assert any(r.name.startswith("urllib3") for r in debug_logs.records)  # request lines were captured
+        assert any(r.name == "platforms" for r in debug_logs.records)
         for record in debug_logs.records:
             for secret in secrets:
                 assert secret not in record.getMessage()

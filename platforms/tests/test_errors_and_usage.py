@@ -88,3 +88,9 @@ def test_request_lines_logged_by_urllib3_lose_their_query_string(caplog):
         "/v25.0/oauth/access_token?client_id=app&client_secret=shh&code=abc", "HTTP/1.1", 200, 10)
     assert "/v25.0/oauth/access_token" in caplog.text
     assert "shh" not in caplog.text and "code=abc" not in caplog.text
+
+
+def test_scrub_keeps_harmless_request_lines_readable():
+    line = 'http://127.0.0.1:8000 "GET /v25.0/dialog/oauth?client_id=app&state=0123456789abcdef0123456789abcdef HTTP/1.1" 200 9'
+    assert scrub(line) == 'http://127.0.0.1:8000 "GET /v25.0/dialog/oauth HTTP/1.1" 200 9'
+    assert scrub("Authorization: Bearer simXAu.abcdefgh12345678") == "Authorization: Bearer [redacted]"

@@ -76,3 +76,10 @@ class TestFacebookAdapter(AdapterContract):
         simulator.set_usage(platform="facebook", call_count=95)
         adapter.recent_posts(credentials=credentials, since=datetime.now(timezone.utc) - timedelta(hours=1))
         assert usage.should_slow_down("FACEBOOK", "2001")
+
+    def test_refresh_reports_a_dead_page_token(self, adapter, simulator, credentials):
+        from platforms import AuthExpired
+
+        simulator.revoke_tokens("facebook", account="2001")
+        with pytest.raises(AuthExpired):
+            adapter.refresh(credentials=credentials)

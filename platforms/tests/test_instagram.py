@@ -52,3 +52,10 @@ class TestInstagramAdapter(AdapterContract):
 
     def test_refresh_checks_the_token_and_keeps_it(self, adapter, credentials):
         assert adapter.refresh(credentials=credentials).access_token == credentials.access_token
+
+    def test_refresh_reports_a_dead_token(self, adapter, simulator, credentials):
+        from platforms import AuthExpired
+
+        simulator.revoke_tokens("instagram", account="17841400000000001")
+        with pytest.raises(AuthExpired):
+            adapter.refresh(credentials=credentials)
