@@ -1,11 +1,89 @@
+"""Reads for the posts pages; every query goes through the user's tenancy scope."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+from itertools import groupby
+
 from django.db.models import Q
 
+from connections.models import SocialConnection
+from crm.models import Campaign
 from crm.tenancy import scope_queryset
-from posts.models import SocialPost
+from posts.models import SocialPost, SocialPostStatus
 
 
-def post_list(*, user, club=None):
+def post_list(*, user, club=None, filters=None):
     posts = scope_queryset(SocialPost.objects.select_related("connection", "connection__club", "campaign"), user)
     if club is not None:
         posts = posts.filter(Q(connection__club=club) | Q(connection__club__isnull=True))
+    filters = filters or {}
+    if filters.get("status"):
+        posts = posts.filter(status=filters["status"])
+    if filters.get("platform"):
+        posts = posts.filter(connection__platform=filters["platform"])
+    if filters.get("club"):
+        posts = posts.filter(connection__club_id=filters["club"])
+    if filters.get("campaign"):
+        posts = posts.filter(campaign_id=filters["campaign"])
+    moment = Q(scheduled_at__isnull=False) | Q(published_at__isnull=False)
+    if filters.get("date_from"):
+        start = filters["date_from"]
+        posts = posts.filter(moment).filter(Q(scheduled_at__gte=start) | Q(published_at__gte=start))
+    if filters.get("date_to"):
+        end = filters["date_to"]
+        posts = posts.filter(moment).filter(Q(scheduled_at__lt=end) | Q(published_at__lt=end))
     return posts.order_by("-scheduled_at", "-created_at")
+
+
+def post_get(*, user, post_id):
+    return scope_queryset(SocialPost.objects.select_related("connection", "connection__club", "campaign"),
+                          user).get(pk=post_id)
+
+
+def post_metric_history(*, post):
+    return list(post.metric_snapshots.order_by("taken_at").values("taken_at", "likes", "comments", "shares", "reach",
+                                                                   "impressions"))
+
+
+def composer_connections(*, user):
+    """Active and inactive connections the user may post to, grouped by club (tenant-wide ones first)."""
+    connections = scope_queryset(SocialConnection.objects.select_related("club"), user).order_by(
+        "club__name", "platform", "account_name")
+    grouped = []
+    for club, items in groupby(connections, key=lambda c: c.club):
+        grouped.append((club, list(items)))
+    return grouped
+
+
+def composer_campaigns(*, user):
+    return scope_queryset(Campaign.objects.all(), user).order_by("name")
+
+
+def calendar_range(*, view, day):
+    """[start, end) dates shown: a Monday-to-Sunday week, or the whole weeks covering a month."""
+    if view == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    first = day.replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    start = first - timedelta(days=first.weekday())
+    end = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
+    return start, end
+
+
+def calendar_posts(*, user, club, start, end, tz):
+    """Scheduled and published posts between two local dates, keyed by local date."""
+    zone = zoneinfo.ZoneInfo(str(tz))
+    start_at = datetime.combine(start, time.min, tzinfo=zone)
+    end_at = datetime.combine(end, time.min, tzinfo=zone)
+    posts = post_list(user=user, club=club).filter(
+        Q(status=SocialPostStatus.PUBLISHED, published_at__gte=start_at, published_at__lt=end_at)
+        | (~Q(status=SocialPostStatus.PUBLISHED) & Q(scheduled_at__gte=start_at, scheduled_at__lt=end_at))
+    )
+    by_day = {}
+    for post in posts:
+        moment = (post.published_at if post.status == SocialPostStatus.PUBLISHED else post.scheduled_at).astimezone(zone)
+        by_day.setdefault(moment.date(), []).append((moment, post))
+    for items in by_day.values():
+        items.sort(key=lambda pair: pair[0])
+    return by_day

@@ -215,3 +215,44 @@ def post_delete(*, post, by):
         if current is None:
             raise SocialPost.DoesNotExist("The post no longer exists.")
         raise IllegalTransition(post_status=current, action="delete")
+
+
+# ----------------------------------------------------------------------------- times and media
+
+MEDIA_TYPES = {"image/jpeg": "image", "image/png": "image", "image/gif": "image", "image/webp": "image",
+               "video/mp4": "video", "video/quicktime": "video"}
+
+
+def club_local_to_utc(*, local, club):
+    """A wall-clock time in the club's timezone (DST-aware: the offset of that date, not of today)."""
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
+    aware = local.replace(tzinfo=zone)
+    # A time that does not exist (the hour skipped when clocks go forward) is moved past the gap.
+    round_trip = aware.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != local:
+        aware = round_trip
+    return aware.astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
+def media_store(*, upload, tenant):
+    """Save an uploaded image or video through Django's storage API; returns its public URL."""
+    import uuid
+
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+    from django.utils.text import get_valid_filename
+
+    from platforms.base import DEFAULT_MEDIA_MAX_BYTES
+
+    kind = MEDIA_TYPES.get((upload.content_type or "").lower())
+    if kind is None:
+        raise ValidationError({"media": f"“{upload.name}” is not an image (JPEG, PNG, GIF, WebP) or video (MP4, MOV)."})
+    limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
+    limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+    if upload.size > limit:
+        raise ValidationError({"media": f"“{upload.name}” is larger than {limit // (1024 * 1024)} MB."})
+    name = f"posts/{tenant.pk}/{uuid.uuid4().hex}/{get_valid_filename(upload.name)}"
+    path = default_storage.save(name, upload)
+    return settings.SITE_URL.rstrip("/") + settings.MEDIA_URL + path

@@ -5,5 +5,9 @@ from posts import views
 app_name = "posts"
 urlpatterns = [
     path("", views.post_index, name="list"),
+    path("new/", views.compose, name="compose"),
+    path("rules/", views.rules, name="rules"),
     path("calendar/", views.calendar, name="calendar"),
+    path("<uuid:post_id>/", views.detail, name="detail"),
+    path("<uuid:post_id>/action/", views.post_action, name="action"),
 ]

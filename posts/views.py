@@ -1,15 +1,284 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Staff pages for posts: list, composer, calendar, detail. Thin: parse, call a service or selector, render."""
 
-from posts.selectors import post_list
+import json
+import zoneinfo
+from datetime import date, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from connections.models import SocialConnection, SocialPlatform
+from crm.tenancy import require_membership, scope_queryset, visible_clubs
+from platforms import PostContent, get_adapter
+from posts import selectors, services
+from posts.models import SocialPost, SocialPostStatus
+from posts.states import IllegalTransition, allowed_actions
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def _zone(club):
+    return zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
+
+
+def _parse_local(value):
+    try:
+        return datetime.strptime(value, LOCAL_FORMAT)
+    except (TypeError, ValueError):
+        return None
+
+
+def _split_tags(raw):
+    return [t for t in (raw or "").replace(",", " ").split() if t.strip("#")]
+
+
+# ----------------------------------------------------------------------------- list
 
 
 @login_required
 def post_index(request):
-    return render(request, "posts/list.html", {"posts": post_list(user=request.user, club=request.club)[:100]})
+    if request.method == "POST":
+        return _bulk(request)
+    filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "club", "campaign")}
+    zone = _zone(request.club)
+    for name in ("date_from", "date_to"):
+        raw = request.GET.get(name, "")
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            continue
+        if name == "date_to":
+            day += timedelta(days=1)
+        filters[name] = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    posts = selectors.post_list(user=request.user, club=request.club, filters=filters)[:200]
+    return render(request, "posts/list.html", {
+        "posts": posts, "query": request.GET, "statuses": SocialPostStatus.choices, "platforms": SocialPlatform.choices,
+        "clubs": visible_clubs(request.user), "campaigns": selectors.composer_campaigns(user=request.user),
+    })
+
+
+def _bulk(request):
+    action = request.POST.get("bulk")
+    service = {"cancel": services.post_cancel, "retry": services.post_retry}.get(action)
+    ids = request.POST.getlist("post")
+    if service is None or not ids:
+        messages.warning(request, "Choose some posts and an action.")
+        return redirect(request.get_full_path())
+    done, refused = 0, []
+    for post in selectors.post_list(user=request.user).filter(pk__in=ids):
+        try:
+            service(post=post, by=request.user)
+            done += 1
+        except IllegalTransition as exc:
+            refused.append(exc.message)
+        except ValidationError as exc:
+            refused.append(" ".join(exc.messages))
+    if done:
+        messages.success(request, f"{done} post{'s' if done != 1 else ''} {'cancelled' if action == 'cancel' else 'retried'}.")
+    for message in sorted(set(refused)):
+        messages.warning(request, message)
+    return redirect(request.get_full_path())
+
+
+# ----------------------------------------------------------------------------- composer
+
+
+@login_required
+def compose(request):
+    membership = require_membership(request.user)
+    groups = selectors.composer_connections(user=request.user)
+    campaigns = selectors.composer_campaigns(user=request.user)
+    form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
+            "scheduled_local": ""}
+    errors = []
+    if request.method == "POST":
+        form = {
+            "content": request.POST.get("content", ""), "hashtags": request.POST.get("hashtags", ""),
+            "link_url": request.POST.get("link_url", "").strip(),
+            "media_urls": [u for u in request.POST.getlist("media_urls") if u.strip()],
+            "connections": request.POST.getlist("connections"), "campaign": request.POST.get("campaign", ""),
+            "scheduled_local": request.POST.get("scheduled_local", ""),
+        }
+        intent = request.POST.get("intent", "draft")
+        try:
+            created = _compose_posts(request, membership.tenant, form, intent)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing"}[intent]
+            messages.success(request, f"{len(created)} post{'s' if len(created) != 1 else ''} {label}.")
+            if len(created) == 1:
+                return redirect("posts:detail", post_id=created[0].pk)
+            return redirect("posts:list")
+    return render(request, "posts/compose.html", {
+        "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
+        "rules_url": reverse("posts:rules"), "club": request.club,
+    })
+
+
+def _compose_posts(request, tenant, form, intent):
+    scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
+    try:
+        connections = list(scoped.filter(pk__in=form["connections"]))
+    except ValidationError:
+        connections = []
+    if not connections:
+        raise ValidationError("Choose at least one account to post to.")
+    campaign = None
+    if form["campaign"]:
+        campaign = selectors.composer_campaigns(user=request.user).filter(pk=form["campaign"]).first()
+        if campaign is None:
+            raise ValidationError("Campaign not found.")
+    local = None
+    if intent == "schedule":
+        local = _parse_local(form["scheduled_local"])
+        if local is None:
+            raise ValidationError("Choose the date and time to publish.")
+    created, problems = [], []
+    with transaction.atomic():
+        media_urls = list(form["media_urls"])
+        for upload in request.FILES.getlist("media"):
+            media_urls.append(services.media_store(upload=upload, tenant=tenant))
+        form["media_urls"] = media_urls
+        for connection in connections:
+            at = services.club_local_to_utc(local=local, club=connection.club or request.club) if local else None
+            try:
+                post = services.post_create(
+                    tenant=tenant, connection=connection, content=form["content"],
+                    hashtags=_split_tags(form["hashtags"]), link_url=form["link_url"] or None, media_urls=media_urls,
+                    campaign=campaign, scheduled_at=at, created_by=request.user)
+                if intent == "publish":
+                    post = services.post_publish_now(post=post, by=request.user)
+                created.append(post)
+            except ValidationError as exc:
+                problems.extend(f"{connection.account_name}: {m}" if not m.startswith(
+                    connection.get_platform_display()) else m for m in exc.messages)
+        if problems:
+            transaction.set_rollback(True)
+            raise ValidationError(problems)
+    return created
+
+
+@login_required
+def rules(request):
+    """The content rules for the composer's live counter: each platform's own length and violations."""
+    try:
+        body = json.loads(request.body or b"{}") if request.method == "POST" else {}
+    except ValueError:
+        body = {}
+    content = PostContent(
+        text=str(body.get("content", "")), hashtags=_split_tags(str(body.get("hashtags", ""))),
+        link=(str(body.get("link_url") or "").strip() or None),
+        media_urls=[str(u) for u in body.get("media_urls", []) if u][:20]
+        + ["https://media.invalid/upload.jpg"] * min(int(body.get("uploads", 0) or 0), 20),
+    )
+    platforms = body.get("platforms") or [p for p, _ in SocialPlatform.choices]
+    answer = {}
+    for platform in platforms:
+        if platform not in SocialPlatform.values:
+            continue
+        adapter = get_adapter(platform)
+        answer[platform] = {
+            "name": adapter.display_name, "length": adapter.text_length(content), "limit": adapter.max_length(),
+            "preview": adapter.render_text(content),
+            "violations": [v.message for v in adapter.validate(content)],
+        }
+    return JsonResponse({"platforms": answer})
+
+
+# ----------------------------------------------------------------------------- calendar
 
 
 @login_required
 def calendar(request):
-    scheduled = post_list(user=request.user, club=request.club).filter(scheduled_at__isnull=False)
-    return render(request, "posts/calendar.html", {"posts": scheduled.order_by("scheduled_at")[:200]})
+    view = "week" if request.GET.get("view") == "week" else "month"
+    zone = _zone(request.club)
+    try:
+        day = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        day = timezone.now().astimezone(zone).date()
+    start, end = selectors.calendar_range(view=view, day=day)
+    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end, tz=zone)
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    weeks = [[(d, by_day.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
+    if view == "week":
+        previous, following = day - timedelta(days=7), day + timedelta(days=7)
+    else:
+        previous = (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+        following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return render(request, "posts/calendar.html", {
+        "view": view, "day": day, "weeks": weeks, "previous": previous, "following": following,
+        "today": timezone.now().astimezone(zone).date(), "zone": zone,
+    })
+
+
+# ----------------------------------------------------------------------------- detail and actions
+
+
+def _post_or_404(request, post_id):
+    try:
+        return selectors.post_get(user=request.user, post_id=post_id)
+    except (SocialPost.DoesNotExist, ValidationError):
+        raise Http404("No such post.") from None
+
+
+@login_required
+def detail(request, post_id):
+    post = _post_or_404(request, post_id)
+    history = selectors.post_metric_history(post=post)
+    club = post.connection.club or request.club
+    zone = _zone(club)
+    chart = [{"t": h["taken_at"].isoformat(), **{k: h[k] for k in ("likes", "comments", "shares", "reach",
+                                                                      "impressions")}} for h in history]
+    return render(request, "posts/detail.html", {
+        "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart,
+        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(services.post_content(post)),
+        "scheduled_local": post.scheduled_at.astimezone(zone).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
+    })
+
+
+@login_required
+@require_POST
+def post_action(request, post_id):
+    post = _post_or_404(request, post_id)
+    action = request.POST.get("action")
+    try:
+        if action == "schedule":
+            local = _parse_local(request.POST.get("scheduled_local"))
+            if local is None:
+                raise ValidationError("Choose the date and time to publish.")
+            at = services.club_local_to_utc(local=local, club=post.connection.club or request.club)
+            services.post_schedule(post=post, at=at, by=request.user)
+        elif action == "cancel":
+            services.post_cancel(post=post, by=request.user)
+        elif action == "publish":
+            services.post_publish_now(post=post, by=request.user)
+        elif action == "retry":
+            services.post_retry(post=post, by=request.user)
+        elif action == "delete":
+            services.post_delete(post=post, by=request.user)
+            messages.success(request, "Post deleted.")
+            return redirect("posts:list")
+        elif action == "edit":
+            services.post_update(post=post, by=request.user, content=request.POST.get("content", ""),
+                                 hashtags=_split_tags(request.POST.get("hashtags", "")),
+                                 link_url=request.POST.get("link_url", "").strip() or None)
+        else:
+            raise ValidationError("Unknown action.")
+    except IllegalTransition as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, {"schedule": "Post scheduled.", "cancel": "Post cancelled; it is a draft again.",
+                                   "publish": "Post sent for publishing.", "retry": "Post will be tried again.",
+                                   "edit": "Post saved."}[action])
+    return redirect("posts:detail", post_id=post.pk)
