@@ -432,11 +432,9 @@ class PlatformAdapter(ABC):
         """Fetch one of our own media files to upload it; size-checked while streaming."""
         limits = setting("MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
         limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
-        too_big = InvalidContent(
-            f"{self.display_name}: a {kind} is larger than {limit // (1024 * 1024)} MB.",
-            violations=[self.violation("media", f"{self.display_name}: a {kind} is larger than "
-                                                f"{limit // (1024 * 1024)} MB.")],
-            platform=self.platform)
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+        message = f"{self.display_name}: {'an image' if kind == 'image' else 'a video'} is larger than {size}."
+        too_big = InvalidContent(message, violations=[self.violation("media", message)], platform=self.platform)
         try:
             with requests.get(url, stream=True, timeout=self.timeout()) as response:
                 if response.status_code >= 500:

@@ -90,3 +90,13 @@ class TestTwitterAdapter(AdapterContract):
         assert list(metrics) == [real]
         calls = [r for r in simulator.requests(platform="twitter")[before:] if r["path"] == "/2/tweets"]
         assert len(calls) == 2
+
+    def test_oversized_image_is_refused_before_posting(self, adapter, simulator, credentials, settings):
+        from platforms import InvalidContent
+
+        settings.MEDIA_MAX_BYTES = {"image": 100, "video": 100}
+        with pytest.raises(InvalidContent) as caught:
+            adapter.publish(credentials=credentials,
+                            content=self.content(simulator, media_urls=[self.image(simulator)]))
+        assert caught.value.message == "X (Twitter): an image is larger than 100 bytes."
+        assert simulator.published(platform="twitter") == []
