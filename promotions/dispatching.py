@@ -83,6 +83,7 @@ def dispatch_claim(*, dispatch_id, now=None):
 
 def dispatch_send(*, dispatch, now=None):
     """Send a claimed dispatch on its channel and record the outcome and counts."""
+    fixed_now = now is not None
     now = now or timezone.now()
     promotion = dispatch.promotion
     if not promotion.is_active or promotion.event_status == EventStatus.CANCELLED:
@@ -93,7 +94,9 @@ def dispatch_send(*, dispatch, now=None):
         return _send_social(dispatch, now)
     if getattr(dispatch, "claimed_from", DispatchStatus.PLANNED) != DispatchStatus.HELD:
         _create_deliveries(dispatch)
-    return _send_deliveries(dispatch)
+    # A fixed `now` (tests, previews) stands for the whole run; otherwise the real clock is read as it goes.
+    clock = (lambda: now) if fixed_now else timezone.now
+    return _send_deliveries(dispatch, clock)
 
 
 def dispatch_run(*, dispatch_id, now=None):
@@ -171,12 +174,12 @@ def _record(delivery_id, status, reason=""):
     )
 
 
-def _pending_batches(dispatch):
+def _pending_batches(dispatch, clock):
     """Pending deliveries in primary-key order, a batch at a time (keyset pages; nothing held in memory)."""
     last = 0
     size = settings.PROMOTION_DISPATCH_BATCH_SIZE
     while True:
-        now = timezone.now()
+        now = clock()
         ids = list(
             PromotionDelivery.objects.filter(dispatch_id=dispatch.pk, status=DeliveryStatus.PENDING, pk__gt=last)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
@@ -188,20 +191,20 @@ def _pending_batches(dispatch):
         yield list(PromotionDelivery.objects.filter(pk__in=ids).select_related("member").order_by("pk"))
 
 
-def _send_deliveries(dispatch):
+def _send_deliveries(dispatch, clock):
     promotion = dispatch.promotion
     base = messages.event_context(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     sms_backend = get_sms_backend() if dispatch.channel == Channel.SMS else None
-    for batch in _pending_batches(dispatch):
+    for batch in _pending_batches(dispatch, clock):
         if dispatch.channel == Channel.SMS:
-            resume_at = quiet_hours_end(club=promotion.club, at=timezone.now())
+            resume_at = quiet_hours_end(club=promotion.club, at=clock())
             if resume_at is not None:
                 return _hold(dispatch, resume_at)
             _send_sms_batch(dispatch, batch, sms_backend, base)
         else:
             _send_email_batch(dispatch, batch, base)
         _update_counts(dispatch)
-    return _complete(dispatch)
+    return _complete(dispatch, clock)
 
 
 def _send_email_batch(dispatch, batch, base):
@@ -266,9 +269,9 @@ def _hold(dispatch, resume_at):
     return dispatch
 
 
-def _complete(dispatch):
+def _complete(dispatch, clock):
     counts = _update_counts(dispatch)
-    now = timezone.now()
+    now = clock()
     held = PromotionDelivery.objects.filter(
         dispatch_id=dispatch.pk, status=DeliveryStatus.PENDING, not_before__gt=now
     ).order_by("not_before").values_list("not_before", flat=True).first()
