@@ -1,11 +1,14 @@
 """What the dashboard shows: connection health, upcoming and failed posts, scheduler activity."""
 
-from django.db.models import Q
+from datetime import timedelta
+
+from django.db.models import Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connections.models import SocialConnection
 from crm.tenancy import scope_queryset
-from posts.models import SchedulerHeartbeat, SocialPost, SocialPostStatus
+from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost, SocialPostStatus
 
 
 def _in_club(queryset, club, club_field):
@@ -25,4 +28,25 @@ def dashboard_overview(*, user, club):
         ),
         "failed_posts": list(posts.filter(status=SocialPostStatus.FAILED).order_by("-updated_at")[:10]),
         "heartbeats": list(SchedulerHeartbeat.objects.order_by("name")),
+        "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),
+        "engagement_chart": engagement_by_day(posts=posts, days=14, now=now),
     }
+
+
+def engagement_by_day(*, posts, days, now):
+    """Engagement of the visible posts, per day, from the latest sync each day (for the dashboard chart)."""
+    since = now - timedelta(days=days)
+    rows = (
+        PostMetricSnapshot.objects.filter(post__in=posts.filter(status=SocialPostStatus.PUBLISHED), taken_at__gte=since)
+        .annotate(day=TruncDate("taken_at")).values("day", "post_id")
+        .annotate(likes=Sum("likes"), impressions=Sum("impressions"))
+    )
+    # Several syncs a day: keep each post's largest (latest) numbers for that day.
+    per_day = {}
+    for row in rows:
+        day = per_day.setdefault(row["day"], {})
+        best = day.get(row["post_id"], (0, 0))
+        day[row["post_id"]] = (max(best[0], row["likes"] or 0), max(best[1], row["impressions"] or 0))
+    return [{"t": day.isoformat(), "likes": sum(v[0] for v in values.values()),
+             "impressions": sum(v[1] for v in values.values()), "reach": 0, "comments": 0, "shares": 0}
+            for day, values in sorted(per_day.items())]

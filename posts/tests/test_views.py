@@ -146,3 +146,16 @@ def test_detail_actions_go_through_the_flow(staff, club):
     assert post.status == S.DRAFT
     response = staff.post(reverse("posts:action", args=[post.pk]), {"action": "retry"}, follow=True)
     assert "Cannot retry a post that is draft" in response.content.decode()
+
+
+def test_dashboard_shows_publisher_last_run_and_engagement_chart(staff, club):
+    from posts.publishing import posts_publish_due
+
+    fb = SocialConnectionFactory(club=club, tenant=club.tenant)
+    post = SocialPostFactory(connection=fb, status=S.PUBLISHED, published_at=timezone.now())
+    PostMetricSnapshot.objects.create(post=post, taken_at=timezone.now(), likes=7, impressions=70)
+    page = staff.get("/").content.decode()
+    assert "The publisher has not run yet" in page and 'id="engagement-data"' in page
+    posts_publish_due()
+    page = staff.get("/").content.decode()
+    assert "The publisher last ran" in page
