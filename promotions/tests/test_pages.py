@@ -1,0 +1,57 @@
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from crm.tests.factories import ClubFactory, StaffFactory
+from promotions.models import EventPromotion
+from promotions.tests.factories import EventPromotionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def club():
+    return ClubFactory(timezone="Europe/London")
+
+
+def test_tenant_admins_edit_the_defaults_and_staff_may_not(client, club):
+    staff = StaffFactory(tenant=club.tenant).user
+    client.force_login(staff)
+    assert client.get("/promotions/settings/").status_code == 403
+    admin = StaffFactory(tenant=club.tenant, role="ADMIN").user
+    client.force_login(admin)
+    assert client.get("/promotions/").content.count(b"Promotion defaults") == 1
+    response = client.post("/promotions/settings/", {
+        "auto_promote": "", "default_channels": ["EMAIL", "SOCIAL"], "default_reminder_days": "14, 2",
+        "default_send_time": "18:30",
+    })
+    assert response.status_code == 302
+    club.tenant.refresh_from_db()
+    assert (club.tenant.default_channels, club.tenant.default_reminder_days) == (["EMAIL", "SOCIAL"], [14, 2])
+    assert club.tenant.default_send_time == datetime.time(18, 30) and club.tenant.auto_promote is False
+
+
+def test_edit_reads_times_on_the_club_clock_and_deactivate_cancels(client, club):
+    promotion = EventPromotionFactory(club=club, source_type="SPECIAL", channels=["EMAIL"])
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    starts = (timezone.now() + datetime.timedelta(days=40)).date()
+    response = client.post(f"/promotions/{promotion.pk}/edit/", {
+        "event_name": "Moved Medal", "event_starts_at": f"{starts:%Y-%m-%d}T10:00", "channels": ["EMAIL"],
+        "reminder_days": "2", "is_active": "on",
+    })
+    assert response.status_code == 302, response.content
+    promotion.refresh_from_db()
+    local = timezone.localtime(promotion.event_starts_at, promotion.club.timezone)
+    assert (promotion.event_name, local.date(), local.hour) == ("Moved Medal", starts, 10)
+    assert set(promotion.dispatches.filter(status="PLANNED").values_list("days_before", flat=True)) == {0, 2}
+    client.post(f"/promotions/{promotion.pk}/toggle/")
+    assert not EventPromotion.objects.get(pk=promotion.pk).is_active
+    assert not promotion.dispatches.filter(status="PLANNED").exists()
+
+
+def test_other_tenants_promotions_are_not_found(client, club):
+    foreign = EventPromotionFactory()
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    for suffix in ("", "edit/", "preview/"):
+        assert client.get(f"/promotions/{foreign.pk}/{suffix}").status_code == 404
