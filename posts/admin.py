@@ -13,7 +13,8 @@ class SocialPostAdminForm(forms.ModelForm):
 
     class Meta:
         model = SocialPost
-        fields = "__all__"
+        fields = ["tenant", "connection", "campaign", "content", "media_urls", "link_url", "hashtags", "scheduled_at",
+                  "created_by"]
 
     def clean(self):
         cleaned = super().clean()

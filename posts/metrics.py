@@ -12,7 +12,8 @@ from connections.services import ConnectionUnusable, connection_call
 from platforms import PlatformError, get_adapter
 from platforms.base import chunked
 from platforms.usage import should_slow_down
-from posts.models import PostMetricSnapshot, SocialPost, SocialPostStatus as S
+from posts.models import PostMetricSnapshot, SocialPost
+from posts.models import SocialPostStatus as S
 from posts.publishing import heartbeat_record
 
 logger = logging.getLogger("posts")
@@ -78,8 +79,8 @@ def posts_sync_metrics(*, now=None):
             try:
                 found = connection_call(
                     connection=connection,
-                    operation=lambda adapter, credentials: adapter.fetch_metrics(credentials=credentials,
-                                                                                 post_ids=ids))
+                    operation=lambda adapter, credentials, ids=ids: adapter.fetch_metrics(
+                        credentials=credentials, post_ids=ids))
             except (ConnectionUnusable, PlatformError) as exc:
                 summary["failed"] += len(batch)
                 logger.warning("metrics for connection %s failed: %s", connection.pk, exc)

@@ -18,10 +18,21 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connections.services import ConnectionUnusable, connection_call
-from platforms import (AuthExpired, DuplicateContent, InvalidContent, NotFound, PermissionMissing, PlatformError,
-                       RateLimited, TransientError, get_adapter)
+from platforms import (
+    AuthExpired,
+    DuplicateContent,
+    InvalidContent,
+    NotFound,
+    PermissionMissing,
+    PlatformError,
+    RateLimited,
+    TransientError,
+    get_adapter,
+)
 from platforms.base import DEFAULT_MEDIA_MAX_BYTES, is_video
-from posts.models import PublishErrorKind as K, SchedulerHeartbeat, SocialPost, SocialPostStatus as S
+from posts.models import PublishErrorKind as K
+from posts.models import SchedulerHeartbeat, SocialPost
+from posts.models import SocialPostStatus as S
 from posts.services import content_violations, post_content
 from posts.states import check_transition
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import StaffFactory
 from posts.metrics import posts_sync_metrics
-from posts.models import SocialPost, SocialPostStatus as S
+from posts.models import SocialPost
+from posts.models import SocialPostStatus as S
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

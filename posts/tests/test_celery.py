@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import connection as db
 from django.utils import timezone
 
-from posts.models import SchedulerHeartbeat, SocialPost, SocialPostStatus as S
+from posts.models import SchedulerHeartbeat, SocialPost
+from posts.models import SocialPostStatus as S
 from posts.services import post_create
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,10 +4,12 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection as db, connections
+from django.db import connection as db
+from django.db import connections
 from django.utils import timezone
 
-from posts.models import SocialPost, SocialPostStatus as S
+from posts.models import SocialPost
+from posts.models import SocialPostStatus as S
 from posts.publishing import posts_publish_due
 
 WORKERS = 8

@@ -1,6 +1,7 @@
 """A Sydney club scheduling across a daylight-saving change; metrics sync on the aging cadence."""
 
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +9,8 @@ from django.utils import timezone
 
 from crm.tests.factories import ClubFactory
 from posts.metrics import metrics_due, posts_sync_metrics, sync_interval
-from posts.models import PostMetricSnapshot, SocialPostStatus as S
+from posts.models import PostMetricSnapshot
+from posts.models import SocialPostStatus as S
 from posts.publishing import posts_publish_due
 from posts.services import club_local_to_utc, post_create
 from posts.tests.factories import SocialPostFactory

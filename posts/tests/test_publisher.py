@@ -6,7 +6,9 @@ import pytest
 from django.utils import timezone
 
 from platforms import PostContent, adapter_for_slug
-from posts.models import PublishErrorKind as K, SchedulerHeartbeat, SocialPost, SocialPostStatus as S
+from posts.models import PublishErrorKind as K
+from posts.models import SchedulerHeartbeat, SocialPost
+from posts.models import SocialPostStatus as S
 from posts.publishing import post_claim, post_publish, posts_publish_due, posts_reconcile_stuck
 from posts.services import post_create
 from posts.tests.factories import SocialPostFactory

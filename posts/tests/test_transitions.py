@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, StaffFactory
 from posts import services
-from posts.models import SocialPost, SocialPostStatus as S
+from posts.models import SocialPost
+from posts.models import SocialPostStatus as S
 from posts.states import IllegalTransition
 from posts.tests.factories import SocialPostFactory
 

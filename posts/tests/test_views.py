@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import ClubFactory, StaffFactory
-from posts.models import PostMetricSnapshot, SocialPost, SocialPostStatus as S
+from posts.models import PostMetricSnapshot, SocialPost
+from posts.models import SocialPostStatus as S
 from posts.tests.factories import SocialPostFactory
 
 pytestmark = pytest.mark.django_db
