@@ -196,6 +196,8 @@ def _send_deliveries(dispatch, clock):
     base = messages.event_context(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     sms_backend = get_sms_backend() if dispatch.channel == Channel.SMS else None
     for batch in _pending_batches(dispatch, clock):
+        # A heartbeat: a long run keeps its claim fresh, so it is never mistaken for a dead worker's.
+        PromotionDispatch.objects.filter(pk=dispatch.pk, status=DispatchStatus.SENDING).update(claimed_at=clock())
         if dispatch.channel == Channel.SMS:
             resume_at = quiet_hours_end(club=promotion.club, at=clock())
             if resume_at is not None:

@@ -89,7 +89,9 @@ def inbound_event_apply(*, tenant, event):
                 payload=event["raw"],
             )
     except IntegrityError:
-        return Outcome(applied=False, message="already applied")
+        earlier = InboundEvent.objects.filter(event_id=event["id"]).select_related("promotion").first()
+        return Outcome(applied=False, message=earlier.outcome if earlier else "already applied",
+                       promotion=earlier.promotion if earlier else None)
 
     source, action = event["type"].split(".", 1)
     source_type = SOURCE_TYPES[source]

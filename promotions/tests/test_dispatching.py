@@ -100,7 +100,7 @@ def test_staff_email_template_is_used(club):
     dispatch_run(dispatch_id=announcement(promotion, "EMAIL").pk, now=now)
     [message] = mail.outbox
     assert message.subject == "Play Pairs!"
-    assert message.body.startswith(f"Hi Kim — ") and club.name in message.body
+    assert message.body.startswith("Hi Kim — ") and club.name in message.body
 
 
 @pytest.mark.django_db
