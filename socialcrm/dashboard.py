@@ -7,6 +7,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connections.models import SocialConnection
+from connections.selectors import connection_rows
 from crm.tenancy import scope_queryset
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost, SocialPostStatus
 
@@ -22,7 +23,7 @@ def dashboard_overview(*, user, club):
     posts = _in_club(scope_queryset(SocialPost.objects.select_related("connection"), user), club, "connection__club")
     now = timezone.now()
     return {
-        "connections": list(connections.order_by("platform", "account_name")),
+        "connection_rows": connection_rows(connections=connections.order_by("platform", "account_name")),
         "upcoming_posts": list(
             posts.filter(status=SocialPostStatus.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at")[:10]
         ),

@@ -95,6 +95,8 @@ def test_revoked_token_leads_to_needs_reconnect(staff, simulator):
     assert connection_health(conn) == Health.NEEDS_RECONNECT
     page = staff["client"].get(reverse("connections:list")).content.decode()
     assert "Needs reconnect" in page and f"?reconnect={conn.pk}" in page
+    dashboard = staff["client"].get(reverse("dashboard")).content.decode()
+    assert 'data-health="needs_reconnect"' in dashboard and "Needs reconnect" in dashboard
 
 
 def test_facebook_tokens_are_checked_daily_and_a_dead_one_needs_reconnect(staff, simulator):
