@@ -8,6 +8,15 @@ pytest_plugins = ["simulator.pytest_plugin"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Platform usage headers live in the cache: every test starts without another test's numbers."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def tenant(db):
     from crm.tests.factories import TenantFactory
