@@ -43,3 +43,12 @@ def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_id
     else:
         user.user_permissions.clear()
     return user, created
+
+
+def tenant_rotate_event_secret(*, tenant):
+    """Give the tenant a new inbound-event signing secret; events signed with the old one are refused."""
+    from crm.models import new_event_secret
+
+    tenant.inbound_event_secret = new_event_secret()
+    tenant.save(update_fields=["inbound_event_secret"])
+    return tenant

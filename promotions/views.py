@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from crm.models import Member
+from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
 from promotions import services
 from promotions.forms import PromotionForm, TenantDefaultsForm
@@ -112,6 +113,17 @@ def promotion_settings(request):
         flash.success(request, "Promotion defaults saved.")
         return redirect("promotions:settings")
     return render(request, "promotions/settings.html", {"form": form, "tenant": tenant, "channels": Channel})
+
+
+@login_required
+@require_POST
+def rotate_event_secret(request):
+    membership = require_membership(request.user)
+    if not membership.is_admin:
+        raise PermissionDenied("Only tenant admins may change the event signing secret.")
+    tenant_rotate_event_secret(tenant=membership.tenant)
+    flash.success(request, "A new signing secret was generated. Give it to the tee-time system: events signed with the old one are now refused.")
+    return redirect("promotions:settings")
 
 
 @csrf_exempt  # mail clients POST "List-Unsubscribe=One-Click" without a form token (RFC 8058); the signed token is the proof
