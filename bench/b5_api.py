@@ -21,7 +21,6 @@ DURATION = int(os.environ.get("BENCH_B5_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_B5_CONNECTIONS", "16"))
 WORKERS = int(os.environ.get("BENCH_B5_GUNICORN_WORKERS", str(2 * (os.cpu_count() or 2))))
 PATH = "/api/v1/posts/"
-TARGET_P95_MS = 200  # an interactive list page; the issue sets no number, so this is the note's own bar
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -131,8 +130,7 @@ def main(argv):
     finally:
         web.stop()
     results.add("B5", f"GET {PATH} p50 latency", f"{p50:.1f} ms")
-    results.add("B5", f"GET {PATH} p95 latency", f"{p95:.1f} ms", f"< {TARGET_P95_MS} ms (note's bar)",
-                p95 < TARGET_P95_MS)
+    results.add("B5", f"GET {PATH} p95 latency", f"{p95:.1f} ms", "(no limit set)")
     results.add("B5", f"GET {PATH} requests per second", f"{rps:.0f} req/s")
     results.add("B5", "non-200 answers or socket errors", str(errors), "0", errors == 0)
     results.settings = {"load": tool, "connections": CONNECTIONS, "seconds": DURATION, "gunicorn workers": WORKERS,
