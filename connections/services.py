@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -128,6 +129,19 @@ def connection_refresh_tokens(*, connection):
     return connection
 
 
+@contextmanager
+def recording_platform_failures(connection):
+    """Record a platform failure on the connection: an auth failure means it needs reconnecting."""
+    try:
+        yield
+    except AuthExpired as exc:
+        connection_mark_needs_reconnect(connection=connection, reason=exc.message)
+        raise
+    except PlatformError as exc:
+        connection_record_error(connection=connection, message=exc.message)
+        raise
+
+
 def connection_call(*, connection, operation):
     """Run ``operation(adapter, credentials)`` against the platform for this connection.
 
@@ -140,15 +154,9 @@ def connection_call(*, connection, operation):
     try:
         result = operation(adapter, connection_credentials(connection=connection))
     except AuthExpired:
-        try:
+        with recording_platform_failures(connection):
             connection_refresh_tokens(connection=connection)
             result = operation(adapter, connection_credentials(connection=connection))
-        except AuthExpired as exc:
-            connection_mark_needs_reconnect(connection=connection, reason=exc.message)
-            raise
-        except PlatformError as exc:
-            connection_record_error(connection=connection, message=exc.message)
-            raise
     except PlatformError as exc:
         connection_record_error(connection=connection, message=exc.message)
         raise
@@ -159,41 +167,36 @@ def connection_call(*, connection, operation):
 # ----------------------------------------------------------------------------- keeping tokens fresh
 
 
-def connections_due_for_refresh(*, now=None):
-    """Ids of active connections whose token should be refreshed or checked now."""
+def _due_for_refresh(*, now=None):
     now = now or timezone.now()
-    ahead = settings.TOKEN_REFRESH_AHEAD_SECONDS
     rotating = Q()
-    for platform, seconds in ahead.items():
+    for platform, seconds in settings.TOKEN_REFRESH_AHEAD_SECONDS.items():
         rotating |= Q(platform=platform, token_expiry__lte=now + timedelta(seconds=seconds))
     long_lived_check = Q(platform__in=[SocialPlatform.FACEBOOK, SocialPlatform.INSTAGRAM]) & (
         Q(token_checked_at__isnull=True) | Q(token_checked_at__lte=now - timedelta(hours=24))
     )
     # Rotating tokens need a refresh token; without one (LinkedIn non-partners) staff are warned instead.
-    due = SocialConnection.objects.filter(is_active=True).filter(
+    return SocialConnection.objects.filter(is_active=True).filter(
         (rotating & Q(refresh_token__isnull=False)) | long_lived_check
     )
-    return list(due.order_by("token_expiry", "pk").values_list("pk", "tenant_id"))
+
+
+def connections_due_for_refresh(*, now=None):
+    """(id, tenant id) of active connections whose token should be refreshed or checked now."""
+    return list(_due_for_refresh(now=now).order_by("token_expiry", "pk").values_list("pk", "tenant_id"))
 
 
 def connection_keep_fresh(*, connection):
     """Refresh (X, LinkedIn) or check (Facebook, Instagram) one connection's token.
 
-    Returns "refreshed", "not-needed" or raises the platform error. An AuthExpired marks the
+    Returns "refreshed" or "not-needed", or raises the platform error. An AuthExpired marks the
     connection as needing reconnection with the platform's reason; a temporary failure is
     recorded and tried again on the next round.
     """
-    due = {pk for pk, _ in connections_due_for_refresh()}
-    if connection.pk not in due:
+    if not _due_for_refresh().filter(pk=connection.pk).exists():
         return "not-needed"
-    try:
+    with recording_platform_failures(connection):
         connection_refresh_tokens(connection=connection)
-    except AuthExpired as exc:
-        connection_mark_needs_reconnect(connection=connection, reason=exc.message)
-        raise
-    except PlatformError as exc:
-        connection_record_error(connection=connection, message=exc.message)
-        raise
     SocialConnection.objects.filter(pk=connection.pk).update(token_checked_at=timezone.now())
     return "refreshed"
 
