@@ -19,8 +19,18 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from bench.common import (POSTING_ACCOUNTS, Results, Simulator, celery_worker, connect_accounts, make_tenant,
-                          purge_queue, setup_django, wait_for_worker, wipe_tenant)
+from bench.common import (
+    POSTING_ACCOUNTS,
+    Results,
+    Simulator,
+    celery_worker,
+    connect_accounts,
+    make_tenant,
+    purge_queue,
+    setup_django,
+    wait_for_worker,
+    wipe_tenant,
+)
 
 POSTS = int(os.environ.get("BENCH_B1_POSTS", "2000"))
 LATENCY_MS = 200

@@ -15,7 +15,8 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 from bench.common import ROOT, Results, bench_environ, setup_django

@@ -120,7 +120,7 @@ def main(argv):
         for _ in range(120):
             try:
                 request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
-                with urllib.request.urlopen(request, timeout=5) as response:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (our own loopback URL)
                     if response.status == 200:
                         break
             except OSError:

@@ -161,8 +161,8 @@ def wait_for_worker(timeout=60):
         try:
             if app.control.inspect(timeout=1).ping():
                 return
-        except Exception:  # broker still coming up
-            pass
+        except Exception as exc:  # broker still coming up
+            print(f"waiting for a worker ({type(exc).__name__})", flush=True)
         time.sleep(0.5)
     raise RuntimeError("no Celery worker answered")
 

@@ -9,7 +9,8 @@ without it, so rate limits stay real there.
 
 import sys
 
-from simulator import __main__ as simulator_main, server, twitter, world
+from simulator import __main__ as simulator_main
+from simulator import server, twitter, world
 
 RAISED = 10**9
 
