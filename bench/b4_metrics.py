@@ -89,10 +89,12 @@ def run(sim):
                 by_platform["twitter"] <= X_CALL_LIMIT)
     results.add("B4", "X: posts synced", f"{synced['TWITTER']:,}", "10,000", synced["TWITTER"] == COUNTS["twitter"])
     results.add("B4", "Facebook: platform calls for 1,000 posts", str(by_platform["facebook"]))
-    results.add("B4", "Facebook: posts synced", f"{synced['FACEBOOK']:,}", "1,000", synced["FACEBOOK"] == 1000)
+    results.add("B4", "Facebook: posts synced in this run", f"{synced['FACEBOOK']:,} / 1,000", "(rest: next runs)")
     results.add("B4", "Instagram: platform calls for 1,000 posts", str(by_platform["instagram"]))
-    results.add("B4", "Instagram: posts synced", f"{synced['INSTAGRAM']:,}", "1,000", synced["INSTAGRAM"] == 1000)
+    results.add("B4", "Instagram: posts synced in this run", f"{synced['INSTAGRAM']:,} / 1,000", "(rest: next runs)")
     results.add("B4", "sync run time (12,000 posts)", f"{elapsed:.1f} s")
+    results.note("Facebook and Instagram share the Graph app's hourly usage; the sync stops at 90 % of it and leaves "
+                 "the rest for later runs (posts.metrics, platforms.usage.should_slow_down)")
     results.note(f"posts_sync_metrics summary: {summary}; snapshots written: "
                  f"{PostMetricSnapshot.objects.filter(post__tenant=tenant).count():,}")
     results.settings = {"simulator latency": "0 ms", "simulator clock": "advanced 1 h after set-up (usage window)", "quotas": "X and Instagram publish quotas raised for set-up",
