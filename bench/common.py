@@ -181,8 +181,11 @@ class Simulator:
 
     def __init__(self, *, raised_quotas=False):
         args = [sys.executable, "-m", "bench.simulator", "--port", "0"] + (["--raised-quotas"] if raised_quotas else [])
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=bench_environ(), stdout=subprocess.PIPE, text=True,
-                                      start_new_session=True)
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        # Its stderr (connection resets from killed workers, mostly) goes to a log, not the results.
+        self._stderr = open(RESULTS_DIR / "simulator.log", "ab")
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=bench_environ(), stdout=subprocess.PIPE,
+                                      stderr=self._stderr, text=True, start_new_session=True)
         line = self.popen.stdout.readline().strip()
         prefix = "simulator listening on "
         if not line.startswith(prefix):
@@ -210,6 +213,7 @@ class Simulator:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=5)
+        self._stderr.close()
 
 
 def connect_accounts(*, tenant, club, accounts=POSTING_ACCOUNTS):
