@@ -191,8 +191,17 @@ ERROR_KINDS = [
 ]
 
 
+def _outcome_unknown(post):
+    """The last attempt ended in a temporary error the platform may have acted on (a timeout, a 5xx)."""
+    return post.attempts > 1 and post.error_kind == K.TRANSIENT
+
+
 def post_publish(*, post_id, claimed_at=None, now=None):
-    """Publish one claimed post; every outcome leaves the row PUBLISHED, SCHEDULED (retry) or FAILED."""
+    """Publish one claimed post; every outcome leaves the row PUBLISHED, SCHEDULED (retry) or FAILED.
+
+    After an attempt whose outcome is unknown, the platform is asked first whether it already has
+    the post, so a timeout after the platform accepted it never leads to a second post.
+    """
     now = now or timezone.now()
     if not _consume_claim(post_id, claimed_at):
         logger.info("post %s: claim already used or post not publishing; nothing to do", post_id)
@@ -208,10 +217,12 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         _fail(post, kind=K.INVALID_CONTENT, message=" ".join(v.message for v in violations), now=now)
         return post
     try:
-        media_check(content.media_urls)
-        result = connection_call(
-            connection=connection,
-            operation=lambda adapter, credentials: adapter.publish(credentials=credentials, content=content))
+        earlier = _published_copy(post) if _outcome_unknown(post) else None
+        if earlier is None:
+            media_check(content.media_urls)
+            result = connection_call(
+                connection=connection,
+                operation=lambda adapter, credentials: adapter.publish(credentials=credentials, content=content))
     except ConnectionUnusable as exc:
         _fail(post, kind=K.AUTH, message=str(exc), now=now)
     except AuthExpired as exc:
@@ -224,9 +235,12 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         kind = next((k for cls, k in ERROR_KINDS if isinstance(exc, cls)), K.OTHER)
         _fail(post, kind=kind, message=exc.message, now=now)
     else:
-        _finish(post, action="record publication", to=S.PUBLISHED, now=now,
-                platform_post_id=result.platform_post_id, platform_url=result.platform_url,
-                published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None)
+        if earlier is not None:
+            _record_found(post, earlier, now=now)
+        else:
+            _finish(post, action="record publication", to=S.PUBLISHED, now=now,
+                    platform_post_id=result.platform_post_id, platform_url=result.platform_url,
+                    published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None)
     return post
 
 
@@ -237,6 +251,23 @@ def _same_text(a, b):
     return " ".join((a or "").split()) == " ".join((b or "").split())
 
 
+def _published_copy(post):
+    """The platform's copy of this post, if it has one (matched on the text as published)."""
+    adapter = get_adapter(post.connection.platform)
+    expected = adapter.render_text(post_content(post))
+    since = min(filter(None, [post.publishing_started_at, post.scheduled_at, post.created_at])) - timedelta(minutes=5)
+    remote = connection_call(
+        connection=post.connection,
+        operation=lambda adapter, credentials: adapter.recent_posts(credentials=credentials, since=since))
+    return next((r for r in remote if _same_text(r.text, expected)), None)
+
+
+def _record_found(post, remote, *, now):
+    return _finish(post, action="record publication", to=S.PUBLISHED, now=now,
+                   platform_post_id=remote.platform_post_id, platform_url=remote.platform_url,
+                   published_at=remote.created_at, error=None, error_kind=None, next_attempt_at=None)
+
+
 def post_reconcile(*, post, now):
     """A post left PUBLISHING by a dead worker: published if the platform has it, else retried (or failed)."""
     started = post.publishing_started_at
@@ -244,25 +275,17 @@ def post_reconcile(*, post, now):
     if not SocialPost.objects.filter(pk=post.pk, status=S.PUBLISHING, publishing_started_at=started).update(
             publishing_started_at=now):
         return None
-    post.publishing_started_at = now
-    adapter = get_adapter(post.connection.platform)
-    expected = adapter.render_text(post_content(post))
-    since = min(filter(None, [started, post.scheduled_at])) - timedelta(minutes=5)
     try:
-        remote = connection_call(
-            connection=post.connection,
-            operation=lambda adapter, credentials: adapter.recent_posts(credentials=credentials, since=since))
+        match = _published_copy(post)  # searches from the original start, before the stamp moved
     except (ConnectionUnusable, AuthExpired) as exc:
         _fail(post, kind=K.AUTH, message=f"Could not check whether the post was published: {exc}", now=now)
         return "failed"
     except PlatformError as exc:
         logger.warning("post %s: could not list recent posts (%s); will check again", post.pk, exc.message)
         return "unknown"
-    match = next((r for r in remote if _same_text(r.text, expected)), None)
+    post.publishing_started_at = now
     if match is not None:
-        _finish(post, action="record publication", to=S.PUBLISHED, now=now,
-                platform_post_id=match.platform_post_id, platform_url=match.platform_url,
-                published_at=match.created_at, error=None, error_kind=None, next_attempt_at=None)
+        _record_found(post, match, now=now)
         return "published"
     if post.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
         _fail(post, kind=K.TRANSIENT, now=now,

@@ -1,5 +1,6 @@
 """The publisher against the simulator: claims, every error class, missed window, reconciliation."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -201,3 +202,22 @@ def test_recently_started_post_is_left_alone():
     assert posts_reconcile_stuck() == {}
     post.refresh_from_db()
     assert post.status == S.PUBLISHING
+
+
+@pytest.mark.parametrize("slug,endpoint", [("twitter", "POST /2/tweets"), ("linkedin", "POST /rest/posts")])
+def test_timeout_after_the_platform_accepted_is_not_published_twice(connect, simulator, run_scan, settings,
+                                                                    slug, endpoint):
+    # The platform keeps the post but answers too late: the caller gives up and retries later.
+    settings.PLATFORM_HTTP_TIMEOUT = 0.5
+    post = due(connect(slug), text="Greens are being hollow-tined this week")
+    simulator.inject(slug, endpoint, "timeout", delay=1.5)
+    run_scan()
+    post.refresh_from_db()
+    assert post.status == S.SCHEDULED and post.error_kind == K.TRANSIENT
+    time.sleep(1.5)  # the platform finishes creating the post after our timeout
+    assert len(simulator.published(platform=slug)) == 1
+    run_scan(now=post.next_attempt_at + timedelta(seconds=1))
+    post.refresh_from_db()
+    assert post.status == S.PUBLISHED, post.error
+    assert post.platform_post_id == simulator.published(platform=slug)[0]["post_id"]
+    assert len(simulator.published(platform=slug)) == 1
