@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import itertools
+import pickle
 import secrets
 import threading
 import time
@@ -87,6 +88,21 @@ class State:
         self.x_windows = {}  # (user, endpoint) -> [window_start, count]
         self.li_images = {}
         self.li_posts = {}
+
+    # persistence (so `make run` restarts keep the tokens staff connected with) ---------
+    PERSISTED = ("clock_offset", "tokens", "fb_grants", "fb_posts", "fb_photos", "ig_containers", "ig_media",
+                 "tweets", "x_media", "li_images", "li_posts", "published", "metric_overrides", "_ids")
+
+    def snapshot(self):
+        with self.lock:
+            return pickle.dumps({name: getattr(self, name) for name in self.PERSISTED})
+
+    def restore(self, blob):
+        data = pickle.loads(blob)  # noqa: S301 - the simulator's own file under var/, written by snapshot()
+        with self.lock:
+            for name in self.PERSISTED:
+                if name in data:
+                    setattr(self, name, data[name])
 
     # clock -------------------------------------------------------------
     def now(self):

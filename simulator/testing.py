@@ -18,8 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class SimulatorProcess:
     """`python -m simulator --port 0` as a child process; `url` once started."""
 
-    def __init__(self, python=None, startup_timeout=15):
+    def __init__(self, python=None, startup_timeout=15, args=()):
         self.python = python or sys.executable
+        self.args = list(args)
         self.startup_timeout = startup_timeout
         self.process = None
         self.url = None
@@ -28,7 +29,7 @@ class SimulatorProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
-        self.process = subprocess.Popen([self.python, "-m", "simulator", "--port", "0"], cwd=PROJECT_ROOT, env=env,
+        self.process = subprocess.Popen([self.python, "-m", "simulator", "--port", "0", *self.args], cwd=PROJECT_ROOT, env=env,
                                         stdout=subprocess.PIPE, stderr=None, text=True)
         line = self.process.stdout.readline().strip()
         prefix = "simulator listening on "

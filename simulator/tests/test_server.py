@@ -131,3 +131,23 @@ def test_concurrent_calls_are_served(sim):
                                                     headers=headers).status_code, range(40)))
     assert statuses == [201] * 40
     assert len({p["post_id"] for p in sim.client.published("twitter")}) == 40
+
+
+def test_state_file_keeps_tokens_and_posts_across_restarts(tmp_path):
+    from simulator.tests.conftest import Sim
+
+    state_file = tmp_path / "sim.state"
+    first = SimulatorProcess(args=["--state-file", str(state_file)]).start()
+    try:
+        tokens = Sim(SimulatorClient(first.url)).x_tokens()
+    finally:
+        first.stop()
+    assert state_file.exists()
+    second = SimulatorProcess(args=["--state-file", str(state_file)]).start()
+    try:
+        request = urllib.request.Request(second.url + "/2/users/me",
+                                         headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response)["data"]["id"] == world.X_USER_ID
+    finally:
+        second.stop()
