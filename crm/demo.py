@@ -4,6 +4,7 @@ import datetime
 import random
 
 from django.db import transaction
+from django.utils import timezone
 
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffRole, TemplateChannel, Tenant
 from crm.services import staff_create
@@ -63,4 +64,25 @@ def seed_demo(*, members=200):
         defaults={"body": "{{ club.name }}: {{ event.name }} {{ event_starts_local }}. {{ event.url }}"},
     )
     user, _ = staff_create(tenant_id=tenant.pk, username=DEMO_USERNAME, password=DEMO_PASSWORD, role=StaffRole.ADMIN)
+    seed_demo_promotion(tenant=tenant, club=club, segment=segment, by=user)
     return tenant, user
+
+
+def seed_demo_promotion(*, tenant, club, segment, by):
+    """A club competition a month out, announced in two days: its timeline shows the whole plan."""
+    from promotions.models import EventPromotion
+    from promotions.services import promotion_create_special
+
+    if EventPromotion.objects.filter(tenant=tenant, event_name="Club Championship").exists():
+        return
+    starts = (timezone.localtime(timezone.now(), club.timezone) + datetime.timedelta(days=30)).replace(
+        hour=8, minute=30, second=0, microsecond=0)
+    promotion_create_special(
+        tenant=tenant, club=club, by=by, event_name="Club Championship", event_starts_at=starts,
+        event_location="Pinewood Golf Club, first tee", event_url="https://example.com/club-championship",
+        announce_at=timezone.now() + datetime.timedelta(days=2), segment=segment,
+        email_template=MessageTemplate.objects.get(tenant=tenant, name="Competition announcement"),
+        sms_template=MessageTemplate.objects.get(tenant=tenant, name="Competition reminder SMS"),
+        campaign=Campaign.objects.get(tenant=tenant, name="Spring Open 2027"),
+        social_content="The Club Championship tees off in a month. Entries are open in the pro shop and online.",
+    )

@@ -100,6 +100,10 @@ def test_seed_demo_is_idempotent():
     assert membership.user.check_password("demo") and membership.is_admin
     consents = set(Member.objects.filter(tenant_id="demo").values_list("email_consent", "sms_consent"))
     assert len(consents) == 4
+    from promotions.models import EventPromotion
+
+    promotion = EventPromotion.objects.get(tenant_id="demo")
+    assert promotion.dispatches.filter(status="PLANNED").count() == 4 * len(promotion.channels)
 
 
 def test_create_staff_command(capsys):
