@@ -143,20 +143,24 @@ class Drill:
         waiting = SocialPost.objects.filter(tenant=self.tenant, status="SCHEDULED").exclude(
             pk__in=self.open_posts().values("pk")).count()
         posts = list(SocialPost.objects.filter(tenant=self.tenant).values("content", "status", "error", "error_kind"))
-        at_sim = Counter()
+        at_sim, platform_of = Counter(), {}
         for p in self.sim.client.published():
             match = re.match(rf"({re.escape(self.tag)}[\w-]* post \d+):", p["text"] or "")
             if match:
                 at_sim[match.group(1)] += 1
+                platform_of[match.group(1)] = p["platform"]
         statuses = Counter(p["status"] for p in posts)
         published_once = failed_with_reason = ghost = 0
+        ghosts_by_platform = Counter()
         for p in posts:
             key = p["content"].split(":")[0]
             if p["status"] == "PUBLISHED" and at_sim[key] == 1:
                 published_once += 1
             elif p["status"] == "FAILED" and p["error"]:
                 failed_with_reason += 1
-                ghost += at_sim[key] > 0
+                if at_sim[key] > 0:
+                    ghost += 1
+                    ghosts_by_platform[platform_of[key]] += 1
         duplicates = sum(n - 1 for n in at_sim.values() if n > 1)
         stuck = statuses["SCHEDULED"] + statuses["PUBLISHING"] - waiting
         kinds = Counter(p["error_kind"] for p in posts if p["status"] == "FAILED")
@@ -171,6 +175,11 @@ class Drill:
         if ghost:
             results.add("drill", f"{drill}: FAILED although at the simulator", str(ghost), "0", False)
         details = dict(self.events)
+        doubled = Counter(platform_of[k] for k, n in at_sim.items() if n > 1)
+        if doubled:
+            details["published twice, by platform"] = dict(doubled)
+        if ghosts_by_platform:
+            details["FAILED although live, by platform"] = dict(ghosts_by_platform)
         if kinds:
             details["failed by kind"] = dict(kinds)
         results.note(f"{drill} ({seconds:.0f} s){': ' + extra if extra else ''} {details if details else ''}".rstrip())
