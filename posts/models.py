@@ -80,6 +80,8 @@ class SocialPost(models.Model):
         ordering = ["-scheduled_at", "-created_at"]
         indexes = [
             models.Index(fields=["tenant", "status"], name="post_tenant_status_idx"),
+            # Staff lists filter by status and show the latest first: this one also serves the order.
+            models.Index(fields=["tenant", "status", "-scheduled_at", "-created_at"], name="post_tenant_status_sched_idx"),
             models.Index(fields=["tenant", "scheduled_at"], name="post_tenant_scheduled_idx"),
             models.Index(fields=["connection"], name="post_connection_idx"),
             models.Index(fields=["campaign"], name="post_campaign_idx"),
