@@ -21,6 +21,7 @@ from promotions import messages
 from promotions.models import (
     Channel,
     DeliveryStatus,
+    DispatchKind,
     DispatchStatus,
     EventStatus,
     PromotionDelivery,
@@ -90,6 +91,13 @@ def dispatch_send(*, dispatch, now=None):
         return _finish(dispatch, DispatchStatus.CANCELLED, "the promotion stopped before this went out")
     if now >= promotion.event_starts_at and getattr(dispatch, "claimed_from", None) == DispatchStatus.PLANNED:
         return _finish(dispatch, DispatchStatus.SKIPPED, "the event had already started")
+    late_by = (now - dispatch.scheduled_for).total_seconds()
+    if (dispatch.kind == DispatchKind.REMINDER and getattr(dispatch, "claimed_from", None) == DispatchStatus.PLANNED
+            and late_by > settings.PROMOTION_MISSED_WINDOW_SECONDS):
+        # The scheduler was not running at the reminder's moment: a reminder is never sent late.
+        return _finish(dispatch, DispatchStatus.SKIPPED,
+                       f"missed its moment by {round(late_by / 60)} minutes (the scheduler was not running); "
+                       "reminders are not sent late")
     if dispatch.channel == Channel.SOCIAL:
         return _send_social(dispatch, now)
     if getattr(dispatch, "claimed_from", DispatchStatus.PLANNED) != DispatchStatus.HELD:

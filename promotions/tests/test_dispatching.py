@@ -285,3 +285,25 @@ def test_two_dispatchers_at_once_claim_each_dispatch_once():
         thread.join(60)
     assert len(claimed) == 1
     assert Counter(m.to[0] for m in mail.outbox) == Counter({m.email: 1 for m in members})
+
+
+@pytest.mark.django_db
+def test_a_reminder_missed_while_the_scheduler_was_down_is_skipped_not_sent_late(club, settings):
+    settings.PROMOTION_MISSED_WINDOW_SECONDS = 3600
+    MemberFactory(club=club)
+    planned_at = timezone.now() - datetime.timedelta(days=1)
+    promotion = EventPromotionFactory(club=club, channels=["EMAIL"], reminder_days=[7, 3],
+                                      event_starts_at=planned_at + datetime.timedelta(days=10))
+    promotion_plan(promotion=promotion, now=planned_at)
+    seven = promotion.dispatches.get(kind="REMINDER", days_before=7)
+    three = promotion.dispatches.get(kind="REMINDER", days_before=3)
+    # The scheduler comes back two hours after the 7-day reminder's moment, ten minutes after a later one.
+    late = seven.scheduled_for + datetime.timedelta(hours=2)
+    mail.outbox.clear()
+    dispatch_run(dispatch_id=seven.pk, now=late)
+    seven.refresh_from_db()
+    assert seven.status == DispatchStatus.SKIPPED and "not sent late" in seven.status_reason
+    assert mail.outbox == []
+    dispatch_run(dispatch_id=three.pk, now=three.scheduled_for + datetime.timedelta(minutes=10))
+    three.refresh_from_db()
+    assert three.status == DispatchStatus.SENT and len(mail.outbox) == 1
