@@ -82,10 +82,10 @@ class FacebookAdapter(GraphAdapter):
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         call = {"token": credentials.access_token, "account_id": credentials.account_id}
-        counts = self.batch_get(post_ids, fields=COUNT_FIELDS, **call)
+        found = self.batch_get(post_ids, fields=COUNT_FIELDS, insights=INSIGHT_METRICS, period="lifetime", **call)
         metrics = {}
-        for post_id, item in counts.items():
-            views = self.insights(post_id, INSIGHT_METRICS, period="lifetime", **call)
+        for post_id, item in found.items():
+            views = item["insights"]
             metrics[post_id] = Metrics(
                 likes=_summary_total(item.get("reactions")),
                 comments=_summary_total(item.get("comments")),

@@ -178,34 +178,50 @@ class GraphAdapter(PlatformAdapter):
 
     # ------------------------------------------------------------ reading
 
-    def batch_get(self, ids: list[str], *, fields: str, token: str, account_id: str | None) -> dict[str, dict]:
-        """`GET /?ids=` in batches; ids the platform no longer has are left out."""
+    def batch_get(self, ids: list[str], *, fields: str, token: str, account_id: str | None,
+                  insights: str | None = None, period: str | None = None) -> dict[str, dict]:
+        """`GET /?ids=` in batches; ids the platform no longer has are left out.
+
+        With `insights` (metric names, comma-separated) each item also carries its insight values
+        by name under "insights", read through field expansion in the same call. When a batch is
+        refused because of its insights (a deprecated or invalid metric, too few viewers, a missing
+        permission), that batch is read again for its counts alone and its "insights" left empty."""
         found: dict[str, dict] = {}
         for batch in chunked(list(ids), GRAPH_BATCH):
+            if not insights:
+                found.update(self.read_batch(batch, fields, token=token, account_id=account_id))
+                continue
+            expansion = f"insights.metric({insights})" + (f".period({period})" if period else "")
             try:
-                body = self.get("", token=token, account_id=account_id, ids=",".join(batch), fields=fields)
-                found.update({k: v for k, v in body.items() if isinstance(v, dict)})
-            except NotFound:  # one missing id fails the whole batch: ask one by one
-                for object_id in batch:
-                    try:
-                        found[object_id] = self.get(object_id, token=token, account_id=account_id, fields=fields)
-                    except NotFound:
-                        continue
+                items = self.read_batch(batch, f"{fields},{expansion}", token=token, account_id=account_id)
+            except (InvalidContent, PermissionMissing) as exc:
+                logger.info("%s: no insights for a batch of %d items (%s %s); counts only", self.slug,
+                            len(batch), type(exc).__name__, exc.code)
+                items = self.read_batch(batch, fields, token=token, account_id=account_id)
+            for object_id, item in items.items():
+                found[object_id] = {**item, "insights": self.insight_values(item.get("insights"))}
         return found
 
-    def insights(self, object_id: str, metrics: str, *, token: str, account_id: str | None,
-                 **params) -> dict[str, int]:
-        """Lifetime insight values by name; {} when the platform has none (new or small posts)."""
+    def read_batch(self, batch: list[str], fields: str, *, token: str, account_id: str | None) -> dict[str, dict]:
         try:
-            body = self.get(f"{object_id}/insights", token=token, account_id=account_id, metric=metrics,
-                            **params)
-        except (InvalidContent, PermissionMissing, NotFound) as exc:
-            logger.info("%s: no insights for %s (%s)", self.slug, object_id, exc.code)
-            return {}
+            body = self.get("", token=token, account_id=account_id, ids=",".join(batch), fields=fields)
+            return {k: v for k, v in body.items() if isinstance(v, dict)}
+        except NotFound:  # one missing id fails the whole batch: ask one by one
+            found = {}
+            for object_id in batch:
+                try:
+                    found[object_id] = self.get(object_id, token=token, account_id=account_id, fields=fields)
+                except NotFound:
+                    continue
+            return found
+
+    @staticmethod
+    def insight_values(body: dict | None) -> dict[str, int]:
+        """Insight values by name from an insights answer (`/{id}/insights` or the `insights` field)."""
         values = {}
-        for entry in body.get("data", []):
+        for entry in body.get("data", []) if isinstance(body, dict) else []:
             points = entry.get("values") or []
-            value = points[-1].get("value") if points else entry.get("total_value", {}).get("value")
+            value = points[-1].get("value") if points else (entry.get("total_value") or {}).get("value")
             if isinstance(value, (int, float)):
                 values[entry.get("name")] = int(value)
         return values

@@ -120,10 +120,11 @@ class InstagramAdapter(GraphAdapter):
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         call = {"token": credentials.access_token, "account_id": credentials.account_id}
-        counts = self.batch_get(post_ids, fields="like_count,comments_count", **call)
+        found = self.batch_get(post_ids, fields="like_count,comments_count", insights=INSIGHT_METRICS,
+                               period="lifetime", **call)
         metrics = {}
-        for media_id, item in counts.items():
-            views = self.insights(media_id, INSIGHT_METRICS, **call)
+        for media_id, item in found.items():
+            views = item["insights"]
             metrics[media_id] = Metrics(
                 likes=int(item.get("like_count") or 0), comments=int(item.get("comments_count") or 0),
                 shares=views.get("shares", 0), reach=views.get("reach", 0),

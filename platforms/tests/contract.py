@@ -172,6 +172,12 @@ class AdapterContract:
     def fail_next(self, simulator, endpoint: str, kind: str, **options):
         simulator.inject(self.sim_platform, endpoint, kind, **options)
 
+    def calls_during(self, simulator, action, platforms=None) -> list[dict]:
+        """Run `action`; the simulator's log of the calls it made (to `platforms`, default this one)."""
+        last = max((r["seq"] for r in simulator.requests()), default=0)
+        action()
+        return [r for r in simulator.requests(since=last) if r["platform"] in (platforms or [self.sim_platform])]
+
     # ---------------------------------------------------------------- OAuth and accounts
 
     def test_oauth_round_trip_grants_the_required_permissions(self, adapter, tokens):

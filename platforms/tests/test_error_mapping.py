@@ -133,20 +133,26 @@ def test_linkedin_429_waits_for_midnight_utc_and_426_asks_for_a_new_version():
 
 
 def test_facebook_metrics_survive_missing_insights(monkeypatch):
-    """'(#10) Not enough viewers' or an invalid metric keeps the counts and leaves reach at 0."""
+    """'(#10) Not enough viewers' on the batched read: the batch is read again for counts, reach stays 0."""
     from platforms import Credentials
 
     adapter = get_adapter("FACEBOOK")
-    answers = {
-        "/v25.0/": response(200, {"2001_1": {"id": "2001_1", "reactions": {"summary": {"total_count": 7}},
-                                              "comments": {"summary": {"total_count": 2}}}}),
-        "/v25.0/2001_1/insights": graph(10, message="(#10) Not enough viewers for the media to show insights"),
-    }
-    monkeypatch.setattr(adapter.session, "request",
-                        lambda method, url, **kw: answers[requests.utils.urlparse(url).path])
+    counts = {"2001_1": {"id": "2001_1", "reactions": {"summary": {"total_count": 7}},
+                         "comments": {"summary": {"total_count": 2}}}}
+    asked = []
+
+    def answer(method, url, params=None, **kw):
+        assert requests.utils.urlparse(url).path == "/v25.0/"
+        asked.append(params["fields"])
+        if "insights" in params["fields"]:
+            return graph(10, message="(#10) Not enough viewers for the media to show insights", url=url)
+        return response(200, counts, url=url)
+
+    monkeypatch.setattr(adapter.session, "request", answer)
     metrics = adapter.fetch_metrics(credentials=Credentials("2001", "page-token"), post_ids=["2001_1"])
     assert metrics["2001_1"].likes == 7 and metrics["2001_1"].comments == 2
     assert (metrics["2001_1"].shares, metrics["2001_1"].reach, metrics["2001_1"].impressions) == (0, 0, 0)
+    assert len(asked) == 2 and "insights.metric(" in asked[0] and "insights" not in asked[1]
 
 
 def test_network_failure_is_transient_and_names_no_secret(monkeypatch):

@@ -83,3 +83,44 @@ class TestFacebookAdapter(AdapterContract):
         simulator.revoke_tokens("facebook", account="2001")
         with pytest.raises(AuthExpired):
             adapter.refresh(credentials=credentials)
+
+    # ---------------------------------------------------------------- metrics: insights in the batched read
+
+    def test_metrics_for_100_posts_take_one_graph_call_per_50(self, adapter, simulator, credentials):
+        ids = [adapter.publish(credentials=credentials, content=self.content(simulator)).platform_post_id
+               for _ in range(100)]
+        simulator.advance_clock(3600)
+        simulator.set_metrics(ids[7], likes=8, impressions=1234, reach=567)
+        found = {}
+        calls = self.calls_during(simulator, lambda: found.update(
+            adapter.fetch_metrics(credentials=credentials, post_ids=ids)))
+        assert len(calls) == 2
+        assert all(r["path"] == "/v25.0/" and "insights.metric(" in r["query"]["fields"] for r in calls)
+        assert set(found) == set(ids)
+        assert all(m.reach > 0 and m.impressions >= m.reach for m in found.values())
+        assert (found[ids[7]].likes, found[ids[7]].impressions, found[ids[7]].reach) == (8, 1234, 567)
+
+    def test_a_deprecated_insights_metric_falls_back_to_counts(self, adapter, simulator, credentials,
+                                                              monkeypatch, debug_logs):
+        from platforms import facebook
+
+        monkeypatch.setattr(facebook, "INSIGHT_METRICS", "post_impressions,post_impressions_unique")
+        ids = [adapter.publish(credentials=credentials, content=self.content(simulator)).platform_post_id
+               for _ in range(3)]
+        simulator.advance_clock(3600)
+        found = {}
+        calls = self.calls_during(simulator, lambda: found.update(
+            adapter.fetch_metrics(credentials=credentials, post_ids=ids)))
+        assert [r["status"] for r in calls] == [400, 200]
+        assert "insights" in calls[0]["query"]["fields"] and "insights" not in calls[1]["query"]["fields"]
+        assert set(found) == set(ids)
+        assert all(m.likes > 0 and m.reach == 0 and m.impressions == 0 for m in found.values())
+        assert any("no insights" in r.getMessage() and r.levelname == "INFO" for r in debug_logs.records)
+        assert credentials.access_token not in debug_logs.text
+
+    def test_a_permission_error_on_the_batched_read_falls_back_to_counts(self, adapter, simulator, credentials):
+        post_id = adapter.publish(credentials=credentials, content=self.content(simulator)).platform_post_id
+        simulator.advance_clock(3600)
+        self.fail_next(simulator, "GET /", "permission")
+        metrics = adapter.fetch_metrics(credentials=credentials, post_ids=[post_id])
+        assert metrics[post_id].likes > 0 and (metrics[post_id].reach, metrics[post_id].impressions) == (0, 0)

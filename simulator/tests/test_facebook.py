@@ -200,6 +200,32 @@ def test_insights_accept_current_metrics_and_refuse_deprecated_ones(sim):
         assert "valid insights metric" in graph_error(refused)["message"]
 
 
+def test_insights_expand_as_a_field_of_a_post_and_of_a_batch_read(sim):
+    page = sim.page_token()
+    ids = [sim.post("/v25.0/2001/feed", data={"message": f"Expand {n}", "access_token": page}).json()["id"]
+           for n in range(2)]
+    sim.client.advance_clock(3600)
+    metric = "post_media_view,post_total_media_view_unique"
+    fields = f"reactions.summary(true),comments.summary(true),shares,insights.metric({metric}).period(lifetime)"
+    edge = sim.get(f"/v25.0/{ids[0]}/insights", params={"metric": metric, "period": "lifetime",
+                                                         "access_token": page}).json()
+    one = sim.get(f"/v25.0/{ids[0]}", params={"fields": fields, "access_token": page}).json()
+    assert one["insights"] == edge and one["reactions"]["summary"]["total_count"] > 0
+    assert [d["name"] for d in one["insights"]["data"]] == ["post_media_view", "post_total_media_view_unique"]
+    entry = one["insights"]["data"][0]
+    assert entry["period"] == "lifetime" and entry["values"][0]["value"] > 0 and entry["title"] and entry["id"]
+    batch = sim.get("/v25.0/", params={"ids": ",".join(ids), "fields": fields, "access_token": page}).json()
+    assert set(batch) == set(ids) and batch[ids[0]]["insights"] == edge
+    plain = sim.get(f"/v25.0/{ids[0]}", params={"fields": "shares", "access_token": page}).json()
+    assert "insights" not in plain
+    for old in ("post_impressions", "post_impressions_unique"):
+        refused_edge = sim.get(f"/v25.0/{ids[0]}/insights", params={"metric": old, "access_token": page})
+        refused = sim.get("/v25.0/", params={"ids": ",".join(ids), "access_token": page,
+                                             "fields": f"shares,insights.metric({old}).period(lifetime)"})
+        assert refused.status_code == 400 and graph_error(refused)["code"] == 100
+        assert graph_error(refused)["message"] == graph_error(refused_edge)["message"]
+
+
 def test_feed_since_newest_first_and_batch_reads(sim):
     page = sim.page_token()
     first = sim.post("/v25.0/2001/feed", data={"message": "One", "access_token": page}).json()["id"]

@@ -128,3 +128,28 @@ def test_insights_and_recent_media(sim):
     for old in ("impressions", "plays"):
         refused = sim.get(f"/v25.0/{one}/insights", params={"metric": f"reach,{old}", "access_token": token})
         assert refused.status_code == 400 and graph_error(refused)["code"] == 100
+
+
+def test_insights_expand_as_a_field_of_media_and_of_a_batch_read(sim):
+    token = sim.fb_user_token()
+    ids = []
+    for caption in ("One", "Two"):
+        created = container(sim, token, caption=caption).json()["id"]
+        sim.client.advance_clock(2)
+        ids.append(publish(sim, token, created).json()["id"])
+    sim.client.advance_clock(3600)
+    edge = sim.get(f"/v25.0/{ids[0]}/insights", params={"metric": "views,reach,shares", "access_token": token})
+    fields = "like_count,comments_count,insights.metric(views,reach,shares).period(lifetime)"
+    one = sim.get(f"/v25.0/{ids[0]}", params={"fields": fields, "access_token": token}).json()
+    assert one["insights"] == edge.json() and one["like_count"] > 0
+    assert [d["name"] for d in one["insights"]["data"]] == ["views", "reach", "shares"]
+    batch = sim.get("/v25.0/", params={"ids": ",".join(ids), "fields": fields, "access_token": token}).json()
+    assert set(batch) == set(ids) and batch[ids[0]]["insights"] == edge.json()
+    refused_edge = sim.get(f"/v25.0/{ids[0]}/insights", params={"metric": "reach,impressions",
+                                                                 "access_token": token})
+    refused = sim.get("/v25.0/", params={"ids": ",".join(ids), "access_token": token,
+                                         "fields": "like_count,insights.metric(reach,impressions)"})
+    assert refused.status_code == 400 and graph_error(refused)["message"] == graph_error(refused_edge)["message"]
+    no_insights = sim.fb_user_token(uncheck=("instagram_manage_insights",))
+    denied = sim.get(f"/v25.0/{ids[0]}", params={"fields": fields, "access_token": no_insights})
+    assert denied.status_code == 403 and graph_error(denied)["code"] == 200
