@@ -221,6 +221,23 @@ def post_delete(*, post, by):
 
 MEDIA_TYPES = {"image/jpeg": "image", "image/png": "image", "image/gif": "image", "image/webp": "image",
                "video/mp4": "video", "video/quicktime": "video"}
+MEDIA_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+                    "video/mp4": ".mp4", "video/quicktime": ".mov"}
+
+
+def media_type_of(head):
+    """The media type the file's first bytes show, whatever the browser claimed; None when unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    return None
 
 
 def club_local_to_utc(*, local, club):
@@ -237,8 +254,13 @@ def club_local_to_utc(*, local, club):
 
 
 def media_store(*, upload, tenant):
-    """Save an uploaded image or video through Django's storage API; returns its public URL."""
+    """Save an uploaded image or video through Django's storage API; returns its public URL.
+
+    The type is read from the file's own bytes and decides the stored extension, so a file
+    cannot be served back as anything but the image or video it is.
+    """
     import uuid
+    from pathlib import PurePath
 
     from django.conf import settings
     from django.core.files.storage import default_storage
@@ -246,13 +268,28 @@ def media_store(*, upload, tenant):
 
     from platforms.base import DEFAULT_MEDIA_MAX_BYTES
 
-    kind = MEDIA_TYPES.get((upload.content_type or "").lower())
-    if kind is None:
+    head = upload.read(16)
+    upload.seek(0)
+    media_type = media_type_of(head)
+    if media_type is None:
         raise ValidationError({"media": f"“{upload.name}” is not an image (JPEG, PNG, GIF, WebP) or video (MP4, MOV)."})
+    kind = MEDIA_TYPES[media_type]
     limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
     limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
     if upload.size > limit:
         raise ValidationError({"media": f"“{upload.name}” is larger than {limit // (1024 * 1024)} MB."})
-    name = f"posts/{tenant.pk}/{uuid.uuid4().hex}/{get_valid_filename(upload.name)}"
+    stem = get_valid_filename(PurePath(upload.name).stem) or "media"
+    name = f"posts/{tenant.pk}/{uuid.uuid4().hex}/{stem}{MEDIA_EXTENSIONS[media_type]}"
     path = default_storage.save(name, upload)
     return settings.SITE_URL.rstrip("/") + settings.MEDIA_URL + path
+
+
+def media_discard(*, urls):
+    """Remove files media_store saved (for posts that were then refused)."""
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    prefix = settings.SITE_URL.rstrip("/") + settings.MEDIA_URL
+    for url in urls:
+        if url.startswith(prefix + "posts/"):
+            default_storage.delete(url[len(prefix):])

@@ -141,11 +141,16 @@ def _compose_posts(request, tenant, form, intent):
         local = _parse_local(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
-    created, problems = [], []
+    created, problems, stored = [], [], []
     with transaction.atomic():
         media_urls = list(form["media_urls"])
-        for upload in request.FILES.getlist("media"):
-            media_urls.append(services.media_store(upload=upload, tenant=tenant))
+        try:
+            for upload in request.FILES.getlist("media"):
+                stored.append(services.media_store(upload=upload, tenant=tenant))
+        except ValidationError:
+            services.media_discard(urls=stored)
+            raise
+        media_urls += stored
         form["media_urls"] = media_urls
         for connection in connections:
             at = services.club_local_to_utc(local=local, club=connection.club or request.club) if local else None
@@ -162,6 +167,8 @@ def _compose_posts(request, tenant, form, intent):
                     connection.get_platform_display()) else m for m in exc.messages)
         if problems:
             transaction.set_rollback(True)
+            services.media_discard(urls=stored)
+            form["media_urls"] = [url for url in media_urls if url not in stored]
             raise ValidationError(problems)
     return created
 

@@ -78,6 +78,31 @@ def test_composer_refuses_other_files(staff, club, settings, tmp_path):
     assert "is not an image" in page and not SocialPost.objects.exists()
 
 
+def test_composer_trusts_the_file_not_the_browser(staff, club, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    fb = SocialConnectionFactory(club=club, tenant=club.tenant)
+    disguised = SimpleUploadedFile("evil.html", b"<script>alert(1)</script>", content_type="image/jpeg")
+    page = staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
+                                                 "media": disguised}).content.decode()
+    assert "is not an image" in page and not list(tmp_path.rglob("*.*"))
+    png_named_html = SimpleUploadedFile("photo.html", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="text/html")
+    staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
+                                          "media": png_named_html})
+    (url,) = SocialPost.objects.get().media_urls
+    assert url.endswith("/photo.png")
+
+
+def test_refused_posts_leave_no_uploaded_files_behind(staff, club, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER", account_id="42",
+                                permissions=["tweet.read", "tweet.write"])
+    image = SimpleUploadedFile("flag.jpg", b"\xff\xd8\xff\xe0 fake jpeg", content_type="image/jpeg")
+    page = staff.post(reverse("posts:compose"), {"connections": [x.pk], "content": "y" * 300, "intent": "draft",
+                                                 "media": image}).content.decode()
+    assert "280" in page and not SocialPost.objects.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_composer_ignores_other_tenants_connections(staff, club):
     theirs = SocialConnectionFactory()
     page = staff.post(reverse("posts:compose"), {"connections": [theirs.pk], "content": "x", "intent": "draft"})
