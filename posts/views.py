@@ -251,6 +251,26 @@ def detail(request, post_id):
     })
 
 
+def _edit_post(request, post):
+    """Text, hashtags, link and media of a draft or failed post; new uploads are removed if refused."""
+    media_urls = None
+    stored = []
+    if request.POST.get("media_form"):
+        keep = set(request.POST.getlist("keep_media"))
+        media_urls = [url for url in post.media_urls if url in keep]
+    try:
+        for upload in request.FILES.getlist("media"):
+            stored.append(services.media_store(upload=upload, tenant=post.tenant))
+        if stored:
+            media_urls = (media_urls if media_urls is not None else list(post.media_urls)) + stored
+        services.post_update(post=post, by=request.user, content=request.POST.get("content", ""),
+                             hashtags=_split_tags(request.POST.get("hashtags", "")),
+                             link_url=request.POST.get("link_url", "").strip() or None, media_urls=media_urls)
+    except ValidationError:
+        services.media_discard(urls=stored)
+        raise
+
+
 @login_required
 @require_POST
 def post_action(request, post_id):
@@ -274,9 +294,7 @@ def post_action(request, post_id):
             messages.success(request, "Post deleted.")
             return redirect("posts:list")
         elif action == "edit":
-            services.post_update(post=post, by=request.user, content=request.POST.get("content", ""),
-                                 hashtags=_split_tags(request.POST.get("hashtags", "")),
-                                 link_url=request.POST.get("link_url", "").strip() or None)
+            _edit_post(request, post)
         else:
             raise ValidationError("Unknown action.")
     except IllegalTransition as exc:

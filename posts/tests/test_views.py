@@ -185,3 +185,24 @@ def test_dashboard_shows_publisher_last_run_and_engagement_chart(staff, club):
     posts_publish_due()
     page = staff.get("/").content.decode()
     assert "The publisher last ran" in page
+
+
+def test_detail_page_edits_text_and_media_of_a_draft(staff, club, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.SITE_URL = "https://crm.example.com"
+    ig = SocialConnectionFactory(club=club, tenant=club.tenant, platform="INSTAGRAM", account_id="1784",
+                                 permissions=["instagram_basic", "instagram_content_publish"])
+    old = "https://crm.example.com/media/posts/old/a.jpg"
+    post = SocialPostFactory(connection=ig, content="Course walk", media_urls=[old, "https://cdn.example.com/b.jpg"])
+    url = reverse("posts:action", args=[post.pk])
+    assert "Edit text and media" in staff.get(reverse("posts:detail", args=[post.pk])).content.decode()
+    new = SimpleUploadedFile("green.png", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="image/png")
+    staff.post(url, {"action": "edit", "content": "Course walk at dawn", "hashtags": "golf", "media_form": "1",
+                     "keep_media": ["https://cdn.example.com/b.jpg"], "media": new})
+    post.refresh_from_db()
+    assert post.content == "Course walk at dawn" and post.hashtags == ["golf"]
+    assert post.media_urls[0] == "https://cdn.example.com/b.jpg" and post.media_urls[1].endswith("/green.png")
+    # Removing every image is refused for Instagram, and nothing changes.
+    response = staff.post(url, {"action": "edit", "content": "No picture", "media_form": "1"}, follow=True)
+    post.refresh_from_db()
+    assert "Instagram" in response.content.decode() and len(post.media_urls) == 2 and post.content != "No picture"
