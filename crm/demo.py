@@ -75,12 +75,14 @@ def seed_demo_promotion(*, tenant, club, segment, by):
 
     if EventPromotion.objects.filter(tenant=tenant, event_name="Club Championship").exists():
         return
-    starts = (timezone.localtime(timezone.now(), club.timezone) + datetime.timedelta(days=30)).replace(
-        hour=8, minute=30, second=0, microsecond=0)
+    today = timezone.localtime(timezone.now(), club.timezone)
+    starts = (today + datetime.timedelta(days=30)).replace(hour=8, minute=30, second=0, microsecond=0)
+    send = club.send_time
+    announce = (today + datetime.timedelta(days=2)).replace(hour=send.hour, minute=send.minute, second=0, microsecond=0)
     promotion_create_special(
         tenant=tenant, club=club, by=by, event_name="Club Championship", event_starts_at=starts,
         event_location="Pinewood Golf Club, first tee", event_url="https://example.com/club-championship",
-        announce_at=timezone.now() + datetime.timedelta(days=2), segment=segment,
+        announce_at=announce, segment=segment,
         email_template=MessageTemplate.objects.get(tenant=tenant, name="Competition announcement"),
         sms_template=MessageTemplate.objects.get(tenant=tenant, name="Competition reminder SMS"),
         campaign=Campaign.objects.get(tenant=tenant, name="Spring Open 2027"),
