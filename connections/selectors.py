@@ -31,10 +31,3 @@ def connection_rows(*, connections):
         rows.append(ConnectionRow(connection, health, Health.LABELS[health], connection_missing_permissions(connection)))
     return rows
 
-
-def health_summary(*, connections):
-    """Counts per health status, for the dashboard."""
-    summary = {key: 0 for key in Health.LABELS}
-    for row in connection_rows(connections=connections):
-        summary[row.health] += 1
-    return summary

@@ -11,10 +11,3 @@ class IsTenantStaff(BasePermission):
     def has_permission(self, request, view):
         return membership_of(request.user) is not None
 
-
-class IsTenantAdmin(IsTenantStaff):
-    message = "Only tenant admins may do this."
-
-    def has_permission(self, request, view):
-        membership = membership_of(request.user)
-        return membership is not None and membership.is_admin

@@ -18,11 +18,6 @@ def membership_of(user):
         return None
 
 
-def tenant_of(user):
-    membership = membership_of(user)
-    return membership.tenant if membership else None
-
-
 def allowed_club_ids(user):
     """None when the user may see every club of the tenant; otherwise the set of club ids."""
     membership = membership_of(user)

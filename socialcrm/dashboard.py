@@ -2,28 +2,21 @@
 
 from datetime import timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from connections.models import SocialConnection
-from connections.selectors import connection_rows
-from crm.tenancy import scope_queryset
-from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost, SocialPostStatus
-
-
-def _in_club(queryset, club, club_field):
-    if club is None:
-        return queryset
-    return queryset.filter(Q(**{f"{club_field}_id": club.pk}) | Q(**{f"{club_field}__isnull": True}))
+from connections.selectors import connection_list, connection_rows
+from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPostStatus
+from posts.selectors import post_list
 
 
 def dashboard_overview(*, user, club):
-    connections = _in_club(scope_queryset(SocialConnection.objects.select_related("club"), user), club, "club")
-    posts = _in_club(scope_queryset(SocialPost.objects.select_related("connection"), user), club, "connection__club")
+    connections = connection_list(user=user, club=club)
+    posts = post_list(user=user, club=club)
     now = timezone.now()
     return {
-        "connection_rows": connection_rows(connections=connections.order_by("platform", "account_name")),
+        "connection_rows": connection_rows(connections=connections),
         "upcoming_posts": list(
             posts.filter(status=SocialPostStatus.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at")[:10]
         ),
