@@ -292,25 +292,15 @@ class AdapterContract:
     def expected_reset(self, reset_after: int) -> datetime:
         return datetime.now(timezone.utc) + timedelta(seconds=reset_after)
 
-    def test_revoked_token_means_reconnect(self, adapter, simulator, credentials, debug_logs):
-        self.fail_next(simulator, self.publish_endpoint, "revoked_token")
-        with pytest.raises(AuthExpired) as caught:
+    @pytest.mark.parametrize("fault,error_class", [
+        ("revoked_token", AuthExpired), ("duplicate", DuplicateContent), ("permission", PermissionMissing),
+    ])
+    def test_permanent_refusals_are_not_retried(self, adapter, simulator, credentials, debug_logs, fault,
+                                                error_class):
+        self.fail_next(simulator, self.publish_endpoint, fault)
+        with pytest.raises(error_class) as caught:
             adapter.publish(credentials=credentials, content=self.content(simulator))
-        assert not caught.value.retryable
-        self.assert_no_secrets(caught.value, credentials, adapter, debug_logs)
-
-    def test_duplicate_is_refused_for_good(self, adapter, simulator, credentials, debug_logs):
-        self.fail_next(simulator, self.publish_endpoint, "duplicate")
-        with pytest.raises(DuplicateContent) as caught:
-            adapter.publish(credentials=credentials, content=self.content(simulator))
-        assert not caught.value.retryable
-        self.assert_no_secrets(caught.value, credentials, adapter, debug_logs)
-
-    def test_missing_permission_is_refused_for_good(self, adapter, simulator, credentials, debug_logs):
-        self.fail_next(simulator, self.publish_endpoint, "permission")
-        with pytest.raises(PermissionMissing) as caught:
-            adapter.publish(credentials=credentials, content=self.content(simulator))
-        assert not caught.value.retryable
+        assert type(caught.value) is error_class and not caught.value.retryable
         self.assert_no_secrets(caught.value, credentials, adapter, debug_logs)
 
     def test_tokens_revoked_at_the_platform_fail_refresh_or_use(self, adapter, simulator, credentials, debug_logs):

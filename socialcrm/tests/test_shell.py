@@ -4,6 +4,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpResponse
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
@@ -125,7 +126,31 @@ def test_setup_periodic_tasks_is_idempotent():
     assert {"posts.publish_due_posts", "connections.refresh_expiring_tokens", "promotions.dispatch_due"} <= {t for _, t in first}
 
 
-def test_request_id_is_logged(client, caplog, club):
+def test_request_id_is_returned_and_carried_by_log_lines(client, club, rf):
     client.force_login(StaffFactory(tenant=club.tenant).user)
     response = client.get(reverse("dashboard"), HTTP_X_REQUEST_ID="req-123")
     assert response["X-Request-ID"] == "req-123"
+
+    import io
+    import logging
+
+    from socialcrm.observability import ContextFilter, JsonFormatter, RequestIdMiddleware
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("socialcrm.test.requestid")
+    logger.addHandler(handler)
+    try:
+        def view(request):
+            logger.warning("inside the request")
+            return HttpResponse("ok")
+
+        RequestIdMiddleware(view)(rf.get("/", HTTP_X_REQUEST_ID="req-456"))
+        logger.warning("after the request")
+    finally:
+        logger.removeHandler(handler)
+    inside, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert inside["request_id"] == "req-456" and inside["message"] == "inside the request"
+    assert "request_id" not in after
