@@ -273,10 +273,11 @@ LOGGING = {
     "filters": {
         "context": {"()": "socialcrm.observability.ContextFilter"},
         "scrub": {"()": "platforms.scrub.ScrubFilter"},
+        "redact_urls": {"()": "socialcrm.redaction.UrlRedactionFilter"},  # issue 10: no OAuth codes or unsubscribe tokens
     },
     "formatters": {"json": {"()": "socialcrm.observability.JsonFormatter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "scrub"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "scrub", "redact_urls"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
