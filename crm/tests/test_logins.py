@@ -96,6 +96,13 @@ def test_token_endpoint_is_throttled(tenant, monkeypatch):
     assert answers == [400, 400, 400, 429]
 
 
+def test_events_endpoint_is_throttled(monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "10/min", "events": "2/min"})
+    api = APIClient(REMOTE_ADDR="203.0.113.11")
+    answers = [api.post(reverse("inbound-events"), {}, format="json").status_code for _ in range(3)]
+    assert answers[:2] != [429, 429] and answers[2] == 429
+
+
 def test_token_endpoint_refuses_missing_fields_clearly():
     answer = APIClient().post(reverse("api-token"), {"username": "someone"}, format="json")
     assert answer.status_code == 400 and "password" in answer.json()
