@@ -39,8 +39,8 @@ class SocialConnection(models.Model):
     account_details = models.JSONField(default=dict, blank=True, help_text="Non-secret account facts (username, page id).")
 
     # OAuth tokens: vault ciphertext only. Read them with reveal_access_token() / reveal_refresh_token().
-    access_token = models.TextField(editable=False)
-    refresh_token = models.TextField(null=True, blank=True, editable=False)
+    access_token = vault.SealedTextField(editable=False)
+    refresh_token = vault.SealedTextField(null=True, blank=True, editable=False)
     token_expiry = models.DateTimeField(null=True, blank=True)
     refresh_token_expiry = models.DateTimeField(null=True, blank=True)
     token_checked_at = models.DateTimeField(null=True, blank=True, help_text="When the token was last checked or refreshed.")
@@ -72,7 +72,7 @@ class SocialConnection(models.Model):
         return f"<SocialConnection {self.pk} {self.platform} {self.account_id}>"
 
     def _context(self, field):
-        return f"connections.socialconnection:{self.pk}:{field}"
+        return vault.context_for(SocialConnection, self.pk, field)
 
     def set_tokens(self, *, access_token, refresh_token=None):
         """Encrypt and store both tokens; the refresh token is sealed on its own."""
@@ -102,8 +102,8 @@ class OAuthAttempt(models.Model):
     session_key = models.CharField(max_length=64)
     platform = models.CharField(max_length=16, choices=SocialPlatform.choices)
     redirect_uri = models.URLField(max_length=500)
-    code_verifier = models.TextField(null=True, blank=True, editable=False)
-    offered_accounts = models.TextField(null=True, blank=True, editable=False)
+    code_verifier = vault.SealedTextField(null=True, blank=True, editable=False)
+    offered_accounts = vault.SealedTextField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     used_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -118,7 +118,7 @@ class OAuthAttempt(models.Model):
         return f"{self.get_platform_display()} sign-in by {self.user_id}"
 
     def seal(self, field, value):
-        setattr(self, field, vault.encrypt(value, context=f"connections.oauthattempt:{self.pk}:{field}"))
+        setattr(self, field, vault.encrypt(value, context=vault.context_for(OAuthAttempt, self.pk, field)))
 
     def reveal(self, field):
-        return vault.decrypt(getattr(self, field), context=f"connections.oauthattempt:{self.pk}:{field}")
+        return vault.decrypt(getattr(self, field), context=vault.context_for(OAuthAttempt, self.pk, field))

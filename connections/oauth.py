@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from connections import vault
 from connections.models import OAuthAttempt, SocialConnection
 from platforms import PlatformError, adapter_for_slug
 
@@ -37,6 +38,13 @@ class OfferedAccount:
     can_publish: bool
     reason: str
     connected: SocialConnection | None = None
+
+
+def _reveal(attempt, field):
+    try:
+        return attempt.reveal(field)
+    except vault.VaultError:  # sealed under a key that has since been removed
+        raise OAuthFailure("This sign-in can no longer be read. Please start connecting again.") from None
 
 
 def callback_url(slug):
@@ -103,11 +111,11 @@ def oauth_callback(*, user, session_key, slug, params):
     code = params.get("code", "")
     if not code:
         raise OAuthFailure(f"{adapter.display_name} did not send an authorization code. Please start again.")
-    previous = attempt.reveal("offered_accounts")
+    previous = _reveal(attempt, "offered_accounts")
     reconnect_id = json.loads(previous).get("reconnect") if previous else None
     try:
         tokens = adapter.exchange_code(code=code, redirect_uri=attempt.redirect_uri,
-                                       code_verifier=attempt.reveal("code_verifier"))
+                                       code_verifier=_reveal(attempt, "code_verifier"))
         accounts = adapter.list_accounts(tokens=tokens)
     except PlatformError as exc:
         logger.info("oauth exchange failed", extra={"platform": adapter.platform, "tenant_id": attempt.tenant_id})
@@ -142,7 +150,7 @@ def _open_offer(*, user, session_key, attempt_id):
     if attempt is None:
         raise OAuthFailure("This list of accounts is no longer available. Please start connecting again.",
                            title="Sign-in link no longer valid")
-    offer = json.loads(attempt.reveal("offered_accounts"))
+    offer = json.loads(_reveal(attempt, "offered_accounts"))
     if "accounts" not in offer:
         raise OAuthFailure("This sign-in was not completed. Please start connecting again.")
     return attempt, offer
@@ -211,3 +219,16 @@ def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_a
     logger.info("accounts connected", extra={"platform": attempt.platform, "tenant_id": attempt.tenant_id,
                                              "connections": [str(c.pk) for c in saved]})
     return saved
+
+
+def oauth_attempts_purge(*, now=None):
+    """Delete sign-in attempts past their life (OAUTH_STATE_TTL_SECONDS) with the tokens they hold.
+
+    Past that age neither the callback nor the account picker accepts them, so nothing is lost.
+    Returns how many were deleted.
+    """
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.OAUTH_STATE_TTL_SECONDS)
+    deleted, _ = OAuthAttempt.objects.filter(created_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("purged expired OAuth attempts", extra={"count": deleted})
+    return deleted

@@ -3,6 +3,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -16,40 +17,72 @@ logger = logging.getLogger("connections")
 
 
 @dataclass
-class RotationReport:
-    key_id: str
+class FieldRotation:
     rotated: int = 0
     already_current: int = 0
     failed: list = field(default_factory=list)
 
 
-def connection_rotate_token_keys(*, batch_size=200):
-    """Re-encrypt every connection's tokens under the first configured key.
+@dataclass
+class RotationReport:
+    key_id: str
+    fields: dict = field(default_factory=dict)  # "app.Model.field" -> FieldRotation
 
-    Each row is locked and rewritten in its own transaction, so a failure leaves no half-written row.
+    @property
+    def failed(self):
+        return [(label, pk) for label, counts in self.fields.items() for pk in counts.failed]
+
+
+def sealed_fields():
+    """Every model with vault-sealed columns, with those columns: found by field class, across all apps."""
+    found = {}
+    for model in apps.get_models():
+        if model._meta.proxy:
+            continue
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, vault.SealedTextField)]
+        if names:
+            found[model] = names
+    return found
+
+
+def vault_rotate_keys(*, batch_size=200):
+    """Re-encrypt every sealed value in the database under the first configured key.
+
+    Each row is locked and rewritten in its own transaction, so a failure leaves no half-written row;
+    a value no configured key can open is left as it is and reported.
     """
     key_id = vault.configured_keys()[0].key_id
     report = RotationReport(key_id=key_id)
-    ids = list(SocialConnection.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch_size):
-        for pk in ids[start:start + batch_size]:
-            with transaction.atomic():
-                connection = SocialConnection.objects.select_for_update().filter(pk=pk).first()
-                if connection is None:
-                    continue
-                current = vault.key_id_of(connection.access_token) == key_id and (
-                    connection.refresh_token is None or vault.key_id_of(connection.refresh_token) == key_id
-                )
-                if current:
-                    report.already_current += 1
-                    continue
-                try:
-                    connection.reencrypt_tokens()
-                except vault.VaultError:
-                    report.failed.append(pk)
-                    continue
-                connection.save(update_fields=["access_token", "refresh_token"])
-                report.rotated += 1
+    for model, names in sealed_fields().items():
+        for name in names:
+            report.fields[f"{model._meta.label}.{name}"] = FieldRotation()
+        holding = Q()
+        for name in names:
+            holding |= Q(**{f"{name}__isnull": False}) & ~Q(**{name: ""})
+        ids = list(model._base_manager.filter(holding).order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), batch_size):
+            for pk in ids[start:start + batch_size]:
+                with transaction.atomic():
+                    row = model._base_manager.select_for_update().filter(pk=pk).values(*names).first()
+                    if row is None:
+                        continue
+                    changes = {}
+                    for name in names:
+                        stored, counts = row[name], report.fields[f"{model._meta.label}.{name}"]
+                        if not stored:
+                            continue
+                        if vault.key_id_of(stored) == key_id:
+                            counts.already_current += 1
+                            continue
+                        context = vault.context_for(model, pk, name)
+                        try:
+                            changes[name] = vault.encrypt(vault.decrypt(stored, context=context), context=context)
+                        except vault.VaultError:
+                            counts.failed.append(pk)
+                            continue
+                        counts.rotated += 1
+                    if changes:
+                        model._base_manager.filter(pk=pk).update(**changes)
     return report
 
 
@@ -67,12 +100,29 @@ class ConnectionUnusable(Exception):
         )
 
 
+class TokenUnreadable(AuthExpired):
+    """The stored tokens cannot be decrypted (key removed, value damaged): only reconnecting helps."""
+
+
+UNREADABLE_MESSAGE = ("The stored sign-in for this account could not be read (its encryption key is no longer "
+                      "configured or the value is damaged). Reconnect the account to keep publishing.")
+
+
 def connection_credentials(*, connection):
-    """Decrypt the tokens for a platform call. The only place tokens leave the vault."""
+    """Decrypt the tokens for a platform call. The only place tokens leave the vault.
+
+    A token the vault cannot open is final: the connection is marked as needing reconnection and
+    TokenUnreadable (an AuthExpired) is raised, so callers settle their work instead of retrying.
+    """
+    try:
+        access_token, refresh_token = connection.reveal_access_token(), connection.reveal_refresh_token()
+    except vault.VaultError:
+        connection_mark_needs_reconnect(connection=connection, reason=UNREADABLE_MESSAGE)
+        raise TokenUnreadable(UNREADABLE_MESSAGE, platform=connection.platform) from None
     return Credentials(
         account_id=connection.account_id,
-        access_token=connection.reveal_access_token(),
-        refresh_token=connection.reveal_refresh_token(),
+        access_token=access_token,
+        refresh_token=refresh_token,
         details=dict(connection.account_details or {}),
     )
 
@@ -151,8 +201,9 @@ def connection_call(*, connection, operation):
     if not connection.is_active:
         raise ConnectionUnusable(connection)
     adapter = get_adapter(connection.platform)
+    credentials = connection_credentials(connection=connection)  # unreadable tokens: no refresh can help
     try:
-        result = operation(adapter, connection_credentials(connection=connection))
+        result = operation(adapter, credentials)
     except AuthExpired:
         with recording_platform_failures(connection):
             connection_refresh_tokens(connection=connection)
@@ -271,10 +322,10 @@ def connection_delete(*, connection, by):
         outcome = f"Access was revoked at {adapter.display_name}."
         try:
             adapter.revoke(credentials=connection_credentials(connection=connection))
+        except TokenUnreadable:
+            outcome = "The stored token could not be read, so nothing was revoked at the platform."
         except PlatformError as exc:
             outcome = f"{adapter.display_name} could not revoke access ({exc.message}); remove the app in its settings."
-        except vault.VaultError:
-            outcome = "The stored token could not be read, so nothing was revoked at the platform."
     logger.info("connection deleted", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id, "by": by})
     connection.delete()
     return outcome

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from connections.models import SocialConnection
+from connections.oauth import oauth_attempts_purge
 from connections.services import connection_keep_fresh, connections_due_for_refresh
 from platforms import AuthExpired, PlatformError
 
@@ -25,3 +26,8 @@ def refresh_connection_tokens(*, connection_id, tenant_id):
         return "needs-reconnect"  # final: staff must reconnect; recorded on the connection
     except PlatformError:
         return "retry-next-round"  # recorded on the connection; the next periodic run tries again
+
+
+@shared_task(name="connections.purge_oauth_attempts")
+def purge_oauth_attempts():
+    return oauth_attempts_purge()

@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
 PREFIX = "v1"
 NONCE_BYTES = 12
@@ -95,3 +96,15 @@ def decrypt(stored, *, context):
         return AESGCM(key.secret).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode()).decode()
     except (InvalidTag, binascii.Error, ValueError):
         raise VaultError("The stored token failed its integrity check (tampered or moved from another row).") from None
+
+
+class SealedTextField(models.TextField):
+    """A column holding vault ciphertext, bound to its row and field by ``context_for``.
+
+    Key rotation finds every sealed value in the database through this class.
+    """
+
+
+def context_for(model, pk, field_name):
+    """The associated data of one sealed value: ``<app>.<model>:<pk>:<field>``."""
+    return f"{model._meta.label_lower}:{pk}:{field_name}"

@@ -63,7 +63,8 @@ def seed_demo(*, members=200):
         tenant=tenant, name="Competition reminder SMS", channel=TemplateChannel.SMS,
         defaults={"body": "{{ club.name }}: {{ event.name }} {{ event_starts_local }}. {{ event.url }}"},
     )
-    user, _ = staff_create(tenant_id=tenant.pk, username=DEMO_USERNAME, password=DEMO_PASSWORD, role=StaffRole.ADMIN)
+    user, _ = staff_create(tenant_id=tenant.pk, username=DEMO_USERNAME, password=DEMO_PASSWORD, role=StaffRole.ADMIN,
+                            check_password=False)  # the documented local demo login
     seed_demo_promotion(tenant=tenant, club=club, segment=segment, by=user)
     return tenant, user
 

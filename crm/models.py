@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from rest_framework.authtoken.models import TokenProxy
 from timezone_field import TimeZoneField
 
 from crm.validators import validate_e164, validate_int_list
@@ -180,3 +181,20 @@ class StaffMembership(models.Model):
     @property
     def is_admin(self):
         return self.role == StaffRole.ADMIN
+
+
+class ApiToken(TokenProxy):
+    """A staff login's API token (DRF's row) as the admin shows it: by its user, never by its key.
+
+    The key is the row's primary key, so DRF's proxy stands the user id in for it in URLs.
+    """
+
+    tenant_path = "user__membership__tenant"
+
+    def __str__(self):
+        return f"API token of {self.user} ({self.key[:4]}…)"
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"

@@ -1,4 +1,4 @@
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,8 +10,11 @@ ADMIN_APPS = ["crm", "connections", "posts", "promotions"]
 
 
 @transaction.atomic
-def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_ids=()):
-    """Create or update a staff login with its tenant membership. Idempotent."""
+def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_ids=(), check_password=True):
+    """Create or update a staff login with its tenant membership. Idempotent.
+
+    The password must pass AUTH_PASSWORD_VALIDATORS; only the local demo seed skips them.
+    """
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         raise ValidationError(f"Tenant '{tenant_id}' does not exist.")
@@ -25,6 +28,12 @@ def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_id
         raise ValidationError("A username and a password are required.")
 
     User = get_user_model()
+    if check_password:
+        existing_user = User.objects.filter(username=username).first()
+        try:
+            password_validation.validate_password(password, existing_user or User(username=username))
+        except ValidationError as exc:
+            raise ValidationError([f"Password refused: {message}" for message in exc.messages]) from None
     user, created = User.objects.get_or_create(username=username)
     existing = StaffMembership.objects.filter(user=user).first()
     if existing is not None and existing.tenant_id != tenant.pk:

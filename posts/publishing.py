@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connections.services import ConnectionUnusable, connection_call
+from connections.services import ConnectionUnusable, TokenUnreadable, connection_call
 from platforms import (
     AuthExpired,
     DuplicateContent,
@@ -225,6 +225,8 @@ def post_publish(*, post_id, claimed_at=None, now=None):
                 operation=lambda adapter, credentials: adapter.publish(credentials=credentials, content=content))
     except ConnectionUnusable as exc:
         _fail(post, kind=K.AUTH, message=str(exc), now=now)
+    except TokenUnreadable as exc:  # already says to reconnect; the connection is marked
+        _fail(post, kind=K.AUTH, message=exc.message, now=now)
     except AuthExpired as exc:
         _fail(post, kind=K.AUTH, message=f"{exc.message} The connection needs reconnecting.", now=now)
     except RateLimited as exc:

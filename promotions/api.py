@@ -118,6 +118,7 @@ class InboundEventView(APIView):
     # Authenticated by the HMAC signature over the raw body, not by a user.
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_scope = "events"
 
     @extend_schema(
         operation_id="events_receive",

@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from connections.api import SocialConnectionViewSet
 from crm.api import CampaignViewSet
+from crm.api_tokens import ApiTokenView
 from posts.api import SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
 
@@ -15,7 +15,7 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("events/", InboundEventView.as_view(), name="inbound-events"),
     path("", include(router.urls)),
 ]

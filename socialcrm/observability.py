@@ -5,6 +5,8 @@ import json
 import logging
 import uuid
 
+from socialcrm.redaction import redact_path
+
 request_id_var = contextvars.ContextVar("request_id", default="")
 task_id_var = contextvars.ContextVar("task_id", default="")
 tenant_id_var = contextvars.ContextVar("tenant_id", default="")
@@ -31,8 +33,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and value not in ("", None):
                 if key == "request":
-                    # Only method and path: query strings can carry OAuth codes and states.
-                    value = f"{getattr(value, 'method', '')} {getattr(value, 'path', '')}".strip()
+                    # Only method and path: query strings carry OAuth codes and states, some paths tokens.
+                    value = f"{getattr(value, 'method', '')} {redact_path(getattr(value, 'path', ''))}".strip()
                 payload[key] = value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)

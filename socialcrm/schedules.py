@@ -23,6 +23,9 @@ def periodic_schedules():
                  "Pull engagement for published posts on the aging cadence."),
         Schedule("refresh expiring tokens", "connections.refresh_expiring_tokens", settings.TOKEN_REFRESH_INTERVAL_SECONDS,
                  "Refresh tokens before they expire and check that long-lived ones still work."),
+        Schedule("purge expired OAuth attempts", "connections.purge_oauth_attempts",
+                 max(60, settings.OAUTH_STATE_TTL_SECONDS),
+                 "Delete abandoned platform sign-ins, and the sealed tokens they hold, once they expire."),
         Schedule("dispatch promotions", "promotions.dispatch_due", settings.PROMOTION_DISPATCH_INTERVAL_SECONDS,
                  "Send announcements and reminders whose moment has come."),
     ]

@@ -1,5 +1,6 @@
 """SocialCRM settings: every value comes from the environment, read here and only here."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",  # login lockout (issue 10); keep after django.contrib.auth
     "crm",
     "platforms",
     "connections",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crm.middleware.ClubContextMiddleware",
+    "axes.middleware.AxesMiddleware",  # login lockout (issue 10): turns a lockout into a clear answer
 ]
 
 ROOT_URLCONF = "socialcrm.urls"
@@ -183,7 +186,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the structured log format in wo
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.IsTenantStaff"],
@@ -191,6 +194,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Scoped throttles (issue 10): "token" guards password guessing, "events" the signed inbound hook.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_TOKEN_THROTTLE_RATE", default="10/min"),
+        "events": env.str("API_EVENTS_THROTTLE_RATE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SocialCRM social API",
@@ -264,10 +273,11 @@ LOGGING = {
     "filters": {
         "context": {"()": "socialcrm.observability.ContextFilter"},
         "scrub": {"()": "platforms.scrub.ScrubFilter"},
+        "redact_urls": {"()": "socialcrm.redaction.UrlRedactionFilter"},  # issue 10: no OAuth codes or unsubscribe tokens
     },
     "formatters": {"json": {"()": "socialcrm.observability.JsonFormatter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "scrub"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "scrub", "redact_urls"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -286,3 +296,20 @@ PROMOTION_DISPATCH_BATCH_SIZE = env.int("PROMOTION_DISPATCH_BATCH_SIZE", default
 SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
 # A reminder whose moment passed this long ago while the scheduler was down is skipped, not sent late.
 PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", default=3 * 3600)
+
+# Logins and API tokens (issue 10)
+# Axes locks out a (username, address) pair after AXES_FAILURE_LIMIT wrong passwords, on the staff
+# login page, the admin login and the API token endpoint, for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "crm.auth_backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crm.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# API tokens stop working this many days after they were issued; a new POST to /api/v1/auth/token/ issues another.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)

@@ -109,7 +109,7 @@ def test_seed_demo_is_idempotent():
 
 def test_create_staff_command(capsys):
     call_command("seed_demo")
-    call_command("create_staff", "--tenant", "demo", "--username", "pro", "--password", "pw", "--club", "pinewood")
+    call_command("create_staff", "--tenant", "demo", "--username", "pro", "--password", "fairway-Birdie-42", "--club", "pinewood")
     membership = StaffMembership.objects.get(user__username="pro")
     assert list(membership.clubs.values_list("pk", flat=True)) == ["pinewood"]
     with pytest.raises(CommandError, match="does not exist"):
