@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+import urllib3
 from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
@@ -194,6 +195,7 @@ def _session(url: str, timeouts) -> requests.Session:
                                      default_timeout=timeouts, user_agent_override=USER_AGENT))
         session.mount("http://", PublicOnlyAdapter(is_https_proto=False))
         session.mount("https://", PublicOnlyAdapter(is_https_proto=True))
+    session.headers["Accept-Encoding"] = "identity"  # sizes are counted on the bytes as sent
     session.trust_env = False  # no proxy from the environment: the checked address is the one connected to
     return session
 
@@ -263,9 +265,9 @@ def _over_http(url, *, name, read_body, kinds):
     except InvalidIPAddress:
         raise InvalidContent(f"The media file {name} points to a private network address and cannot be used.") \
             from None
-    except requests.Timeout:
+    except (requests.Timeout, urllib3.exceptions.TimeoutError):
         raise late from None
-    except requests.RequestException:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
         if time.monotonic() > deadline:  # a read timeout while streaming arrives as a connection error
             raise late from None
         raise TransientError(f"The media file {name} could not be reached; it will be tried again.") from None
@@ -291,7 +293,11 @@ def _read(response, *, name, read_body, kinds, deadline, late):
     if not read_body and declared >= 0:
         return Media(name=name, kind=kind, content_type=content_type, size=declared)
     body, size = bytearray(), 0
-    for chunk in response.iter_content(CHUNK):
+    while True:
+        # read1 returns whatever has arrived, so a slow trickle cannot hold the fetch past its deadline
+        chunk = response.raw.read1(CHUNK, decode_content=True)
+        if not chunk:
+            break
         size += len(chunk)
         if size > limit:
             raise _too_big(name, limit)
