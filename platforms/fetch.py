@@ -77,12 +77,7 @@ def validate_media_address(url) -> None:
 
     problem = address_problem(url)
     if problem:
-        raise ValidationError(f"The address {_shown(url)} {problem}.")
-
-
-def _shown(url) -> str:
-    text = str(url or "")
-    return f"“{text[:80]}{'…' if len(text) > 80 else ''}”"
+        raise ValidationError(f"This address {problem}.")  # not repeated: it may hold a password
 
 
 def file_name(url: str) -> str:
@@ -233,7 +228,7 @@ def media_fetch(url: str, *, read_body: bool = True, kinds=KINDS) -> Media:
     name = file_name(url)
     problem = address_problem(url)
     if problem:
-        raise InvalidContent(f"The media address {_shown(url)} {problem}.")
+        raise InvalidContent(f"The media file {name} {problem}.")
     stored = stored_media_name(url)
     if stored is not None:
         return _from_storage(stored, name=name, read_body=read_body, kinds=kinds)
