@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-pytest_plugins = ["simulator.pytest_plugin"]
+pytest_plugins = ["simulator.pytest_plugin", "platforms.tests.listener"]  # listener: loopback HTTP server for the media-fetch tests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .errors import InvalidContent, PlatformError, TransientError
+from .fetch import address_problem, media_fetch
 from .scrub import scrub
 
 logger = logging.getLogger("platforms")
@@ -307,10 +308,11 @@ class PlatformAdapter(ABC):
         if content.link is not None and not is_web_url(content.link):
             found.append(self.violation(
                 "link", f"{name}: the link must be a web address starting with http:// or https://."))
-        bad = [u for u in media if not is_web_url(u)]
+        bad = [u for u in media if address_problem(u)]
         if bad:
             found.append(self.violation(
-                "media", f"{name}: media must be published from a web address (http:// or https://)."))
+                "media", f"{name}: media must be published from a web address (http:// or https://) "
+                         "without a user name or password."))
         if self.requires_media and not media:
             found.append(self.violation("media", f"{name} needs at least one image or video."))
         if self.max_media is not None and len(media) > self.max_media:
@@ -429,33 +431,16 @@ class PlatformAdapter(ABC):
             retry_after=retry)
 
     def download(self, url: str, *, kind: str = "image") -> tuple[bytes, str]:
-        """Fetch one of our own media files to upload it; size-checked while streaming."""
-        limits = setting("MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
-        limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
-        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
-        message = f"{self.display_name}: {'an image' if kind == 'image' else 'a video'} is larger than {size}."
-        too_big = InvalidContent(message, violations=[self.violation("media", message)], platform=self.platform)
+        """The bytes of one media file to upload, through the guarded fetcher (our uploads come from storage)."""
         try:
-            with requests.get(url, stream=True, timeout=self.timeout()) as response:
-                if response.status_code >= 500:
-                    raise TransientError(f"The media file could not be fetched (HTTP {response.status_code}); "
-                                         "it will be tried again.", platform=self.platform)
-                if response.status_code >= 400:
-                    message = f"{self.display_name}: the media file could not be fetched (HTTP {response.status_code})."
-                    raise InvalidContent(message, violations=[self.violation("media", message)],
-                                         platform=self.platform)
-                if int(response.headers.get("Content-Length") or 0) > limit:
-                    raise too_big
-                body = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    body.extend(chunk)
-                    if len(body) > limit:
-                        raise too_big
-                content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
-                return bytes(body), content_type
-        except requests.RequestException as exc:
-            raise TransientError(f"The media file could not be fetched ({type(exc).__name__}); "
-                                 "it will be tried again.", platform=self.platform) from None
+            media = media_fetch(url, kinds=(kind,))
+        except InvalidContent as exc:
+            message = f"{self.display_name}: {exc.message[:1].lower()}{exc.message[1:]}"
+            raise InvalidContent(message, violations=[self.violation("media", message)],
+                                 platform=self.platform) from None
+        except TransientError as exc:
+            raise TransientError(exc.message, platform=self.platform) from None
+        return media.body, media.content_type
 
 
 _SECRET_FIELDS = {"access_token", "refresh_token", "client_secret", "code", "code_verifier",

@@ -11,7 +11,6 @@ import logging
 import random
 from datetime import timedelta
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,7 +28,7 @@ from platforms import (
     TransientError,
     get_adapter,
 )
-from platforms.base import DEFAULT_MEDIA_MAX_BYTES, is_video
+from platforms.fetch import media_fetch
 from posts.models import PublishErrorKind as K
 from posts.models import SchedulerHeartbeat, SocialPost
 from posts.models import SocialPostStatus as S
@@ -144,32 +143,12 @@ def _retry_later(post, *, error, kind, now):
 
 
 def media_check(urls):
-    """Every media file is reachable, an image or video, and within the size limit (before we publish)."""
-    limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
-    timeout = float(getattr(settings, "PLATFORM_HTTP_TIMEOUT", 10) or 10)
+    """Every media file is reachable, an image or video, and within the size limit (before we publish).
+
+    Our own uploads are checked in storage; any other address goes through the guarded fetcher.
+    """
     for url in urls:
-        name = url.rsplit("/", 1)[-1] or url
-        try:
-            response = requests.head(url, timeout=(min(timeout, 3.05), timeout), allow_redirects=True)
-            if response.status_code == 405:
-                response = requests.get(url, timeout=(min(timeout, 3.05), timeout), stream=True)
-                response.close()
-        except requests.RequestException as exc:
-            raise TransientError(f"The media file {name} could not be reached ({type(exc).__name__}); "
-                                 "it will be tried again.") from None
-        if response.status_code >= 500:
-            raise TransientError(f"The media file {name} could not be fetched (HTTP {response.status_code}); "
-                                 "it will be tried again.", status=response.status_code)
-        if response.status_code >= 400:
-            raise InvalidContent(f"The media file {name} is not reachable (HTTP {response.status_code}).")
-        kind_of = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        kind = "video" if kind_of.startswith("video/") or (not kind_of and is_video(url)) else "image"
-        if kind_of and not kind_of.startswith(("image/", "video/")):
-            raise InvalidContent(f"The media file {name} is not an image or video ({kind_of}).")
-        size = int(response.headers.get("Content-Length") or 0)
-        limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
-        if size > limit:
-            raise InvalidContent(f"The media file {name} is larger than {limit // (1024 * 1024)} MB.")
+        media_fetch(url, read_body=False)
 
 
 def _consume_claim(post_id, claimed_at):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from connections.models import SocialConnection
 from crm.models import Campaign
 from crm.tenancy import scope_queryset
+from platforms.fetch import validate_media_address
 from posts.models import SocialPost
 from posts.states import allowed_actions
 
@@ -55,7 +56,8 @@ class PostInputSerializer(serializers.Serializer):
     content = serializers.CharField(allow_blank=True, trim_whitespace=False)
     hashtags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
     link_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=2000)
-    media_urls = serializers.ListField(child=serializers.URLField(max_length=2000), required=False, max_length=20)
+    media_urls = serializers.ListField(child=serializers.URLField(max_length=2000, validators=[validate_media_address]),
+                                       required=False, max_length=20)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

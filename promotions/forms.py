@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
+from platforms.fetch import validate_media_address
 from promotions.models import Channel
 
 
@@ -29,6 +30,7 @@ class PromotionForm(forms.Form):
     event_location = forms.CharField(max_length=255, required=False, label="Location")
     event_url = forms.URLField(max_length=2000, required=False, label="Event link")
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
+                                     validators=[validate_media_address],
                                      help_text="Needed for Instagram; without it Instagram is skipped.")
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
     announce_at = forms.DateTimeField(required=False, label="Announce at (club time)",

@@ -2,6 +2,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from platforms.fetch import validate_media_address
 from promotions.intake import EVENT_TYPES
 from promotions.models import Channel, EventPromotion, PromotionDispatch
 
@@ -36,6 +37,11 @@ class PromotionInputSerializer(serializers.ModelSerializer):
             "sms_template", "social_content", "campaign", "is_active", "auto_promote", "event_name",
             "event_starts_at", "event_location", "event_url", "event_image_url",
         ]
+
+    def validate_event_image_url(self, value):
+        if value:
+            validate_media_address(value)
+        return value
 
     def validate_event_starts_at(self, value):
         if value is not None and value <= timezone.now() and self.instance is None:
@@ -80,7 +86,8 @@ class InboundEventDataSerializer(serializers.Serializer):
     starts_at = AwareDateTimeField(required=False, help_text="ISO-8601 with an offset.")
     location = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
     url = serializers.URLField(max_length=2000, required=False, allow_blank=True, allow_null=True)
-    image_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, allow_null=True)
+    image_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, allow_null=True,
+                                     validators=[validate_media_address])
 
 
 class InboundEventSerializer(serializers.Serializer):

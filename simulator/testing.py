@@ -144,4 +144,6 @@ class SimulatorClient:
             "X_CLIENT_SECRET": world.X_CLIENT_SECRET,
             "LINKEDIN_CLIENT_ID": world.LINKEDIN_CLIENT_ID,
             "LINKEDIN_CLIENT_SECRET": world.LINKEDIN_CLIENT_SECRET,
+            # the app fetches the simulator's sample media, on loopback, so it must be allowed by name
+            "FETCH_ALLOWED_HOSTS": urllib.parse.urlsplit(self.url).netloc,
         }

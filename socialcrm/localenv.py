@@ -6,6 +6,7 @@ An existing `.env` is never overwritten (its token key protects tokens already s
 import argparse
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from connections.vault import generate_key_entry
 
@@ -19,6 +20,8 @@ def render(simulator_url):
         f"SECRET_KEY={secrets.token_urlsafe(48)}",
         f"TOKEN_ENCRYPTION_KEYS={generate_key_entry('local1')}",
         "SITE_URL=http://127.0.0.1:8000",
+        "# Media addresses on these loopback hosts may be fetched (the simulator's samples, this site).",
+        f"FETCH_ALLOWED_HOSTS={urlsplit(simulator_url).netloc},127.0.0.1:8000",
         "# The platform simulator (python -m simulator) stands in for the four platforms.",
         f"FACEBOOK_DIALOG_URL={simulator_url}",
         f"FACEBOOK_GRAPH_URL={simulator_url}",

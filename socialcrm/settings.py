@@ -238,6 +238,11 @@ POST_MAX_LENGTH = {
 INSTAGRAM_MAX_HASHTAGS = env.int("INSTAGRAM_MAX_HASHTAGS", default=30)
 MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
 
+# Outbound fetches of media addresses (platforms/fetch.py): hosts that may be reached even though
+# they are loopback or private, as "host", "host:port", an IP or a network. Empty in production;
+# `make run` lists the simulator and the site, tests list what they need.
+FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=[])
+
 # Connections: how far ahead tokens are refreshed and when staff are warned.
 TOKEN_REFRESH_INTERVAL_SECONDS = env.int("TOKEN_REFRESH_INTERVAL_SECONDS", default=300)
 TOKEN_REFRESH_AHEAD_SECONDS = {

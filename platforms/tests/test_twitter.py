@@ -98,5 +98,5 @@ class TestTwitterAdapter(AdapterContract):
         with pytest.raises(InvalidContent) as caught:
             adapter.publish(credentials=credentials,
                             content=self.content(simulator, media_urls=[self.image(simulator)]))
-        assert caught.value.message == "X (Twitter): an image is larger than 100 bytes."
+        assert caught.value.message == "X (Twitter): the media file sample.jpg is larger than 100 bytes."
         assert simulator.published(platform="twitter") == []
