@@ -286,3 +286,12 @@ PROMOTION_DISPATCH_BATCH_SIZE = env.int("PROMOTION_DISPATCH_BATCH_SIZE", default
 SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
 # A reminder whose moment passed this long ago while the scheduler was down is skipped, not sent late.
 PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", default=3 * 3600)
+
+# Inbound events and STOP replies (issues 10 and 11)
+# Event times outside [1 Jan EVENT_TIME_MIN_YEAR, now + EVENT_TIME_MAX_YEARS_AHEAD years] are refused: planning stays in range.
+EVENT_TIME_MIN_YEAR = env.int("EVENT_TIME_MIN_YEAR", default=2000)
+EVENT_TIME_MAX_YEARS_AHEAD = env.int("EVENT_TIME_MAX_YEARS_AHEAD", default=5)
+REST_FRAMEWORK.setdefault("DEFAULT_THROTTLE_RATES", {})
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("events", env.str("EVENTS_THROTTLE_RATE", default="600/min"))
+# A STOP reply from a number in national format ("07700 900123") is read as a number of this region (ISO code, e.g. GB).
+SMS_DEFAULT_REGION = env.str("SMS_DEFAULT_REGION", default="")
