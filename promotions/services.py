@@ -42,7 +42,10 @@ def _check_event_time(starts_at, *, new, now=None):
     """Every event time stays in the range planning can work with; a new promotion's event is still to come."""
     if starts_at is None:
         return
-    validate_event_time(starts_at)
+    try:
+        validate_event_time(starts_at)
+    except ValidationError as exc:
+        raise ValidationError({"event_starts_at": exc.messages}) from exc
     if new and starts_at <= (now or timezone.now()):
         raise EventAlreadyStarted()
 
@@ -64,10 +67,7 @@ def _check_related(promotion):
         errors["event_starts_at"] = "The start time needs a timezone."
     if errors:
         raise ValidationError(errors)
-    try:
-        validate_event_time(promotion.event_starts_at)
-    except ValidationError as exc:
-        raise ValidationError({"event_starts_at": exc.messages}) from exc
+    _check_event_time(promotion.event_starts_at, new=False)
     promotion.full_clean(exclude=["tenant", "club", "segment", "email_template", "sms_template", "campaign"])
 
 
