@@ -1,5 +1,3 @@
-import json
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -8,10 +6,11 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from crm.api_scoping import TenantScopedViewSetMixin
-from crm.models import Campaign, MessageTemplate, Segment, Tenant
+from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import require_membership, scope_queryset, visible_clubs
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
@@ -118,6 +117,7 @@ class InboundEventView(APIView):
     # Authenticated by the HMAC signature over the raw body, not by a user.
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
     throttle_scope = "events"
 
     @extend_schema(
@@ -127,9 +127,11 @@ class InboundEventView(APIView):
         auth=[],
         responses={
             202: InboundEventAcceptedSerializer,
-            400: OpenApiResponse(description="Malformed body: field errors."),
-            401: OpenApiResponse(description="Missing, wrong or stale signature."),
-            422: OpenApiResponse(description="Unknown tenant or club."),
+            400: OpenApiResponse(description="Malformed body (not a JSON object, or field errors)."),
+            401: OpenApiResponse(description="Missing, wrong or stale signature, or a tenant that is not known."),
+            415: OpenApiResponse(description="The body is not sent as application/json."),
+            422: OpenApiResponse(description="Unknown club in the tenant."),
+            429: OpenApiResponse(description="Too many events; retry later (API_EVENTS_THROTTLE_RATE)."),
         },
         examples=[OpenApiExample("competition.published", request_only=True, value={
             "id": "evt_01HZX", "type": "competition.published", "tenant_id": "demo",
@@ -140,35 +142,34 @@ class InboundEventView(APIView):
     )
     def post(self, request):
         raw = request.body
+        if not raw:
+            return Response({"detail": "The body is empty: send the event as a JSON object."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        charset = request.content_params.get("charset", "utf-8").lower()
+        if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
+            return Response({"detail": "Send the event as application/json (UTF-8)."},
+                            status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
         try:
-            intake.check_timestamp(request.headers.get("X-Signature-Timestamp"))
-            if not request.headers.get("X-Signature"):
-                raise intake.SignatureError("Missing X-Signature header.")
-        except intake.SignatureError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
+            body = intake.parse_body(raw)
+        except intake.MalformedBody as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        if not isinstance(body.get("tenant_id"), str) or not body["tenant_id"]:
+            return Response({"tenant_id": ["This field is required (text)."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return Response({"detail": "The body is not valid JSON."}, status=status.HTTP_400_BAD_REQUEST)
-        tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-        if not isinstance(tenant_id, str) or not tenant_id:
-            return Response({"tenant_id": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
-        if tenant is None:
-            return Response({"detail": f"Unknown tenant “{tenant_id}”."}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        try:
-            intake.verify_signature(secret=tenant.inbound_event_secret, body=raw,
-                                    timestamp_header=request.headers.get("X-Signature-Timestamp"),
-                                    signature_header=request.headers.get("X-Signature"))
+            tenant = intake.inbound_event_verify(body=body, raw=raw,
+                                                 timestamp_header=request.headers.get("X-Signature-Timestamp"),
+                                                 signature_header=request.headers.get("X-Signature"))
         except intake.SignatureError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
 
         serializer = InboundEventSerializer(data=body)
         if not serializer.is_valid():
             return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
-        event = {**serializer.validated_data, "raw": body}
         try:
-            outcome = intake.inbound_event_apply(tenant=tenant, event=event)
+            outcome = intake.inbound_event_apply(tenant=tenant, event=serializer.validated_data,
+                                                 payload=serializer.data)
+        except intake.InvalidEvent as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         except intake.UnknownTarget as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(

@@ -1,5 +1,7 @@
+import datetime
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -40,6 +42,29 @@ def validate_reminder_days(value):
     validate_int_list(value)
     if any(day < 1 or day > 365 for day in value):
         raise ValidationError("Reminder days must be between 1 and 365 days before the event.")
+
+
+def event_time_range(now=None):
+    """The earliest and latest moments an event may have (EVENT_TIME_MIN_YEAR, EVENT_TIME_MAX_YEARS_AHEAD)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    earliest = datetime.datetime(settings.EVENT_TIME_MIN_YEAR, 1, 1, tzinfo=datetime.timezone.utc)
+    years = settings.EVENT_TIME_MAX_YEARS_AHEAD
+    try:
+        latest = now.replace(year=now.year + years)
+    except ValueError:  # 29 February in a year that has none
+        latest = now.replace(year=now.year + years, day=28)
+    return earliest, latest
+
+
+def validate_event_time(value):
+    """Keeps every planned moment (days before, in any club's timezone) far from the calendar's ends."""
+    earliest, latest = event_time_range()
+    if value is None:
+        return
+    if value.tzinfo is None or value < earliest or value > latest:
+        raise ValidationError(
+            f"Must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d} (UTC), with its UTC offset.", code="event_time"
+        )
 
 
 class EventPromotion(models.Model):
@@ -207,7 +232,8 @@ class InboundEvent(models.Model):
     """A signed event received from the tee-time system or another source; applied once per id."""
 
     id = models.BigAutoField(primary_key=True)
-    event_id = models.CharField(max_length=255, unique=True)
+    # Unique per tenant (see Meta): one tenant's ids can neither collide with nor pre-empt another's.
+    event_id = models.CharField(max_length=255)
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="inbound_events")
     type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField(null=True, blank=True)
@@ -218,6 +244,7 @@ class InboundEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="inbound_tenant_event_uniq")]
         indexes = [models.Index(fields=["tenant", "received_at"], name="inbound_tenant_received_idx")]
 
     def __str__(self):

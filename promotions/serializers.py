@@ -1,10 +1,13 @@
+import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from platforms.fetch import validate_media_address
 from promotions.intake import EVENT_TYPES
-from promotions.models import Channel, EventPromotion, PromotionDispatch
+from promotions.models import Channel, EventPromotion, PromotionDispatch, validate_event_time
 
 
 class EventPromotionSerializer(serializers.ModelSerializer):
@@ -43,11 +46,6 @@ class PromotionInputSerializer(serializers.ModelSerializer):
             validate_media_address(value)
         return value
 
-    def validate_event_starts_at(self, value):
-        if value is not None and value <= timezone.now() and self.instance is None:
-            raise serializers.ValidationError("The event must be in the future.")
-        return value
-
 
 class PlanMomentSerializer(serializers.Serializer):
     kind = serializers.CharField()
@@ -69,34 +67,88 @@ class PromotionDispatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO-8601 moment that must carry its UTC offset: a bare local time is ambiguous across sources."""
+class StrictTextMixin:
+    """Text only: DRF's CharField quietly turns 42 into "42"; a sender who sends a number where text belongs is told so.
+
+    NUL characters and lone surrogates are refused by DRF's CharField validators.
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Must be text, not {_json_kind(data)}.", code="invalid")
+        return super().to_internal_value(data)
+
+
+def _json_kind(value):
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+class StrictCharField(StrictTextMixin, serializers.CharField):
+    pass
+
+
+class StrictURLField(StrictTextMixin, serializers.URLField):
+    pass
+
+
+class EventTimeField(serializers.DateTimeField):
+    """An ISO-8601 moment that really exists, within the range events may have (see ``validate_event_time``).
+
+    With ``require_offset`` a bare local time is refused: it is ambiguous across sources.
+    """
+
+    def __init__(self, *, require_offset=True, **kwargs):
+        self.require_offset = require_offset
+        super().__init__(**kwargs)
 
     def to_internal_value(self, value):
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is not None and timezone.is_naive(parsed):
+        if not isinstance(value, str):
+            raise serializers.ValidationError(f"Must be an ISO-8601 date and time as text, not {_json_kind(value)}.")
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:  # well-formed, but no such moment: 30 February, 25:00, an offset of 24 hours, year 0
+            raise serializers.ValidationError("No such date and time (check the day, the hour and the offset).") from None
+        if parsed is None:
+            raise serializers.ValidationError("Use ISO-8601, e.g. 2025-06-14T10:00:00+01:00.")
+        if self.require_offset and timezone.is_naive(parsed):
             raise serializers.ValidationError("Include the UTC offset, e.g. 2025-06-14T10:00:00+01:00.")
-        return super().to_internal_value(value)
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        try:
+            validate_event_time(parsed)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return self.enforce_timezone(parsed)
 
 
 class InboundEventDataSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=255, help_text="The competition's or event's id in the source system.")
-    club_id = serializers.CharField(max_length=64, required=False)
-    name = serializers.CharField(max_length=255, required=False)
-    starts_at = AwareDateTimeField(required=False, help_text="ISO-8601 with an offset.")
-    location = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
-    url = serializers.URLField(max_length=2000, required=False, allow_blank=True, allow_null=True)
-    image_url = serializers.URLField(max_length=2000, required=False, allow_blank=True, allow_null=True,
-                                     validators=[validate_media_address])
+    id = StrictCharField(max_length=255, help_text="The competition's or event's id in the source system.")
+    club_id = StrictCharField(max_length=64, required=False)
+    name = StrictCharField(max_length=255, required=False)
+    starts_at = EventTimeField(required=False, help_text="ISO-8601 with an offset.")
+    location = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    url = StrictURLField(max_length=2000, required=False, allow_blank=True, allow_null=True)
+    image_url = StrictURLField(max_length=2000, required=False, allow_blank=True, allow_null=True,
+                               validators=[validate_media_address])
 
 
 class InboundEventSerializer(serializers.Serializer):
-    """The signed event body (see the X-Signature and X-Signature-Timestamp headers)."""
+    """The signed event body (see the X-Signature and X-Signature-Timestamp headers); unknown fields are ignored."""
 
-    id = serializers.CharField(max_length=255, help_text="Unique event id; a redelivery with the same id is applied once.")
+    id = StrictCharField(max_length=255,
+                         help_text="The event's id, unique per tenant; a redelivery with the same id is applied once.")
     type = serializers.ChoiceField(choices=EVENT_TYPES)
-    tenant_id = serializers.CharField(max_length=64)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    tenant_id = StrictCharField(max_length=64)
+    occurred_at = EventTimeField(require_offset=False, required=False, allow_null=True,
+                                 help_text="ISO-8601; without an offset it is read as UTC.")
     data = InboundEventDataSerializer()
 
     def validate(self, attrs):

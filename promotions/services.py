@@ -12,13 +12,16 @@ from promotions.models import (
     DispatchStatus,
     EventPromotion,
     EventSourceType,
+    EventStatus,
     PromotionDelivery,
     PromotionDispatch,
     SmsOptOut,
     validate_channels,
+    validate_event_time,
     validate_reminder_days,
 )
 from promotions.planning import promotion_plan
+from promotions.sms import sender_e164
 
 # The settings staff may change on any promotion; the event's own details only on SPECIAL ones.
 SETTING_FIELDS = (
@@ -26,6 +29,25 @@ SETTING_FIELDS = (
     "social_content", "campaign", "is_active", "auto_promote",
 )
 EVENT_FIELDS = ("event_name", "event_starts_at", "event_location", "event_url", "event_image_url")
+
+
+class EventAlreadyStarted(ValidationError):
+    """A new promotion for an event that has already begun: there is nothing left to announce."""
+
+    def __init__(self):
+        super().__init__({"event_starts_at": "The event must be in the future."}, code="event_started")
+
+
+def _check_event_time(starts_at, *, new, now=None):
+    """Every event time stays in the range planning can work with; a new promotion's event is still to come."""
+    if starts_at is None:
+        return
+    try:
+        validate_event_time(starts_at)
+    except ValidationError as exc:
+        raise ValidationError({"event_starts_at": exc.messages}) from exc
+    if new and starts_at <= (now or timezone.now()):
+        raise EventAlreadyStarted()
 
 
 def _check_related(promotion):
@@ -45,6 +67,7 @@ def _check_related(promotion):
         errors["event_starts_at"] = "The start time needs a timezone."
     if errors:
         raise ValidationError(errors)
+    _check_event_time(promotion.event_starts_at, new=False)
     promotion.full_clean(exclude=["tenant", "club", "segment", "email_template", "sms_template", "campaign"])
 
 
@@ -54,6 +77,7 @@ def promotion_create_special(*, tenant, club, by, **fields):
     unknown = set(fields) - set(SETTING_FIELDS) - set(EVENT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    _check_event_time(fields.get("event_starts_at"), new=True)
     fields.setdefault("channels", list(tenant.default_channels))
     fields.setdefault("reminder_days", list(tenant.default_reminder_days))
     promotion = EventPromotion(
@@ -78,6 +102,48 @@ def promotion_update(*, promotion, by=None, **fields):
         setattr(promotion, name, value)
     _check_related(promotion)
     promotion.save()
+    promotion_plan(promotion=promotion)
+    return promotion
+
+
+@transaction.atomic
+def promotion_create_from_event(*, tenant, club, source_type, source_id, by, **event_fields):
+    """A competition or club event published by its source: promoted with the tenant's defaults, planned at once."""
+    _check_event_time(event_fields.get("event_starts_at"), new=True)
+    promotion = EventPromotion(
+        tenant=tenant, club=club, source_type=source_type, source_id=source_id, auto_promote=True,
+        channels=list(tenant.default_channels), reminder_days=list(tenant.default_reminder_days),
+        created_by=str(by)[:150], **event_fields,
+    )
+    _check_related(promotion)
+    promotion.save()
+    promotion_plan(promotion=promotion)
+    return promotion
+
+
+@transaction.atomic
+def promotion_update_from_event(*, promotion, club, **event_fields):
+    """The source changed its event (moved, renamed, re-published): the details follow and the plan moves with them."""
+    unknown = set(event_fields) - set(EVENT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    promotion = EventPromotion.objects.select_for_update().select_related("club").get(pk=promotion.pk)
+    for name, value in event_fields.items():
+        setattr(promotion, name, value)
+    promotion.club = club
+    promotion.event_status = EventStatus.SCHEDULED
+    _check_related(promotion)
+    promotion.save()
+    promotion_plan(promotion=promotion)
+    return promotion
+
+
+@transaction.atomic
+def promotion_cancel_event(*, promotion):
+    """The source cancelled its event: whatever has not gone out yet is cancelled."""
+    promotion = EventPromotion.objects.select_for_update().select_related("club").get(pk=promotion.pk)
+    promotion.event_status = EventStatus.CANCELLED
+    promotion.save(update_fields=["event_status", "updated_at"])
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -112,10 +178,20 @@ def member_email_unsubscribe(*, member_id):
 
 
 def sms_opt_out(*, phone, text=""):
-    """A STOP reply: every member with that number stops getting texts; recorded for the audit trail."""
+    """A STOP reply: every member with that number stops getting texts; recorded for the audit trail.
+
+    The sender's number is read as E.164 first (members' numbers are stored that way), so "447700900123"
+    or "07700 900123" (in SMS_DEFAULT_REGION) finds "+447700900123"; a sender that is no phone number
+    is a ValidationError.
+    """
+    number = sender_e164(phone)
+    if number is None:
+        raise ValidationError({"from": "Not a phone number we can read; send it in international format."})
     with transaction.atomic():
-        count = Member.objects.filter(phone=phone.strip(), sms_consent=True).update(sms_consent=False)
-        return SmsOptOut.objects.create(phone=phone.strip(), text=text[:160], members_opted_out=count)
+        count = Member.objects.filter(phone=number, sms_consent=True).update(sms_consent=False)
+        # Kept for the audit trail as readable text: NUL and lone surrogates cannot be stored.
+        kept = "".join(ch for ch in text if ch != "\x00" and not "\ud800" <= ch <= "\udfff")[:160]
+        return SmsOptOut.objects.create(phone=number, text=kept, members_opted_out=count)
 
 
 @transaction.atomic

@@ -44,6 +44,47 @@ def e164(phone):
     return formatted if formatted == phone.strip() else None
 
 
+def sender_e164(phone, *, region=None):
+    """A reply's sender in E.164, however the gateway wrote it; None when it cannot be a phone number.
+
+    "+44 7700 900123", "0044 7700 900123" and "447700900123" (international without the "+") all read
+    as +447700900123; a national number ("07700 900123") is read in ``region`` (SMS_DEFAULT_REGION).
+    """
+    if not isinstance(phone, str) or not phone.strip() or len(phone) > 40 or "\x00" in phone:
+        return None
+    phone = phone.strip()
+    region = region if region is not None else (settings.SMS_DEFAULT_REGION or None)
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    candidates = [phone]
+    if phone.startswith("00"):  # the international prefix most countries dial
+        candidates.append("+" + digits[2:])
+    elif not phone.startswith(("+", "0")) and digits:
+        candidates.append("+" + digits)
+    for candidate, candidate_region in [(c, None) for c in candidates] + ([(phone, region.upper())] if region else []):
+        try:
+            number = phonenumbers.parse(candidate, candidate_region)
+        except phonenumbers.NumberParseException:
+            continue
+        # Possible, not necessarily valid: this only finds members, and a reserved range must still opt out.
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def is_stop_reply(text):
+    """A reply asking for no more texts: its first word (or all of it, run together) is one of SMS_STOP_WORDS.
+
+    Case, punctuation and spacing do not matter: "Stop.", " STOP! ", "stop all" and "Stop All!" all count.
+    """
+    if not isinstance(text, str):
+        return False
+    words = "".join(ch if ch.isalnum() else " " for ch in text.upper()).split()
+    if not words:
+        return False
+    keywords = {word.upper().replace(" ", "") for word in settings.SMS_STOP_WORDS}
+    return words[0] in keywords or "".join(words) in keywords
+
+
 class BaseSmsBackend:
     def send(self, message: SmsMessage) -> str:
         """Send one text; return the gateway's message id. Raise SmsError when it was refused."""

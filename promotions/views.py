@@ -17,6 +17,7 @@ from promotions import services
 from promotions.forms import PromotionForm, TenantDefaultsForm
 from promotions.models import Channel, EventPromotion
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
+from promotions.sms import is_stop_reply
 from promotions.unsubscribe import member_id_from_token
 
 
@@ -150,12 +151,20 @@ def sms_inbound(request):
         return JsonResponse({"detail": "Not authorised."}, status=401)
     try:
         payload = json.loads(request.body) if request.content_type == "application/json" else request.POST
-    except ValueError:
+    except (ValueError, RecursionError):
         return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
-    phone, text = str(payload.get("from", "")).strip(), str(payload.get("text", "")).strip()
-    if not phone:
-        return JsonResponse({"from": ["This field is required."]}, status=400)
-    if text.split()[:1] and text.split()[0].upper() in settings.SMS_STOP_WORDS:
-        opt_out = services.sms_opt_out(phone=phone, text=text)
+    if not hasattr(payload, "get"):
+        return JsonResponse({"detail": "The body must be a JSON object with \"from\" and \"text\"."}, status=400)
+    phone, text = payload.get("from", ""), payload.get("text", "")
+    errors = {name: ["Must be text."] for name, value in (("from", phone), ("text", text)) if not isinstance(value, str)}
+    if not errors and not phone.strip():
+        errors["from"] = ["This field is required."]
+    if errors:
+        return JsonResponse(errors, status=400)
+    if is_stop_reply(text):
+        try:
+            opt_out = services.sms_opt_out(phone=phone, text=text.strip())
+        except ValidationError as exc:
+            return JsonResponse(exc.message_dict, status=400)
         return JsonResponse({"status": "opted out", "members": opt_out.members_opted_out})
     return JsonResponse({"status": "ignored"})

@@ -318,3 +318,10 @@ AXES_LOCKOUT_CALLABLE = "crm.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 # API tokens stop working this many days after they were issued; a new POST to /api/v1/auth/token/ issues another.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+
+# Inbound events and STOP replies (issues 10 and 11)
+# Event times outside [1 Jan EVENT_TIME_MIN_YEAR, now + EVENT_TIME_MAX_YEARS_AHEAD years] are refused: planning stays in range.
+EVENT_TIME_MIN_YEAR = env.int("EVENT_TIME_MIN_YEAR", default=2000)
+EVENT_TIME_MAX_YEARS_AHEAD = env.int("EVENT_TIME_MAX_YEARS_AHEAD", default=5)
+# A STOP reply from a number in national format ("07700 900123") is read as a number of this region (ISO code, e.g. GB).
+SMS_DEFAULT_REGION = env.str("SMS_DEFAULT_REGION", default="")

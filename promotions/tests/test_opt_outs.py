@@ -138,3 +138,60 @@ def test_failed_gateway_sends_are_counted_failed(settings, sms_outbox):
 class RefusingBackend:
     def send(self, message):
         raise SmsError("The SMS gateway refused the text (HTTP 400): bad sender")
+
+
+# --- STOP replies however they are written (issue 10, finding 10) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["STOP", "Stop.", "stop all", " STOP! ", "Stop All!", "unsubscribe", "Cancel.",
+                                  "end", "QUIT!!", "stopall", "stop please"])
+def test_stop_keywords_are_case_and_punctuation_insensitive(client, settings, text):
+    settings.SMS_GATEWAY_TOKEN = "gateway-secret"
+    member = MemberFactory(phone="+447700900123")
+    response = client.post("/promotions/sms/inbound/", {"from": member.phone, "text": text},
+                           HTTP_AUTHORIZATION="Bearer gateway-secret")
+    assert response.json() == {"status": "opted out", "members": 1}
+    assert Member.objects.get(pk=member.pk).sms_consent is False
+
+
+@pytest.mark.parametrize("text", ["See you there", "Stopping by later", "", "   ", "?!"])
+def test_ordinary_replies_are_not_opt_outs(client, settings, text):
+    settings.SMS_GATEWAY_TOKEN = "gateway-secret"
+    member = MemberFactory(phone="+447700900123")
+    response = client.post("/promotions/sms/inbound/", {"from": member.phone, "text": text},
+                           HTTP_AUTHORIZATION="Bearer gateway-secret")
+    assert response.json()["status"] == "ignored"
+    assert Member.objects.get(pk=member.pk).sms_consent is True
+
+
+@pytest.mark.parametrize("sender", ["447700900123", "+44 7700 900123", "0044 7700 900123", "+44 (0)7700 900123",
+                                    "07700 900123"])
+def test_the_senders_number_is_normalised_before_matching_members(client, settings, sender):
+    settings.SMS_GATEWAY_TOKEN = "gateway-secret"
+    settings.SMS_DEFAULT_REGION = "GB"
+    member = MemberFactory(phone="+447700900123")
+    response = client.post("/promotions/sms/inbound/", {"from": sender, "text": "STOP"},
+                           HTTP_AUTHORIZATION="Bearer gateway-secret")
+    assert response.json() == {"status": "opted out", "members": 1}
+    assert Member.objects.get(pk=member.pk).sms_consent is False
+    assert SmsOptOut.objects.get().phone == "+447700900123"
+
+
+@pytest.mark.parametrize("payload", [{"from": "not a number", "text": "STOP"}, {"from": "+4" * 40, "text": "STOP"},
+                                     {"from": "+447700900123\u0000", "text": "STOP"}])
+def test_a_sender_that_is_not_a_phone_number_is_a_clear_400(client, settings, payload):
+    settings.SMS_GATEWAY_TOKEN = "gateway-secret"
+    response = client.post("/promotions/sms/inbound/", json.dumps(payload), content_type="application/json",
+                           HTTP_AUTHORIZATION="Bearer gateway-secret")
+    assert response.status_code == 400
+    assert "from" in response.json()
+    assert not SmsOptOut.objects.exists()
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"[" * 100_000, b'{"from": 5, "text": ["STOP"]}'])
+def test_a_gateway_body_of_the_wrong_shape_is_a_clear_400(client, settings, raw):
+    settings.SMS_GATEWAY_TOKEN = "gateway-secret"
+    response = client.post("/promotions/sms/inbound/", raw, content_type="application/json",
+                           HTTP_AUTHORIZATION="Bearer gateway-secret")
+    assert response.status_code == 400
+    assert response.json()
