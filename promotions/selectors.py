@@ -70,16 +70,19 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         (DispatchKind.REMINDER, d, f"{d}-day reminder") for d in sorted(set(promotion.reminder_days), reverse=True)
     ]
     shown, refused = {}, {}
-    for name, build in (
-        ("email", lambda: messages.email_content(promotion=promotion, member=member, kind=kind, days_before=days_before)),
-        ("sms", lambda: messages.sms_text(promotion=promotion, member=member, kind=kind, days_before=days_before)),
-        ("social", lambda: messages.social_text(promotion=promotion, kind=kind, days_before=days_before)),
+    for name, what, build in (
+        ("email", "email template",
+         lambda: messages.email_content(promotion=promotion, member=member, kind=kind, days_before=days_before)),
+        ("sms", "SMS template",
+         lambda: messages.sms_text(promotion=promotion, member=member, kind=kind, days_before=days_before)),
+        ("social", "social post text",
+         lambda: messages.social_text(promotion=promotion, kind=kind, days_before=days_before)),
     ):
         try:
             shown[name] = build()
         except TemplateRefused as exc:
             # A stored template the rules refuse is explained, never rendered.
-            shown[name], refused[name] = None, str(exc)
+            shown[name], refused[name] = None, f"The {what} is refused and would not be sent: {exc}"
     return {
         "member": member,
         "members": members[:50],
