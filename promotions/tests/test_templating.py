@@ -118,3 +118,19 @@ def test_the_migration_rewrites_stored_templates_and_social_text():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_the_demo_templates_and_social_text_are_valid_and_render(client):
+    from crm.demo import seed_demo
+    from crm.models import MessageTemplate
+    from promotions.models import EventPromotion
+
+    tenant, user = seed_demo(members=5)
+    for template in MessageTemplate.objects.filter(tenant=tenant):
+        template.full_clean()
+    promotion = EventPromotion.objects.get(tenant=tenant, event_name="Club Championship")
+    promotion.full_clean()
+    client.force_login(user)
+    content = client.get(f"/promotions/{promotion.pk}/preview/").content.decode()
+    assert "is refused" not in content and "Club Championship starts" in content
