@@ -55,6 +55,7 @@ MERGE_FIELDS = (
 )
 FIELDS_BY_NAME = {field.name: field for field in MERGE_FIELDS}
 
+MAX_LENGTH = 20_000
 ALLOWED_FILTERS = ("default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate")
 ALLOWED_TESTS = ("defined", "undefined", "none", "number", "string", "odd", "even")
 _STATEMENT_TAGS = {
@@ -178,16 +179,23 @@ def _problems_in(node, place, problems):
 @functools.lru_cache(maxsize=256)
 def _compiled(source, place):
     """(problems, compiled template or None): checked once per text, however many members it goes to."""
+    if len(source) > MAX_LENGTH:
+        return (f"A template is at most {MAX_LENGTH} characters.",), None
+    problems = []
     try:
         tree = _ENV.parse(source)
+        _problems_in(tree, place, problems)
     except TemplateSyntaxError as exc:
         hint = " Tags allowed: if, elif, else, endif, raw." if "unknown tag" in (exc.message or "") else ""
         return (f"Line {exc.lineno}: {exc.message}{hint}",), None
-    problems = []
-    _problems_in(tree, place, problems)
+    except RecursionError:
+        return ("The template is nested too deeply.",), None
     if problems:
         return tuple(dict.fromkeys(problems)), None
-    return (), _ENV.from_string(source)
+    try:
+        return (), _ENV.from_string(source)
+    except (RecursionError, SyntaxError, MemoryError):
+        return ("The template is nested too deeply.",), None
 
 
 def _render_checked(template, values, place):

@@ -134,3 +134,15 @@ def test_the_demo_templates_and_social_text_are_valid_and_render(client):
     client.force_login(user)
     content = client.get(f"/promotions/{promotion.pk}/preview/").content.decode()
     assert "is refused" not in content and "Club Championship starts" in content
+
+
+@pytest.mark.parametrize("source", [
+    "{% if kind %}" * 400 + "x" + "{% endif %}" * 400,
+    "{{ " + "(" * 2000 + "kind" + ")" * 2000 + " }}",
+    "{{ " + "not " * 2000 + "kind }}",
+    "x" * 20_001,
+])
+def test_a_monster_template_is_refused_not_crashed_on(source):
+    assert templating.template_problems(source, place=SMS)
+    with pytest.raises(TemplateRefused):
+        templating.render(source, EXAMPLES, place=SMS)
