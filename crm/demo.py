@@ -54,14 +54,14 @@ def seed_demo(*, members=200):
     )
     MessageTemplate.objects.get_or_create(
         tenant=tenant, name="Competition announcement", channel=TemplateChannel.EMAIL,
-        defaults={"subject": "{{ event.name }} at {{ club.name }}",
-                  "body": "Hello {{ member.first_name }},\n\n{{ event.name }} starts {{ event_starts_local }}"
-                          "{% if event.location %} at {{ event.location }}{% endif %}.\n"
-                          "{% if event.url %}Book your place: {{ event.url }}\n{% endif %}\nSee you on the course!"},
+        defaults={"subject": "{{ event_name }} at {{ club_name }}",
+                  "body": "Hello {{ first_name }},\n\n{{ event_name }} starts {{ event_starts_local }}"
+                          "{% if event_location %} at {{ event_location }}{% endif %}.\n"
+                          "{% if event_url %}Book your place: {{ event_url }}\n{% endif %}\nSee you on the course!"},
     )
     MessageTemplate.objects.get_or_create(
         tenant=tenant, name="Competition reminder SMS", channel=TemplateChannel.SMS,
-        defaults={"body": "{{ club.name }}: {{ event.name }} {{ event_starts_local }}. {{ event.url }}"},
+        defaults={"body": "{{ club_name }}: {{ event_name }} {{ event_starts_local }}. {{ event_url }}"},
     )
     user, _ = staff_create(tenant_id=tenant.pk, username=DEMO_USERNAME, password=DEMO_PASSWORD, role=StaffRole.ADMIN,
                             check_password=False)  # the documented local demo login

@@ -7,12 +7,14 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework.authtoken.models import TokenProxy
 from timezone_field import TimeZoneField
 
 from crm.validators import validate_e164, validate_int_list
+from promotions import templating
 
 
 def new_event_secret():
@@ -148,16 +150,30 @@ class MessageTemplate(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="message_templates")
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=5, choices=TemplateChannel.choices)
-    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
-    body = models.TextField(
-        help_text="Django template text. Available: member, event, club, unsubscribe_url, event_starts_local."
-    )
+    subject = models.CharField(max_length=200, blank=True,
+                               help_text="Email only; a template like the body. Empty: the event's name.")
+    body = models.TextField(help_text=templating.help_text())
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return f"{self.name} ({self.get_channel_display()})"
+
+    def clean(self):
+        # The admin and any ModelForm run this: a template the sandbox would refuse is never saved.
+        super().clean()
+        place = {TemplateChannel.EMAIL: templating.EMAIL, TemplateChannel.SMS: templating.SMS}.get(self.channel)
+        if place is None:
+            return
+        errors = {}
+        for name in ("subject", "body"):
+            value = getattr(self, name) or ""
+            problems = templating.template_problems(value, place=place) if value or name == "body" else []
+            if problems:
+                errors[name] = problems
+        if errors:
+            raise ValidationError(errors)
 
 
 class StaffRole(models.TextChoices):

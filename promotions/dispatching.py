@@ -30,6 +30,7 @@ from promotions.models import (
 from promotions.planning import club_zone
 from promotions.recipients import recipient_ids
 from promotions.sms import SmsError, SmsMessage, e164, get_sms_backend
+from promotions.templating import TemplateRefused
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,10 @@ def dispatch_send(*, dispatch, now=None):
         return _finish(dispatch, DispatchStatus.SKIPPED,
                        f"missed its moment by {round(late_by / 60)} minutes (the scheduler was not running); "
                        "reminders are not sent late")
+    problem = messages.template_problem(promotion=promotion, channel=dispatch.channel)
+    if problem:
+        # A template stored before the sandbox rules (or around them) is never rendered.
+        return _finish(dispatch, DispatchStatus.FAILED, problem)
     if dispatch.channel == Channel.SOCIAL:
         return _send_social(dispatch, now)
     if getattr(dispatch, "claimed_from", DispatchStatus.PLANNED) != DispatchStatus.HELD:
@@ -201,7 +206,7 @@ def _pending_batches(dispatch, clock):
 
 def _send_deliveries(dispatch, clock):
     promotion = dispatch.promotion
-    base = messages.event_context(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
+    base = messages.event_fields(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     sms_backend = get_sms_backend() if dispatch.channel == Channel.SMS else None
     for batch in _pending_batches(dispatch, clock):
         # A heartbeat: a long run keeps its claim fresh, so it is never mistaken for a dead worker's.
@@ -256,11 +261,11 @@ def _send_sms_batch(dispatch, batch, backend, base):
         if number is None:
             _record(delivery.pk, DeliveryStatus.SKIPPED, "not a valid E.164 phone number")
             continue
-        body = messages.sms_text(promotion=promotion, member=member, kind=dispatch.kind,
-                                 days_before=dispatch.days_before, base=base)
         try:
+            body = messages.sms_text(promotion=promotion, member=member, kind=dispatch.kind,
+                                     days_before=dispatch.days_before, base=base)
             backend.send(SmsMessage(to=number, body=body, sender=settings.SMS_SENDER_ID))
-        except SmsError as exc:
+        except (SmsError, TemplateRefused) as exc:
             _record(delivery.pk, DeliveryStatus.FAILED, str(exc))
             continue
         _record(delivery.pk, DeliveryStatus.SENT)
@@ -304,7 +309,10 @@ def _send_social(dispatch, now):
     connections = SocialConnection.objects.filter(
         tenant_id=promotion.tenant_id, club_id=promotion.club_id, is_active=True
     ).order_by("pk")
-    content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
+    try:
+        content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
+    except TemplateRefused as exc:
+        return _finish(dispatch, DispatchStatus.FAILED, f"The social post text is refused: {exc}")
     image = promotion.event_image_url
     planned = sent = skipped = failed = 0
     reasons = []

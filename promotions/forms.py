@@ -8,6 +8,7 @@ from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
 from promotions.models import Channel
+from promotions.templating import SOCIAL, help_text, validate_social_text
 
 
 def parse_days(text):
@@ -41,8 +42,9 @@ class PromotionForm(forms.Form):
     target_radius = forms.IntegerField(required=False, min_value=1, max_value=20000, label="Only within (km)")
     email_template = forms.ModelChoiceField(queryset=None, required=False, empty_label="Standard email")
     sms_template = forms.ModelChoiceField(queryset=None, required=False, empty_label="Standard text")
-    social_content = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                                     label="Social post text", help_text="Leave empty for a text built from the event.")
+    social_content = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Social post text",
+                                     validators=[validate_social_text],
+                                     help_text="Leave empty for a text built from the event. " + help_text(SOCIAL))
     campaign = forms.ModelChoiceField(queryset=None, required=False, empty_label="No campaign")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 

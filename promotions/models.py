@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from crm.validators import validate_int_list, validate_str_list
+from promotions.templating import SOCIAL, help_text, validate_social_text
 
 
 class EventSourceType(models.TextChoices):
@@ -102,7 +103,10 @@ class EventPromotion(models.Model):
         "crm.MessageTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         limit_choices_to={"channel": "SMS"},
     )
-    social_content = models.TextField(null=True, blank=True)
+    social_content = models.TextField(
+        null=True, blank=True, validators=[validate_social_text],
+        help_text="Leave empty for a text built from the event. " + help_text(SOCIAL),
+    )
     campaign = models.ForeignKey(
         "crm.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="promotions"
     )

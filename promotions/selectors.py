@@ -9,6 +9,7 @@ from promotions import messages
 from promotions.models import Channel, DispatchKind, EventPromotion
 from promotions.planning import club_zone
 from promotions.recipients import audience
+from promotions.templating import TemplateRefused
 
 
 def promotion_list(*, user, club=None):
@@ -68,15 +69,27 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
     steps = [(DispatchKind.ANNOUNCEMENT, 0, "Announcement")] + [
         (DispatchKind.REMINDER, d, f"{d}-day reminder") for d in sorted(set(promotion.reminder_days), reverse=True)
     ]
-    email = messages.email_content(promotion=promotion, member=member, kind=kind, days_before=days_before)
+    shown, refused = {}, {}
+    for name, what, build in (
+        ("email", "email template",
+         lambda: messages.email_content(promotion=promotion, member=member, kind=kind, days_before=days_before)),
+        ("sms", "SMS template",
+         lambda: messages.sms_text(promotion=promotion, member=member, kind=kind, days_before=days_before)),
+        ("social", "social post text",
+         lambda: messages.social_text(promotion=promotion, kind=kind, days_before=days_before)),
+    ):
+        try:
+            shown[name] = build()
+        except TemplateRefused as exc:
+            # A stored template the rules refuse is explained, never rendered.
+            shown[name], refused[name] = None, f"The {what} is refused and would not be sent: {exc}"
     return {
         "member": member,
         "members": members[:50],
         "kind": kind,
         "days_before": days_before,
         "steps": steps,
-        "email": email,
-        "sms": messages.sms_text(promotion=promotion, member=member, kind=kind, days_before=days_before),
-        "social": messages.social_text(promotion=promotion, kind=kind, days_before=days_before),
+        **shown,
+        "refused": refused,
         "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
     }

@@ -66,8 +66,8 @@ class MessageTemplateFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"Template {n}")
     channel = "EMAIL"
-    subject = "{{ event.name }}"
-    body = "Hello {{ member.first_name }}, {{ event.name }} starts {{ event_starts_local }}."
+    subject = "{{ event_name }}"
+    body = "Hello {{ first_name }}, {{ event_name }} starts {{ event_starts_local }}."
 
 
 class UserFactory(factory.django.DjangoModelFactory):

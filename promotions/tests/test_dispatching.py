@@ -94,8 +94,8 @@ def test_staff_email_template_is_used(club):
 
     now = timezone.now()
     MemberFactory(club=club, first_name="Kim")
-    template = MessageTemplateFactory(tenant=club.tenant, subject="Play {{ event.name }}!",
-                                      body="Hi {{ member.first_name }} — {{ event_starts_local }} — {{ club.name }}")
+    template = MessageTemplateFactory(tenant=club.tenant, subject="Play {{ event_name }}!",
+                                      body="Hi {{ first_name }} — {{ event_starts_local }} — {{ club_name }}")
     promotion = planned_promotion(club=club, channels=["EMAIL"], now=now, email_template=template, event_name="Pairs")
     dispatch_run(dispatch_id=announcement(promotion, "EMAIL").pk, now=now)
     [message] = mail.outbox
