@@ -12,8 +12,8 @@ from promotions import messages, templating
 from promotions.templating import EMAIL, MERGE_FIELDS, SMS, SOCIAL, TemplateRefused
 from promotions.tests.factories import EventPromotionFactory
 
-convert = importlib.import_module("crm.migrations.0002_message_templates_in_sandbox")
-social = importlib.import_module("promotions.migrations.0003_social_text_is_a_template")
+convert = importlib.import_module("crm.migrations.0003_message_templates_in_sandbox")
+social = importlib.import_module("promotions.migrations.0004_social_text_is_a_template")
 
 EXAMPLES = {field.name: field.example for field in MERGE_FIELDS}
 
@@ -91,8 +91,8 @@ def test_every_merge_field_is_documented_in_the_readme():
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_rewrites_stored_templates_and_social_text():
     executor = MigrationExecutor(connection)
-    before = [("crm", "0001_initial"), ("promotions", "0002_dispatch_hold_and_sms_opt_out")]
-    after = [("crm", "0002_message_templates_in_sandbox"), ("promotions", "0003_social_text_is_a_template")]
+    before = [("crm", "0002_apitoken"), ("promotions", "0003_inbound_event_id_unique_per_tenant")]
+    after = [("crm", "0003_message_templates_in_sandbox"), ("promotions", "0004_social_text_is_a_template")]
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps
     Tenant, Club = old_apps.get_model("crm", "Tenant"), old_apps.get_model("crm", "Club")

@@ -24,7 +24,7 @@ def social_text_to_template(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('promotions', '0002_dispatch_hold_and_sms_opt_out'),
+        ('promotions', '0003_inbound_event_id_unique_per_tenant'),
     ]
 
     operations = [

@@ -73,7 +73,7 @@ def convert_templates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0001_initial'),
+        ('crm', '0002_apitoken'),
     ]
 
     operations = [
