@@ -117,3 +117,28 @@ class TenantScopedAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
         if _is_operator(request) and "tenant" not in filters and _has_tenant_field(self.model):
             filters.insert(0, "tenant")
         return filters
+
+
+class TenantAdminSite(admin.AdminSite):
+    """The admin site: every model registered on it is tenant-scoped for anyone but a superuser.
+
+    Models of other apps (logins, groups, API tokens, periodic tasks) get the same rule as ours, so a
+    tenant admin cannot tell another tenant's login id from a missing one by a 403 instead of "not found".
+    """
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        super().register(model_or_iterable, admin_class, **options)
+        models = [model_or_iterable] if isinstance(model_or_iterable, type) else model_or_iterable
+        for model in models:
+            model_admin = self._registry[model]
+            if not isinstance(model_admin, TenantScopedAdmin):
+                _scope_foreign_admin(model_admin)
+
+
+def _scope_foreign_admin(model_admin):
+    unscoped = model_admin.get_queryset
+
+    def get_queryset(request):
+        return scope_queryset(unscoped(request), request.user, all_tenants_for_superuser=True)
+
+    model_admin.get_queryset = get_queryset

@@ -4,7 +4,7 @@ Pages, the API and the admin all call ``scope_queryset``; an id from elsewhere i
 """
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Q
 
 from crm.models import Club, StaffMembership
@@ -78,6 +78,14 @@ def _has_field(model, path):
     except FieldDoesNotExist:
         return False
     return True
+
+
+def visible_row(queryset, user, pk):
+    """The row with ``pk`` if ``user`` may see it; None alike for another tenant's, an unknown or a malformed id."""
+    try:
+        return scope_queryset(queryset, user).filter(pk=pk).first()
+    except (ValidationError, ValueError):
+        return None
 
 
 def require_membership(user):

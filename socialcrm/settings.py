@@ -32,7 +32,7 @@ if not TOKEN_ENCRYPTION_KEYS and not DEBUG:
     )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.admin_apps.TenantAdminConfig",  # django.contrib.admin with every model tenant-scoped
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
