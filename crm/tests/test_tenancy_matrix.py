@@ -24,7 +24,6 @@ from rest_framework.authtoken.models import Token, TokenProxy
 
 from connections.models import OAuthAttempt, SocialConnection
 from connections.tests.factories import SocialConnectionFactory
-from crm.api_scoping import TenantScopedFilterBackend
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
@@ -221,9 +220,8 @@ def api_routes():
 
 def filter_params(viewset):
     """The relation filters a list declares (``?club=``, ``?campaign=`` ...), asked one at a time."""
-    model = viewset.serializer_class.Meta.model
-    filterset = TenantScopedFilterBackend().get_filterset_class(viewset(), model._default_manager.all())
-    declared = filterset.base_filters if filterset else {}
+    filterset = getattr(viewset, "filterset_class", None)
+    declared = set(getattr(viewset, "filterset_fields", None) or ()) | set(filterset.base_filters if filterset else ())
     return {name: model_of for name, model_of in RELATION_PARAMS.items() if name in declared}
 
 
