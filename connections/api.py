@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from connections.models import SocialConnection
 from connections.serializers import DeleteOutcomeSerializer, SocialConnectionSerializer
 from connections.services import connection_deactivate, connection_delete
-from crm.api_scoping import TenantScopedViewSetMixin
+from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 
 
-class SocialConnectionFilter(django_filters.FilterSet):
+class SocialConnectionFilter(TenantScopedFilterSet):
     active = django_filters.BooleanFilter(field_name="is_active")
 
     class Meta:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from connections import vault
 from connections.models import OAuthAttempt, SocialConnection
+from crm.tenancy import allowed_club_ids, scope_queryset
 from platforms import PlatformError, adapter_for_slug
 
 logger = logging.getLogger("connections")
@@ -159,9 +160,10 @@ def _open_offer(*, user, session_key, attempt_id):
 def oauth_offer(*, user, session_key, attempt_id):
     """The accounts staff can pick from (no tokens), with those already connected marked."""
     attempt, offer = _open_offer(user=user, session_key=session_key, attempt_id=attempt_id)
-    existing = {c.account_id: c for c in SocialConnection.objects.filter(
+    # Only connections the user may see are marked; another club's stays out of sight.
+    existing = {c.account_id: c for c in scope_queryset(SocialConnection.objects.filter(
         tenant_id=attempt.tenant_id, platform=attempt.platform,
-        account_id__in=[a["account_id"] for a in offer["accounts"]])}
+        account_id__in=[a["account_id"] for a in offer["accounts"]]), user)}
     accounts = [
         OfferedAccount(
             account_id=a["account_id"], name=a["name"], account_type=a["account_type"], permissions=a["permissions"],
@@ -173,11 +175,19 @@ def oauth_offer(*, user, session_key, attempt_id):
     return attempt, accounts, offer.get("reconnect")
 
 
+def _may_move(*, user, connection):
+    """Staff limited to some clubs may move only a connection of one of their clubs."""
+    club_ids = allowed_club_ids(user)
+    return club_ids is None or connection.club_id in club_ids
+
+
 @transaction.atomic
 def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_allowed):
     """Create or update one SocialConnection per picked account: ``picks`` maps account id → club id or "".
 
-    A reconnect updates the existing row (same tenant, platform, account) and reactivates it.
+    A reconnect updates the existing row (same tenant, platform, account) and reactivates it. Staff
+    limited to some clubs cannot move a connection of another club, or a tenant-wide one, to another club:
+    the whole pick is refused and every existing connection stays as it was.
     """
     attempt, offer = _open_offer(user=user, session_key=session_key, attempt_id=attempt_id)
     by_id = {a["account_id"]: a for a in offer["accounts"]}
@@ -195,6 +205,14 @@ def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_a
             tenant_id=attempt.tenant_id, platform=attempt.platform, account_id=account_id).first()
         if connection is None:
             connection = SocialConnection(tenant_id=attempt.tenant_id, platform=attempt.platform, account_id=account_id)
+        new_club_id = club_id or None
+        if connection.pk and connection.club_id != new_club_id and not _may_move(user=user, connection=connection):
+            raise OAuthFailure(
+                f"{account['name']} is already connected for "
+                f"{'the whole organisation' if connection.club_id is None else 'another club'}; "
+                "only a tenant admin or staff of that club can move it. Nothing was changed.",
+                title="Connection belongs elsewhere",
+            )
         connection.club = clubs.get(club_id) if club_id else None
         connection.account_name = account["name"]
         connection.account_type = account["account_type"]

@@ -7,7 +7,7 @@ from connections import oauth
 from connections.models import SocialConnection
 from connections.selectors import connection_list, connection_rows
 from connections.services import connection_deactivate, connection_delete, connection_scheduled_post_count
-from crm.tenancy import require_membership, scope_queryset, visible_clubs
+from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import all_adapters
 
 
@@ -32,8 +32,7 @@ def connect(request, platform):
     membership = require_membership(request.user)
     reconnect = None
     if request.GET.get("reconnect"):
-        reconnect = scope_queryset(SocialConnection.objects.all(), request.user).filter(
-            pk=request.GET["reconnect"]).first()
+        reconnect = visible_row(SocialConnection.objects.all(), request.user, request.GET["reconnect"])
         if reconnect is None:
             return _failure(request, oauth.OAuthFailure("That connection was not found."), status=404)
     try:

@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, Tenant
 from crm.tenancy import membership_of
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "name", "auto_promote", "default_send_time", "created_at"]
     list_filter = ["auto_promote"]
     search_fields = ["id", "name"]
@@ -19,6 +19,13 @@ class TenantAdmin(admin.ModelAdmin):
             return queryset
         membership = membership_of(request.user)
         return queryset.filter(pk=membership.tenant_id if membership else None)
+
+    # Creating or removing a tenant is an operator's act (see the create_tenant command).
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Club)

@@ -30,6 +30,8 @@ def default_reminder_days():
 
 
 class Tenant(models.Model):
+    tenant_path = "pk"
+
     id = models.CharField(primary_key=True, max_length=64)
     name = models.CharField(max_length=200)
     inbound_event_secret = models.CharField(
@@ -53,6 +55,8 @@ class Tenant(models.Model):
 
 
 class Club(models.Model):
+    club_path = "pk"
+
     id = models.CharField(primary_key=True, max_length=64, default=uuid.uuid4)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clubs")
     name = models.CharField(max_length=200)

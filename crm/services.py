@@ -1,3 +1,6 @@
+import re
+import zoneinfo
+
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
@@ -52,6 +55,32 @@ def staff_create(*, tenant_id, username, password, role=StaffRole.STAFF, club_id
     else:
         user.user_permissions.clear()
     return user, created
+
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+
+
+@transaction.atomic
+def tenant_create(*, tenant_id, name, club_name, timezone="UTC"):
+    """An operator creates a tenant with its first club. An existing id is refused, never overwritten."""
+    errors = {}
+    tenant_id = (tenant_id or "").strip()
+    if not TENANT_ID_PATTERN.match(tenant_id):
+        errors["id"] = ("A tenant id is 3 to 64 lower-case letters, digits and hyphens, "
+                        "starting and ending with a letter or digit.")
+    elif Tenant.objects.filter(pk=tenant_id).exists():
+        errors["id"] = f"Tenant '{tenant_id}' already exists; choose another id."
+    if not (name or "").strip():
+        errors["name"] = "A tenant name is required."
+    if not (club_name or "").strip():
+        errors["club_name"] = "The first club's name is required."
+    if timezone not in zoneinfo.available_timezones():
+        errors["timezone"] = f"'{timezone}' is not a time zone; use an IANA name such as Europe/London."
+    if errors:
+        raise ValidationError(errors)
+    tenant = Tenant.objects.create(id=tenant_id, name=name.strip())
+    club = Club.objects.create(tenant=tenant, name=club_name.strip(), timezone=timezone)
+    return tenant, club
 
 
 def tenant_rotate_event_secret(*, tenant):

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
@@ -84,17 +84,9 @@ class PostMetricSnapshotAdmin(TenantScopedAdmin):
     search_fields = ["post__content"]
     list_filter = ["post__connection__platform"]
 
-    def get_queryset(self, request):
-        from crm.tenancy import scope_queryset
-
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(post__in=scope_queryset(SocialPost.objects.all(), request.user))
-
 
 @admin.register(SchedulerHeartbeat)
-class SchedulerHeartbeatAdmin(admin.ModelAdmin):
+class SchedulerHeartbeatAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "last_run_at"]
     date_hierarchy = "last_run_at"
     search_fields = ["name"]

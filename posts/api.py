@@ -7,7 +7,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm.api_scoping import TenantScopedViewSetMixin
+from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.tenancy import require_membership
 from posts import services
 from posts.models import SocialPost
@@ -20,7 +20,7 @@ class Conflict(exceptions.APIException):
     default_code = "illegal_transition"
 
 
-class PostFilter(django_filters.FilterSet):
+class PostFilter(TenantScopedFilterSet):
     scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
     scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
     published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")

@@ -104,6 +104,10 @@ class SocialPost(models.Model):
 class PostMetricSnapshot(models.Model):
     """Engagement as read at one sync, kept so staff can see a post's metrics over time."""
 
+    tenant_path = "post__tenant"
+    club_path = "post__connection__club"
+    club_may_be_empty = True
+
     post = models.ForeignKey(SocialPost, on_delete=models.CASCADE, related_name="metric_snapshots")
     taken_at = models.DateTimeField()
     likes = models.IntegerField(default=0)

@@ -7,8 +7,8 @@ from itertools import groupby
 from django.db.models import Q
 
 from connections.models import SocialConnection
-from crm.models import Campaign
-from crm.tenancy import scope_queryset
+from crm.models import Campaign, Club
+from crm.tenancy import scope_queryset, visible_row
 from posts.models import SocialPost, SocialPostStatus
 
 
@@ -21,10 +21,13 @@ def post_list(*, user, club=None, filters=None):
         posts = posts.filter(status=filters["status"])
     if filters.get("platform"):
         posts = posts.filter(connection__platform=filters["platform"])
+    # A filter id resolves within the user's scope; another tenant's, unknown or malformed ids match nothing.
     if filters.get("club"):
-        posts = posts.filter(connection__club_id=filters["club"])
+        club = visible_row(Club.objects.all(), user, filters["club"])
+        posts = posts.filter(connection__club=club) if club else posts.none()
     if filters.get("campaign"):
-        posts = posts.filter(campaign_id=filters["campaign"])
+        campaign = visible_row(Campaign.objects.all(), user, filters["campaign"])
+        posts = posts.filter(campaign=campaign) if campaign else posts.none()
     moment = Q(scheduled_at__isnull=False) | Q(published_at__isnull=False)
     if filters.get("date_from"):
         start = filters["date_from"]

@@ -1,9 +1,8 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from connections.models import SocialConnection
+from crm.api_scoping import ScopedRelatedField
 from crm.models import Campaign
-from crm.tenancy import scope_queryset
 from platforms.fetch import validate_media_address
 from posts.models import SocialPost
 from posts.states import allowed_actions
@@ -27,25 +26,6 @@ class SocialPostSerializer(serializers.ModelSerializer):
 
     def get_actions(self, post):
         return allowed_actions(post.status)
-
-
-class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
-    """A related id resolved through the user's tenancy scope: anything else is simply "not found"."""
-
-    default_error_messages = {"does_not_exist": "Not found.", "incorrect_type": "Not found."}
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return scope_queryset(self.model.objects.all(), self.context["request"].user)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except DjangoValidationError:  # malformed UUID
-            self.fail("does_not_exist", pk_value=data)
 
 
 class PostInputSerializer(serializers.Serializer):

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
-from crm.tenancy import require_membership, scope_queryset, visible_clubs
+from crm.models import Campaign
+from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import PostContent, get_adapter
 from posts import selectors, services
 from posts.models import SocialPost, SocialPostStatus
@@ -72,7 +73,11 @@ def _bulk(request):
         messages.warning(request, "Choose some posts and an action.")
         return redirect(request.get_full_path())
     done, refused = 0, []
-    for post in selectors.post_list(user=request.user).filter(pk__in=ids):
+    try:
+        chosen = list(selectors.post_list(user=request.user).filter(pk__in=ids))
+    except ValidationError:  # a malformed id names no post
+        chosen = []
+    for post in chosen:
         try:
             service(post=post, by=request.user)
             done += 1
@@ -133,7 +138,7 @@ def _compose_posts(request, tenant, form, intent):
         raise ValidationError("Choose at least one account to post to.")
     campaign = None
     if form["campaign"]:
-        campaign = selectors.composer_campaigns(user=request.user).filter(pk=form["campaign"]).first()
+        campaign = visible_row(Campaign.objects.all(), request.user, form["campaign"])
         if campaign is None:
             raise ValidationError("Campaign not found.")
     local = None

@@ -10,8 +10,6 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from crm.api_scoping import TenantScopedViewSetMixin
-from crm.models import Campaign, MessageTemplate, Segment
-from crm.tenancy import require_membership, scope_queryset, visible_clubs
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
 from promotions.planning import club_zone, reminder_moments
@@ -37,16 +35,8 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["club", "source_type", "is_active", "event_status"]
 
     def _input(self, *, instance=None, partial=False):
-        user = self.request.user
         serializer = PromotionInputSerializer(instance=instance, data=self.request.data, partial=partial,
                                               context=self.get_serializer_context())
-        # Related ids from another tenant (or a club out of reach) are "not found".
-        serializer.fields["club"].queryset = visible_clubs(user)
-        serializer.fields["segment"].queryset = scope_queryset(Segment.objects.all(), user)
-        serializer.fields["campaign"].queryset = scope_queryset(Campaign.objects.all(), user)
-        templates = MessageTemplate.objects.filter(tenant_id=require_membership(user).tenant_id)
-        serializer.fields["email_template"].queryset = templates.filter(channel="EMAIL")
-        serializer.fields["sms_template"].queryset = templates.filter(channel="SMS")
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

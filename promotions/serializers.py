@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from crm.api_scoping import ScopedRelatedField
 from platforms.fetch import validate_media_address
 from promotions.intake import EVENT_TYPES
 from promotions.models import Channel, EventPromotion, PromotionDispatch, validate_event_time
@@ -27,8 +28,10 @@ class EventPromotionSerializer(serializers.ModelSerializer):
 class PromotionInputSerializer(serializers.ModelSerializer):
     """What a caller may write: settings, and for SPECIAL promotions the event's details.
 
-    Related fields are limited to the caller's tenant by the view (other tenants' ids are "not found").
+    Related ids resolve within the caller's tenant and clubs (other tenants' ids are "not found").
     """
+
+    serializer_related_field = ScopedRelatedField
 
     channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False)
     reminder_days = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=365), required=False)

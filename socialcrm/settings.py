@@ -33,7 +33,7 @@ if not TOKEN_ENCRYPTION_KEYS and not DEBUG:
     )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.admin_apps.TenantAdminConfig",  # django.contrib.admin with every model tenant-scoped
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -192,7 +192,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.IsTenantStaff"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Tenant isolation: every ?club= / ?campaign= / ... filter id resolves within the caller's scope.
+    "DEFAULT_FILTER_BACKENDS": ["crm.api_scoping.TenantScopedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Scoped throttles (issue 10): "token" guards password guessing, "events" the signed inbound hook.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
