@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 
 from connections.models import OAuthAttempt, SocialConnection
 from connections.tests.factories import SocialConnectionFactory
-from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
+from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
 from posts.models import PostMetricSnapshot, SocialPost
@@ -42,6 +42,9 @@ NOT_TENANT_DATA = {
     "auth.Group", "posts.SchedulerHeartbeat", "promotions.SmsOptOut", "django_celery_beat.PeriodicTask",
     "django_celery_beat.ClockedSchedule", "django_celery_beat.CrontabSchedule", "django_celery_beat.SolarSchedule",
     "django_celery_beat.IntervalSchedule",
+    # Login lockout records name no tenant: only operators see them (the admin site shows a
+    # model without a tenant path to superusers alone).
+    "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog",
 }
 # Staff page arguments that are not row ids: a platform's slug, and the signed unsubscribe token
 # (public by design: it names one member by a signature, not by an id).
@@ -119,6 +122,7 @@ def world():
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
+        ApiToken: ApiToken.objects.get(pk=token.pk),
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
             "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b}}
