@@ -87,9 +87,12 @@ def promotion_toggle(request, pk):
 @login_required
 def promotion_preview(request, pk):
     promotion = _promotion(request, pk)
+    kind, days = request.GET.get("kind", "ANNOUNCEMENT"), request.GET.get("days", "0")
+    # The step picker's own value ("KIND:DAYS") wins: the page must work with no script copying it over.
+    if ":" in request.GET.get("step", ""):
+        kind, days = request.GET["step"].split(":", 1)
     preview = promotion_message_preview(promotion=promotion, member_id=request.GET.get("member"),
-                                        kind=request.GET.get("kind", "ANNOUNCEMENT"),
-                                        days_before=request.GET.get("days", "0"))
+                                        kind=kind, days_before=days)
     return render(request, "promotions/preview.html", {"promotion": promotion, **preview})
 
 

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
+    "csp",
     "django_celery_beat",
     "crm",
     "platforms",
@@ -54,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "socialcrm.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the others, so error responses they return (400, 403) carry the policy too.
+    "socialcrm.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -198,6 +202,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # API docs load nothing from another origin (drf-spectacular-sidecar ships the bundles).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Platforms: app credentials and where each platform lives (point these at the simulator locally).
@@ -286,3 +295,22 @@ PROMOTION_DISPATCH_BATCH_SIZE = env.int("PROMOTION_DISPATCH_BATCH_SIZE", default
 SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
 # A reminder whose moment passed this long ago while the scheduler was down is skipped, not sent late.
 PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", default=3 * 3600)
+
+# Content-Security-Policy (issue 10): scripts and styles come only from our static files; nothing
+# inline, nothing from another origin. The platforms' consent pages are added to form-action at
+# request time (socialcrm/csp.py), from the same settings the adapters build their URLs with.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
