@@ -57,5 +57,5 @@ def test_staff_create_a_special_promotion_see_its_timeline_and_preview_the_messa
     assert "Autumn Texas Scramble at Heathland GC" in page.inner_text("#preview-social")
     page.select_option("#preview-step", "REMINDER:1")
     page.click("text=Show")
-    page.wait_for_url("**kind=REMINDER**")
+    page.wait_for_url("**step=REMINDER**")
     assert "Tomorrow" in page.inner_text("#preview-email .subject")
