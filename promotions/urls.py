@@ -12,6 +12,7 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.promotion_edit, name="edit"),
     path("<uuid:pk>/toggle/", views.promotion_toggle, name="toggle"),
     path("<uuid:pk>/preview/", views.promotion_preview, name="preview"),
+    path("<uuid:pk>/preview/email/", views.promotion_preview_email, name="preview_email"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("sms/inbound/", views.sms_inbound, name="sms-inbound"),
 ]

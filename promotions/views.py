@@ -1,12 +1,14 @@
 import hmac
 import json
 
+from csp.decorators import csp
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -88,10 +90,40 @@ def promotion_toggle(request, pk):
 @login_required
 def promotion_preview(request, pk):
     promotion = _promotion(request, pk)
-    preview = promotion_message_preview(promotion=promotion, member_id=request.GET.get("member"),
-                                        kind=request.GET.get("kind", "ANNOUNCEMENT"),
-                                        days_before=request.GET.get("days", "0"))
+    preview = promotion_message_preview(promotion=promotion, **_preview_step(request))
     return render(request, "promotions/preview.html", {"promotion": promotion, **preview})
+
+
+def _preview_step(request):
+    """Which member and step a preview shows: the step picker's own value ("KIND:DAYS") wins."""
+    kind, days = request.GET.get("kind", "ANNOUNCEMENT"), request.GET.get("days", "0")
+    if ":" in request.GET.get("step", ""):
+        kind, days = request.GET["step"].split(":", 1)
+    return {"member_id": request.GET.get("member"), "kind": kind, "days_before": days}
+
+
+# The HTML email is its own document, framed by the preview page in a sandbox (no scripts, a unique
+# origin): it may carry the inline styles mail programs need, and nothing else — no script, no
+# request to another origin, framed only by our own pages.
+EMAIL_PREVIEW_POLICY = {
+    "default-src": ["'none'"],
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "frame-ancestors": ["'self'"],
+    "base-uri": ["'none'"],
+}
+
+
+@login_required
+@xframe_options_sameorigin
+@csp(EMAIL_PREVIEW_POLICY)
+def promotion_preview_email(request, pk):
+    promotion = _promotion(request, pk)
+    preview = promotion_message_preview(promotion=promotion, **_preview_step(request))
+    email = preview.get("email")
+    if email is None:
+        return HttpResponse(preview["refused"]["email"], content_type="text/plain; charset=utf-8", status=422)
+    return HttpResponse(email.html, content_type="text/html; charset=utf-8")
 
 
 @login_required

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
+    "csp",
     "django_celery_beat",
     "axes",  # login lockout (issue 10); keep after django.contrib.auth
     "crm",
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "socialcrm.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the others, so error responses they return (400, 403) carry the policy too.
+    "socialcrm.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,6 +212,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # API docs load nothing from another origin (drf-spectacular-sidecar ships the bundles).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Platforms: app credentials and where each platform lives (point these at the simulator locally).
@@ -326,3 +335,22 @@ EVENT_TIME_MIN_YEAR = env.int("EVENT_TIME_MIN_YEAR", default=2000)
 EVENT_TIME_MAX_YEARS_AHEAD = env.int("EVENT_TIME_MAX_YEARS_AHEAD", default=5)
 # A STOP reply from a number in national format ("07700 900123") is read as a number of this region (ISO code, e.g. GB).
 SMS_DEFAULT_REGION = env.str("SMS_DEFAULT_REGION", default="")
+
+# Content-Security-Policy (issue 10): scripts and styles come only from our static files; nothing
+# inline, nothing from another origin. The platforms' consent pages are added to form-action at
+# request time (socialcrm/csp.py), from the same settings the adapters build their URLs with.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}

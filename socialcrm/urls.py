@@ -1,11 +1,15 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from socialcrm import views
+
+REDOC_POLICY = {"style-src": [UNSAFE_INLINE], "worker-src": ["'self'", "blob:"]}
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,7 +24,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("socialcrm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as its own URL, so the page needs no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+         name="api-docs"),
+    # ReDoc writes <style> elements at run time (some before any nonce could reach it) and runs its search
+    # in a blob: worker: that page alone allows both. Scripts stay 'self' only.
+    path("api/redoc/", csp_update(REDOC_POLICY)(
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")), name="api-redoc"),
     # Uploaded media are published by public URL; the app serves them itself (no CDN, works offline).
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]

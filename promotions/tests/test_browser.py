@@ -46,7 +46,7 @@ def test_staff_create_a_special_promotion_see_its_timeline_and_preview_the_messa
     first = page.locator("table.timeline tbody tr").nth(0)
     assert "Sent" in first.inner_text()
     assert "5 planned · 5 sent · 0 skipped · 0 failed" in first.inner_text()
-    assert first.locator(".progress .sent").get_attribute("style") == "width: 100%"
+    assert first.locator(".progress .sent").get_attribute("width") == "100"
 
     page.click("text=Preview messages")
     page.wait_for_selector("#preview-email")
@@ -57,5 +57,5 @@ def test_staff_create_a_special_promotion_see_its_timeline_and_preview_the_messa
     assert "Autumn Texas Scramble at Heathland GC" in page.inner_text("#preview-social")
     page.select_option("#preview-step", "REMINDER:1")
     page.click("text=Show")
-    page.wait_for_url("**kind=REMINDER**")
+    page.wait_for_url("**step=REMINDER**")
     assert "Tomorrow" in page.inner_text("#preview-email .subject")

@@ -1,3 +1,4 @@
+
 """Staff-written templates cannot reach past their merge fields, and event or member text never runs.
 
 These tests drive the product from the outside (pages, admin, API, sent messages), so they hold
@@ -5,6 +6,7 @@ whatever the rendering is built on.
 """
 
 import datetime
+import html as html_lib
 import re
 
 import pytest
@@ -227,8 +229,16 @@ def test_event_and_member_names_are_escaped_in_the_preview_and_the_html_email(wo
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in content
     [frame] = re.findall(r"<iframe[^>]*>", content)
     assert re.search(r"\ssandbox[\s>=]", frame) and "allow-scripts" not in frame and "allow-same-origin" not in frame
-    # The email document sits escaped inside srcdoc, and is itself escaped inside: a double escape.
-    assert "&amp;lt;script&amp;gt;alert(2)" in frame
+    # The email is its own document, served under a policy that runs nothing and loads nothing foreign.
+    src = html_lib.unescape(re.search(r'\ssrc="([^"]+)"', frame).group(1))
+    document = client.get(src)
+    assert document.status_code == 200 and document["Content-Type"].startswith("text/html")
+    policy = document["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy and "frame-ancestors 'self'" in policy
+    assert document["X-Frame-Options"] == "SAMEORIGIN"
+    body = document.content.decode()
+    assert "<script" not in body and "<img src=x" not in body
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in body
 
     promotion_plan(promotion=promotion, now=now)
     dispatch_run(dispatch_id=promotion.dispatches.get(kind="ANNOUNCEMENT", channel="EMAIL").pk, now=now)

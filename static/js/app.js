@@ -1,0 +1,22 @@
+// Small behaviours of every staff page, declared in the markup by data- attributes
+// (the Content-Security-Policy allows no inline event handlers).
+(function () {
+  "use strict";
+
+  // The club switcher submits as soon as a club is picked (a Switch button is shown without scripts).
+  document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  // Read-only values staff copy (the event signing secret) are selected whole on focus.
+  document.querySelectorAll("input[data-select-on-focus]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+
+  // Forms whose effect cannot be undone ask first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+})();
