@@ -9,6 +9,7 @@ from connections.selectors import connection_list, connection_rows
 from connections.services import connection_deactivate, connection_delete, connection_scheduled_post_count
 from crm.tenancy import require_membership, scope_queryset, visible_clubs
 from platforms import all_adapters
+from socialcrm.inputs import uuid_or_none
 
 
 def _failure(request, failure, status=400):
@@ -32,8 +33,9 @@ def connect(request, platform):
     membership = require_membership(request.user)
     reconnect = None
     if request.GET.get("reconnect"):
+        reconnect_id = uuid_or_none(request.GET["reconnect"])
         reconnect = scope_queryset(SocialConnection.objects.all(), request.user).filter(
-            pk=request.GET["reconnect"]).first()
+            pk=reconnect_id).first() if reconnect_id else None
         if reconnect is None:
             return _failure(request, oauth.OAuthFailure("That connection was not found."), status=404)
     try:

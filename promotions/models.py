@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from crm.validators import validate_int_list, validate_str_list
+from socialcrm.inputs import distinct_items
 
 
 class EventSourceType(models.TextChoices):
@@ -34,12 +35,14 @@ def validate_channels(value):
     unknown = sorted(set(value) - set(Channel.values))
     if unknown:
         raise ValidationError(f"Unknown channel(s): {', '.join(unknown)}. Choose from {', '.join(Channel.values)}.")
+    distinct_items(value, what="channel")
 
 
 def validate_reminder_days(value):
     validate_int_list(value)
     if any(day < 1 or day > 365 for day in value):
         raise ValidationError("Reminder days must be between 1 and 365 days before the event.")
+    distinct_items(value, what="reminder day")
 
 
 class EventPromotion(models.Model):

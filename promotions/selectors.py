@@ -9,6 +9,7 @@ from promotions import messages
 from promotions.models import Channel, DispatchKind, EventPromotion
 from promotions.planning import club_zone
 from promotions.recipients import audience
+from socialcrm.inputs import uuid_or_none
 
 
 def promotion_list(*, user, club=None):
@@ -54,6 +55,7 @@ def promotion_timeline(*, promotion):
 def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.ANNOUNCEMENT, days_before=0):
     """The email, text and social post a member would get for one step of the plan."""
     members = audience(promotion=promotion).order_by("last_name", "first_name")
+    member_id = uuid_or_none(member_id) if member_id else None
     member = members.filter(pk=member_id).first() if member_id else None
     member = member or members.first() or Member(
         tenant_id=promotion.tenant_id, club=promotion.club, first_name="Alex", last_name="Example",

@@ -4,10 +4,24 @@ from rest_framework import serializers
 
 from promotions.intake import EVENT_TYPES
 from promotions.models import Channel, EventPromotion, PromotionDispatch
+from socialcrm.api_inputs import DistinctListField, InputRulesMixin
+
+
+class BlankAsNullURLField(serializers.URLField):
+    """An optional link: absent is null in the output, never an empty string pretending to be a URI."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
 class EventPromotionSerializer(serializers.ModelSerializer):
     """What the API shows of a promotion."""
+
+    event_url = BlankAsNullURLField()
+    event_image_url = BlankAsNullURLField()
 
     class Meta:
         model = EventPromotion
@@ -20,14 +34,16 @@ class EventPromotionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PromotionInputSerializer(serializers.ModelSerializer):
+class PromotionInputSerializer(InputRulesMixin, serializers.ModelSerializer):
     """What a caller may write: settings, and for SPECIAL promotions the event's details.
 
     Related fields are limited to the caller's tenant by the view (other tenants' ids are "not found").
     """
 
-    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False)
-    reminder_days = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=365), required=False)
+    channels = DistinctListField(child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False,
+                                 what="channel")
+    reminder_days = DistinctListField(child=serializers.IntegerField(min_value=1, max_value=365), required=False,
+                                      what="reminder day")
 
     class Meta:
         model = EventPromotion
@@ -36,11 +52,6 @@ class PromotionInputSerializer(serializers.ModelSerializer):
             "sms_template", "social_content", "campaign", "is_active", "auto_promote", "event_name",
             "event_starts_at", "event_location", "event_url", "event_image_url",
         ]
-
-    def validate_event_starts_at(self, value):
-        if value is not None and value <= timezone.now() and self.instance is None:
-            raise serializers.ValidationError("The event must be in the future.")
-        return value
 
 
 class PlanMomentSerializer(serializers.Serializer):

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "socialcrm.guards.InputGuardMiddleware",  # input robustness: 413 for oversized API bodies, 400 for NUL
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -192,6 +193,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Input robustness: one error shape, strict filters, the documented error responses (README "API errors").
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "socialcrm.api_errors.api_exception_handler"
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["socialcrm.api_inputs.StrictFilterBackend"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "socialcrm.api_schema.DocumentedErrorsSchema"
+# Times accepted anywhere (API, pages, filters): not before this year, not more than this many years ahead.
+INPUT_EARLIEST_YEAR = env.int("INPUT_EARLIEST_YEAR", default=2000)
+INPUT_HORIZON_YEARS = env.int("INPUT_HORIZON_YEARS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "SocialCRM social API",
     "DESCRIPTION": "Connections, posts, promotions and campaigns of a club's social presence.",
