@@ -133,7 +133,12 @@ class StrictFilterBackend(DjangoFilterBackend):
         unreadable = {name: ["Null or surrogate characters are not allowed."]
                       for name, values in request.query_params.lists()
                       if name in filterset.filters and not all(inputs.is_readable(v) for v in values)}
-        if unreadable:
-            raise serializers.ValidationError(unreadable)
+        # An empty value for a choice, id, yes/no or time filter names nothing: an error, not "no filter".
+        empty = {name: ["Give a value, or leave the parameter out."]
+                 for name, values in request.query_params.lists()
+                 if name in filterset.filters and not isinstance(filterset.filters[name], django_filters.CharFilter)
+                 and any(v == "" for v in values)}
+        if unreadable or empty:
+            raise serializers.ValidationError({**empty, **unreadable})
         _apply_rules(filterset)
         return filterset
