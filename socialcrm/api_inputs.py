@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
 
 from socialcrm import inputs
 
@@ -142,3 +143,15 @@ class StrictFilterBackend(DjangoFilterBackend):
             raise serializers.ValidationError({**empty, **unreadable})
         _apply_rules(filterset)
         return filterset
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """``?page=`` must be a whole number from 1 (or "last"): an empty or junk page is a 400, not page 1."""
+
+    def get_page_number(self, request, paginator):
+        values = request.query_params.getlist(self.page_query_param)
+        if values:
+            value = values[-1]
+            if value not in self.last_page_strings and not (value.isascii() and value.isdigit() and int(value) >= 1):
+                raise serializers.ValidationError({self.page_query_param: ["A page is a whole number from 1."]})
+        return super().get_page_number(request, paginator)

@@ -197,6 +197,7 @@ REST_FRAMEWORK = {
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "socialcrm.api_errors.api_exception_handler"
 REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["socialcrm.api_inputs.StrictFilterBackend"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "socialcrm.api_schema.DocumentedErrorsSchema"
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "socialcrm.api_inputs.StrictPageNumberPagination"
 # Times accepted anywhere (API, pages, filters): not before this year, not more than this many years ahead.
 INPUT_EARLIEST_YEAR = env.int("INPUT_EARLIEST_YEAR", default=2000)
 INPUT_HORIZON_YEARS = env.int("INPUT_HORIZON_YEARS", default=5)

@@ -167,6 +167,11 @@ def test_invalid_boolean_and_enum_filters_are_400(api, url, query):
     assert_error(api.get(f"{url}?{query}"), 400, "invalid", fields=[query.split("=")[0]])
 
 
+@pytest.mark.parametrize("query", ["page=", "page=0", "page=abc", "club=", "is_active="])
+def test_an_empty_or_junk_page_or_filter_is_400(api, query):
+    assert_error(api.get(f"/api/v1/promotions/?{query}"), 400, "invalid", fields=[query.split("=")[0]])
+
+
 def test_boolean_filters_still_filter(api, club):
     EventPromotionFactory(club=club, is_active=True)
     EventPromotionFactory(club=club, is_active=False)
