@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SIMULATOR_PORT ?= 8100
 
 .DEFAULT_GOAL := help
-.PHONY: help install env migrate seed run test lint check-deploy bench drills clean
+.PHONY: help install env migrate seed run test lint check-deploy bench drills clean fuzz
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ run: seed ## Set up everything and start web, worker, beat and the platform simu
 
 test: install ## Run the whole test suite (on DATABASE_URL; SQLite when unset)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+fuzz: install ## Schemathesis on every API operation: all checks, coverage phase, a large budget, the stateful phase (~15 min)
+	SCHEMATHESIS_MAX_EXAMPLES=$${FUZZ_EXAMPLES:-200} SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_STATEFUL=1 \
+	  $(PY) -m pytest -q -p no:randomly socialcrm/tests/test_api_schemathesis.py $(PYTEST_ARGS)
 
 lint: install ## Static checks
 	$(PY) -m ruff check .

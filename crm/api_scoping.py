@@ -4,12 +4,11 @@ An id from another tenant (or a club out of reach) is answered exactly like an i
 """
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
 from django_filters.filters import QuerySetRequestMixin
-from rest_framework import serializers
 
 from crm.tenancy import scope_queryset
+from socialcrm.api_inputs import ReadablePrimaryKeyRelatedField
 
 
 class TenantScopedViewSetMixin:
@@ -59,10 +58,8 @@ class TenantScopedFilterBackend(filters.DjangoFilterBackend):
         return filterset_class
 
 
-class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+class ScopedRelatedField(ReadablePrimaryKeyRelatedField):
     """A related id resolved through the user's tenancy scope: anything else is simply "not found"."""
-
-    default_error_messages = {"does_not_exist": "Not found.", "incorrect_type": "Not found."}
 
     def __init__(self, model=None, **kwargs):
         self.model = model
@@ -71,9 +68,3 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         queryset = self.model.objects.all() if self.model is not None else super().get_queryset()
         return scope_queryset(queryset, self.context["request"].user)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except (DjangoValidationError, ValueError):  # malformed id
-            self.fail("does_not_exist", pk_value=data)

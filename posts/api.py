@@ -1,7 +1,6 @@
 """Posts API: CRUD and the actions schedule, cancel, publish, retry. Each action calls one service."""
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
@@ -11,13 +10,13 @@ from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.tenancy import require_membership
 from posts import services
 from posts.models import SocialPost
-from posts.serializers import PostInputSerializer, RetryInputSerializer, ScheduleInputSerializer, SocialPostSerializer
-from posts.states import IllegalTransition
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "illegal_transition"
+from posts.serializers import (
+    PostInputSerializer,
+    PostUpdateInputSerializer,
+    RetryInputSerializer,
+    ScheduleInputSerializer,
+    SocialPostSerializer,
+)
 
 
 class PostFilter(TenantScopedFilterSet):
@@ -32,24 +31,16 @@ class PostFilter(TenantScopedFilterSet):
         fields = ["status", "connection", "campaign"]
 
 
-def _call(service, **kwargs):
-    """Run a service; its refusals become API errors (400 field errors, 409 for the status flow)."""
-    try:
-        return service(**kwargs)
-    except IllegalTransition as exc:
-        raise Conflict(exc.message) from None
-    except DjangoValidationError as exc:
-        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
-
-
 class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     base_queryset = SocialPost.objects.select_related("connection").order_by("-scheduled_at", "-created_at")
     serializer_class = SocialPostSerializer
     filterset_class = PostFilter
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    # Service refusals (IllegalTransition → 409, ValidationError → 400) are mapped by socialcrm.api_errors.
+    conflict_on_write = True
 
-    def _input(self, partial=False):
-        serializer = PostInputSerializer(data=self.request.data, partial=partial, context=self.get_serializer_context())
+    def _input(self, serializer_class=PostInputSerializer, partial=False):
+        serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
@@ -61,24 +52,28 @@ class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         data = self._input()
         tenant = require_membership(request.user).tenant
-        post = _call(services.post_create, tenant=tenant, created_by=request.user, **data)
+        post = services.post_create(tenant=tenant, created_by=request.user, **data)
         return self._output(post, status.HTTP_201_CREATED)
 
-    @extend_schema(request=PostInputSerializer, responses=SocialPostSerializer)
+    @extend_schema(request=PostUpdateInputSerializer, responses=SocialPostSerializer)
     def update(self, request, *args, **kwargs):
         post = self.get_object()
-        data = self._input(partial=kwargs.get("partial", False))
-        if "scheduled_at" in data:
-            raise exceptions.ValidationError({"scheduled_at": "Use the schedule action to set the publish time."})
+        if isinstance(request.data, dict) and "scheduled_at" in request.data:
+            raise exceptions.ValidationError({"scheduled_at": ["Use the schedule action to set the publish time."]})
+        data = self._input(PostUpdateInputSerializer, partial=kwargs.get("partial", False))
         changes = {k: data[k] for k in ("content", "hashtags", "media_urls", "connection") if k in data}
         for name in ("link_url", "campaign"):
             if name in data:
                 changes[name] = data[name]
-        post = _call(services.post_update, post=post, by=request.user, **changes)
+        post = services.post_update(post=post, by=request.user, **changes)
         return self._output(post)
 
+    @extend_schema(request=PostUpdateInputSerializer, responses=SocialPostSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
     def destroy(self, request, *args, **kwargs):
-        _call(services.post_delete, post=self.get_object(), by=request.user)
+        services.post_delete(post=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=ScheduleInputSerializer, responses=SocialPostSerializer)
@@ -86,19 +81,19 @@ class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     def schedule(self, request, pk=None):
         serializer = ScheduleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        post = _call(services.post_schedule, post=self.get_object(), at=serializer.validated_data["scheduled_at"],
+        post = services.post_schedule(post=self.get_object(), at=serializer.validated_data["scheduled_at"],
                      by=request.user)
         return self._output(post)
 
     @extend_schema(request=None, responses=SocialPostSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._output(_call(services.post_cancel, post=self.get_object(), by=request.user))
+        return self._output(services.post_cancel(post=self.get_object(), by=request.user))
 
-    @extend_schema(request=None, responses=SocialPostSerializer)
+    @extend_schema(request=None, responses={202: SocialPostSerializer})
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        return self._output(_call(services.post_publish_now, post=self.get_object(), by=request.user),
+        return self._output(services.post_publish_now(post=self.get_object(), by=request.user),
                             status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=RetryInputSerializer, responses=SocialPostSerializer)
@@ -106,6 +101,6 @@ class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     def retry(self, request, pk=None):
         serializer = RetryInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        post = _call(services.post_retry, post=self.get_object(), by=request.user,
+        post = services.post_retry(post=self.get_object(), by=request.user,
                      at=serializer.validated_data.get("scheduled_at"))
         return self._output(post)

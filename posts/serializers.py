@@ -6,6 +6,7 @@ from crm.models import Campaign
 from platforms.fetch import validate_media_address
 from posts.models import SocialPost
 from posts.states import allowed_actions
+from socialcrm.api_inputs import DistinctListField, InputRulesMixin
 
 
 class SocialPostSerializer(serializers.ModelSerializer):
@@ -24,26 +25,32 @@ class SocialPostSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_actions(self, post):
+    def get_actions(self, post) -> list[str]:
         return allowed_actions(post.status)
 
 
-class PostInputSerializer(serializers.Serializer):
-    """Input for create and update; the service checks the content rules and the status flow."""
+class PostUpdateInputSerializer(InputRulesMixin, serializers.Serializer):
+    """Input for update: what a draft or failed post may change (the publish time has its own action)."""
 
     connection = ScopedRelatedField(SocialConnection)
     campaign = ScopedRelatedField(Campaign, required=False, allow_null=True)
     content = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    hashtags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+    hashtags = DistinctListField(child=serializers.CharField(max_length=200), required=False, max_length=100,
+                                 what="hashtag")
     link_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=2000)
-    media_urls = serializers.ListField(child=serializers.URLField(max_length=2000, validators=[validate_media_address]),
-                                       required=False, max_length=20)
+    media_urls = DistinctListField(child=serializers.URLField(max_length=2000, validators=[validate_media_address]),
+                                   required=False, max_length=20, what="media URL")
+
+
+class PostInputSerializer(PostUpdateInputSerializer):
+    """Input for create; the service checks the content rules. With ``scheduled_at`` the post is scheduled."""
+
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class ScheduleInputSerializer(serializers.Serializer):
+class ScheduleInputSerializer(InputRulesMixin, serializers.Serializer):
     scheduled_at = serializers.DateTimeField()
 
 
-class RetryInputSerializer(serializers.Serializer):
+class RetryInputSerializer(InputRulesMixin, serializers.Serializer):
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)

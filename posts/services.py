@@ -15,6 +15,7 @@ from platforms import PostContent, get_adapter
 from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
+from socialcrm.inputs import date_in_range, moment_in_range, moment_range_message
 
 # A publish time this close to now (or in the past by at most this) is taken as "now".
 SCHEDULE_GRACE = timedelta(minutes=1)
@@ -70,12 +71,17 @@ def _check_time(at, *, now=None):
         raise ValidationError({"scheduled_at": "Choose when to publish."})
     if timezone.is_naive(at):
         raise ValidationError({"scheduled_at": "The publish time needs a timezone."})
+    try:
+        at = moment_in_range(at, now=now)
+    except ValidationError as exc:
+        raise ValidationError({"scheduled_at": exc.messages}) from None
     if at < now - SCHEDULE_GRACE:
         raise ValidationError({"scheduled_at": "The publish time is in the past."})
 
 
 def _clean_list(values):
-    return [str(v).strip() for v in (values or ()) if str(v).strip()]
+    """Stripped, non-empty, each value once (in the order given)."""
+    return list(dict.fromkeys(str(v).strip() for v in (values or ()) if str(v).strip()))
 
 
 @transaction.atomic
@@ -245,6 +251,11 @@ def club_local_to_utc(*, local, club):
     import zoneinfo
 
     zone = zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
+    try:  # the day either side too: the conversion itself must not leave the calendar
+        date_in_range(local.date() - timedelta(days=1))
+        date_in_range(local.date() + timedelta(days=1))
+    except (ValidationError, OverflowError):
+        raise ValidationError({"scheduled_at": moment_range_message()}) from None
     aware = local.replace(tzinfo=zone)
     # A time that does not exist (the hour skipped when clocks go forward) is moved past the gap.
     round_trip = aware.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)

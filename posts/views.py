@@ -21,6 +21,7 @@ from platforms import PostContent, get_adapter
 from posts import selectors, services
 from posts.models import SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions
+from socialcrm.inputs import date_in_range, uuid_or_none
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -48,12 +49,18 @@ def post_index(request):
     if request.method == "POST":
         return _bulk(request)
     filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "club", "campaign")}
+    if filters["campaign"] and uuid_or_none(filters["campaign"]) is None:
+        messages.warning(request, "That campaign was not found; showing every campaign.")
+        filters["campaign"] = ""
     zone = _zone(request.club)
     for name in ("date_from", "date_to"):
         raw = request.GET.get(name, "")
         try:
-            day = date.fromisoformat(raw)
+            day = date_in_range(date.fromisoformat(raw))
         except ValueError:
+            continue
+        except ValidationError as exc:
+            messages.warning(request, " ".join(exc.messages))
             continue
         if name == "date_to":
             day += timedelta(days=1)
@@ -68,7 +75,7 @@ def post_index(request):
 def _bulk(request):
     action = request.POST.get("bulk")
     service = {"cancel": services.post_cancel, "retry": services.post_retry}.get(action)
-    ids = request.POST.getlist("post")
+    ids = [pk for pk in request.POST.getlist("post") if uuid_or_none(pk)]
     if service is None or not ids:
         messages.warning(request, "Choose some posts and an action.")
         return redirect(request.get_full_path())
@@ -178,23 +185,39 @@ def _compose_posts(request, tenant, form, intent):
     return created
 
 
-@login_required
-def rules(request):
-    """The content rules for the composer's live counter: each platform's own length and violations."""
+def _rules_body(request):
+    """The composer's draft as the rules endpoint reads it; a body of another shape is a 400."""
     try:
         body = json.loads(request.body or b"{}") if request.method == "POST" else {}
     except ValueError:
         body = {}
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object.")
+    media, platforms = body.get("media_urls") or [], body.get("platforms") or [p for p, _ in SocialPlatform.choices]
+    if not isinstance(media, list) or not isinstance(platforms, list):
+        raise ValidationError("media_urls and platforms are lists.")
+    try:
+        uploads = max(0, min(int(body.get("uploads") or 0), 20))
+    except (TypeError, ValueError):
+        raise ValidationError("uploads is a whole number.") from None
+    return body, media, platforms, uploads
+
+
+@login_required
+def rules(request):
+    """The content rules for the composer's live counter: each platform's own length and violations."""
+    try:
+        body, media, platforms, uploads = _rules_body(request)
+    except ValidationError as exc:
+        return JsonResponse({"detail": " ".join(exc.messages), "code": "invalid"}, status=400)
     content = PostContent(
         text=str(body.get("content", "")), hashtags=_split_tags(str(body.get("hashtags", ""))),
         link=(str(body.get("link_url") or "").strip() or None),
-        media_urls=[str(u) for u in body.get("media_urls", []) if u][:20]
-        + ["https://media.invalid/upload.jpg"] * min(int(body.get("uploads", 0) or 0), 20),
+        media_urls=[str(u) for u in media if u][:20] + ["https://media.invalid/upload.jpg"] * uploads,
     )
-    platforms = body.get("platforms") or [p for p, _ in SocialPlatform.choices]
     answer = {}
     for platform in platforms:
-        if platform not in SocialPlatform.values:
+        if not isinstance(platform, str) or platform not in SocialPlatform.values:
             continue
         adapter = get_adapter(platform)
         answer[platform] = {
@@ -213,8 +236,8 @@ def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
     zone = _zone(request.club)
     try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
+        day = date_in_range(date.fromisoformat(request.GET.get("date", "")))
+    except (ValueError, ValidationError):
         day = timezone.now().astimezone(zone).date()
     start, end = selectors.calendar_range(view=view, day=day)
     by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end, tz=zone)

@@ -1,4 +1,4 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
+
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,10 +23,6 @@ from promotions.serializers import (
 )
 
 
-def _as_api_error(exc):
-    return serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-
-
 class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     """Promotions of competitions and club events. Staff create SPECIAL ones here; the others come from events."""
 
@@ -49,10 +45,7 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
                 name: "This field is required." for name in ("club", "event_name", "event_starts_at")
                 if not (club if name == "club" else data.get(name))
             })
-        try:
-            promotion = services.promotion_create_special(tenant=club.tenant, club=club, by=request.user, **data)
-        except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+        promotion = services.promotion_create_special(tenant=club.tenant, club=club, by=request.user, **data)
         return Response(EventPromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PromotionInputSerializer, responses={200: EventPromotionSerializer})
@@ -62,11 +55,12 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
         club = data.pop("club", None)
         if club is not None and club.pk != promotion.club_id:
             raise serializers.ValidationError({"club": "A promotion stays with its club."})
-        try:
-            promotion = services.promotion_update(promotion=promotion, by=request.user, **data)
-        except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+        promotion = services.promotion_update(promotion=promotion, by=request.user, **data)
         return Response(EventPromotionSerializer(promotion).data)
+
+    @extend_schema(request=PromotionInputSerializer, responses={200: EventPromotionSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
         services.promotion_delete(promotion=instance, by=self.request.user)

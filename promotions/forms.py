@@ -2,6 +2,7 @@ import datetime
 import zoneinfo
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import Campaign, MessageTemplate, Segment
@@ -9,6 +10,7 @@ from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
 from promotions.models import Channel
 from promotions.templating import SOCIAL, help_text, validate_social_text
+from socialcrm.inputs import moment_in_range
 
 
 def parse_days(text):
@@ -96,9 +98,11 @@ class PromotionForm(forms.Form):
                 # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
                 cleaned[name] = value.replace(tzinfo=None).replace(tzinfo=zone) if timezone.is_naive(value) else \
                     timezone.make_naive(value).replace(tzinfo=zone)
-        starts = cleaned.get("event_starts_at")
-        if starts and self.promotion is None and starts <= timezone.now():
-            self.add_error("event_starts_at", "The event must be in the future.")
+        for name in ("event_starts_at", "announce_at"):
+            try:
+                cleaned[name] = moment_in_range(cleaned.get(name))
+            except ValidationError as exc:
+                self.add_error(name, exc)
         return cleaned
 
     def service_fields(self):

@@ -1,7 +1,5 @@
-import datetime
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -9,6 +7,7 @@ from django.db.models import Q
 
 from crm.validators import validate_int_list, validate_str_list
 from promotions.templating import SOCIAL, help_text, validate_social_text
+from socialcrm.inputs import distinct_items, moment_in_range
 
 
 class EventSourceType(models.TextChoices):
@@ -37,35 +36,24 @@ def validate_channels(value):
     unknown = sorted(set(value) - set(Channel.values))
     if unknown:
         raise ValidationError(f"Unknown channel(s): {', '.join(unknown)}. Choose from {', '.join(Channel.values)}.")
+    distinct_items(value, what="channel")
 
 
 def validate_reminder_days(value):
     validate_int_list(value)
     if any(day < 1 or day > 365 for day in value):
         raise ValidationError("Reminder days must be between 1 and 365 days before the event.")
-
-
-def event_time_range(now=None):
-    """The earliest and latest moments an event may have (EVENT_TIME_MIN_YEAR, EVENT_TIME_MAX_YEARS_AHEAD)."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    earliest = datetime.datetime(settings.EVENT_TIME_MIN_YEAR, 1, 1, tzinfo=datetime.timezone.utc)
-    years = settings.EVENT_TIME_MAX_YEARS_AHEAD
-    try:
-        latest = now.replace(year=now.year + years)
-    except ValueError:  # 29 February in a year that has none
-        latest = now.replace(year=now.year + years, day=28)
-    return earliest, latest
+    distinct_items(value, what="reminder day")
 
 
 def validate_event_time(value):
-    """Keeps every planned moment (days before, in any club's timezone) far from the calendar's ends."""
-    earliest, latest = event_time_range()
-    if value is None:
-        return
-    if value.tzinfo is None or value < earliest or value > latest:
-        raise ValidationError(
-            f"Must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d} (UTC), with its UTC offset.", code="event_time"
-        )
+    """Keeps every planned moment (days before, in any club's timezone) far from the calendar's ends.
+
+    The range is the product's one rule for times (``socialcrm.inputs``: INPUT_EARLIEST_YEAR and
+    INPUT_HORIZON_YEARS), whether the time comes from a page, the API or a signed event.
+    """
+    if value is not None:
+        moment_in_range(value)
 
 
 class EventPromotion(models.Model):

@@ -70,7 +70,7 @@ def reminder_moments(*, promotion, now=None):
             reason = PASSED_REASON
         elif at >= promotion.event_starts_at:
             reason = AFTER_EVENT_REASON
-        for channel in promotion.channels or []:
+        for channel in dict.fromkeys(promotion.channels or []):  # each channel once, whatever was stored
             moments.append(PlannedMoment(kind, days, channel, at, reason))
     return sorted(moments, key=lambda m: (m.scheduled_for, m.channel))
 
@@ -108,6 +108,7 @@ def promotion_plan(*, promotion, now=None):
 
     existing = {(d.kind, d.days_before, d.channel): d for d in PromotionDispatch.objects.filter(promotion=promotion)}
     wanted = reminder_moments(promotion=promotion, now=now)
+    moves = []
     for moment in wanted:
         status = DispatchStatus.SKIPPED if moment.skip_reason else DispatchStatus.PLANNED
         current = existing.get(moment.step)
@@ -118,9 +119,12 @@ def promotion_plan(*, promotion, now=None):
                 status_reason=moment.skip_reason,
             )
         elif _replannable(current):
-            PromotionDispatch.objects.filter(pk=current.pk, status=current.status).update(
-                scheduled_for=moment.scheduled_for, status=status, status_reason=moment.skip_reason, updated_at=now
-            )
+            moves.append((current, moment, status))
+    # Rows are updated in primary-key order, the order every writer of dispatch rows takes its locks in.
+    for current, moment, status in sorted(moves, key=lambda move: move[0].pk):
+        PromotionDispatch.objects.filter(pk=current.pk, status=current.status).update(
+            scheduled_for=moment.scheduled_for, status=status, status_reason=moment.skip_reason, updated_at=now
+        )
     dropped = [d.pk for step, d in existing.items() if step not in {m.step for m in wanted}]
     PromotionDispatch.objects.filter(pk__in=dropped, status__in=PENDING_DISPATCH_STATUSES).update(
         status=DispatchStatus.CANCELLED, status_reason=DROPPED_REASON, resume_at=None, updated_at=now

@@ -1,6 +1,5 @@
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -11,6 +10,7 @@ from promotions.models import Channel, DispatchKind, EventPromotion
 from promotions.planning import club_zone
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
+from socialcrm.inputs import uuid_or_none
 
 
 def promotion_list(*, user, club=None):
@@ -56,10 +56,8 @@ def promotion_timeline(*, promotion):
 def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.ANNOUNCEMENT, days_before=0):
     """The email, text and social post a member would get for one step of the plan."""
     members = audience(promotion=promotion).order_by("last_name", "first_name")
-    try:
-        member = members.filter(pk=member_id).first() if member_id else None
-    except (ValidationError, ValueError):  # a malformed id is just not a member of this audience
-        member = None
+    member_id = uuid_or_none(member_id) if member_id else None
+    member = members.filter(pk=member_id).first() if member_id else None
     member = member or members.first() or Member(
         tenant_id=promotion.tenant_id, club=promotion.club, first_name="Alex", last_name="Example",
         email="alex@example.com", phone="+447700900123",

@@ -9,10 +9,24 @@ from crm.api_scoping import ScopedRelatedField
 from platforms.fetch import validate_media_address
 from promotions.intake import EVENT_TYPES
 from promotions.models import Channel, EventPromotion, PromotionDispatch, validate_event_time
+from socialcrm.api_inputs import DistinctListField, InputRulesMixin
+
+
+class BlankAsNullURLField(serializers.URLField):
+    """An optional link: absent is null in the output, never an empty string pretending to be a URI."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
 class EventPromotionSerializer(serializers.ModelSerializer):
     """What the API shows of a promotion."""
+
+    event_url = BlankAsNullURLField()
+    event_image_url = BlankAsNullURLField()
 
     class Meta:
         model = EventPromotion
@@ -25,7 +39,7 @@ class EventPromotionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PromotionInputSerializer(serializers.ModelSerializer):
+class PromotionInputSerializer(InputRulesMixin, serializers.ModelSerializer):
     """What a caller may write: settings, and for SPECIAL promotions the event's details.
 
     Related ids resolve within the caller's tenant and clubs (other tenants' ids are "not found").
@@ -33,8 +47,10 @@ class PromotionInputSerializer(serializers.ModelSerializer):
 
     serializer_related_field = ScopedRelatedField
 
-    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False)
-    reminder_days = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=365), required=False)
+    channels = DistinctListField(child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False,
+                                 what="channel")
+    reminder_days = DistinctListField(child=serializers.IntegerField(min_value=1, max_value=365), required=False,
+                                      what="reminder day")
 
     class Meta:
         model = EventPromotion

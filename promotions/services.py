@@ -22,6 +22,7 @@ from promotions.models import (
 )
 from promotions.planning import promotion_plan
 from promotions.sms import sender_e164
+from socialcrm.inputs import moment_in_range
 
 # The settings staff may change on any promotion; the event's own details only on SPECIAL ones.
 SETTING_FIELDS = (
@@ -63,12 +64,29 @@ def _check_related(promotion):
         errors["email_template"] = "Choose an email template."
     if promotion.sms_template is not None and promotion.sms_template.channel != "SMS":
         errors["sms_template"] = "Choose an SMS template."
-    if timezone.is_naive(promotion.event_starts_at):
-        errors["event_starts_at"] = "The start time needs a timezone."
+    for name in ("event_starts_at", "announce_at"):
+        try:
+            setattr(promotion, name, moment_in_range(getattr(promotion, name)))
+        except ValidationError as exc:
+            errors[name] = exc.messages
     if errors:
         raise ValidationError(errors)
     _check_event_time(promotion.event_starts_at, new=False)
     promotion.full_clean(exclude=["tenant", "club", "segment", "email_template", "sms_template", "campaign"])
+
+
+def _distinct_lists(fields):
+    """A channel or reminder day given twice is meant once (a form may post a checkbox twice)."""
+    for name in ("channels", "reminder_days"):
+        if isinstance(fields.get(name), list):
+            fields[name] = list(dict.fromkeys(fields[name]))
+
+
+def _check_future(promotion, *, before=None):
+    """A promotion is for an event still to come: checked whenever its start time is set or moved."""
+    starts = promotion.event_starts_at
+    if starts is not None and starts != before and starts <= timezone.now():
+        raise ValidationError({"event_starts_at": "The event must be in the future."})
 
 
 @transaction.atomic
@@ -80,11 +98,13 @@ def promotion_create_special(*, tenant, club, by, **fields):
     _check_event_time(fields.get("event_starts_at"), new=True)
     fields.setdefault("channels", list(tenant.default_channels))
     fields.setdefault("reminder_days", list(tenant.default_reminder_days))
+    _distinct_lists(fields)
     promotion = EventPromotion(
         tenant=tenant, club=club, source_type=EventSourceType.SPECIAL, source_id=f"special-{uuid.uuid4()}",
         created_by=getattr(by, "get_username", lambda: str(by))(), **fields,
     )
     _check_related(promotion)
+    _check_future(promotion)
     promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
@@ -97,10 +117,14 @@ def promotion_update(*, promotion, by=None, **fields):
     refused = set(fields) - allowed
     if refused:
         raise ValidationError({name: "The event's details come from its source system." for name in refused})
+    _distinct_lists(fields)
+    # Lock order: the promotion row, then its dispatches (as promotion_delete). Gone meanwhile: DoesNotExist.
     promotion = EventPromotion.objects.select_for_update().select_related("club").get(pk=promotion.pk)
+    starts_before = promotion.event_starts_at
     for name, value in fields.items():
         setattr(promotion, name, value)
     _check_related(promotion)
+    _check_future(promotion, before=starts_before)
     promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
@@ -154,13 +178,19 @@ def promotion_set_active(*, promotion, active, by=None):
 
 @transaction.atomic
 def promotion_delete(*, promotion, by=None):
-    promotion.delete()
+    """Delete a promotion and its plan. The promotion row is locked first, the order promotion_update
+    takes, so a delete and an update of one promotion queue up instead of deadlocking."""
+    locked = EventPromotion.objects.select_for_update().filter(pk=promotion.pk).first()
+    if locked is None:
+        raise EventPromotion.DoesNotExist("The promotion no longer exists.")
+    locked.delete()
 
 
 def tenant_promotion_defaults_update(*, tenant, channels, reminder_days, send_time, auto_promote):
+    channels = list(dict.fromkeys(channels))
     validate_channels(channels)
     validate_reminder_days(reminder_days)
-    tenant.default_channels = list(channels)
+    tenant.default_channels = channels
     tenant.default_reminder_days = sorted(set(reminder_days), reverse=True)
     tenant.default_send_time = send_time
     tenant.auto_promote = auto_promote

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "socialcrm.guards.InputGuardMiddleware",  # input robustness: 413 for oversized API bodies, 400 for NUL
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -206,6 +207,14 @@ REST_FRAMEWORK = {
         "events": env.str("API_EVENTS_THROTTLE_RATE", default="600/min"),
     },
 }
+# Input robustness: one error shape, strict filters, the documented error responses (README "API errors").
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "socialcrm.api_errors.api_exception_handler"
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["socialcrm.api_inputs.StrictFilterBackend"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "socialcrm.api_schema.DocumentedErrorsSchema"
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "socialcrm.api_inputs.StrictPageNumberPagination"
+# Times accepted anywhere (API, pages, filters): not before this year, not more than this many years ahead.
+INPUT_EARLIEST_YEAR = env.int("INPUT_EARLIEST_YEAR", default=2000)
+INPUT_HORIZON_YEARS = env.int("INPUT_HORIZON_YEARS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "SocialCRM social API",
     "DESCRIPTION": "Connections, posts, promotions and campaigns of a club's social presence.",
@@ -330,9 +339,6 @@ AXES_HTTP_RESPONSE_CODE = 429
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
 # Inbound events and STOP replies (issues 10 and 11)
-# Event times outside [1 Jan EVENT_TIME_MIN_YEAR, now + EVENT_TIME_MAX_YEARS_AHEAD years] are refused: planning stays in range.
-EVENT_TIME_MIN_YEAR = env.int("EVENT_TIME_MIN_YEAR", default=2000)
-EVENT_TIME_MAX_YEARS_AHEAD = env.int("EVENT_TIME_MAX_YEARS_AHEAD", default=5)
 # A STOP reply from a number in national format ("07700 900123") is read as a number of this region (ISO code, e.g. GB).
 SMS_DEFAULT_REGION = env.str("SMS_DEFAULT_REGION", default="")
 

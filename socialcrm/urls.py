@@ -3,7 +3,9 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -34,3 +36,13 @@ urlpatterns = [
     # Uploaded media are published by public URL; the app serves them itself (no CDN, works offline).
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]
+
+
+def _not_found(request, exception):
+    """Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = _not_found

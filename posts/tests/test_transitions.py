@@ -145,12 +145,12 @@ def test_api_create_and_other_tenant_ids_are_not_found(api, tenant):
     assert created.status_code == 201 and created.json()["status"] == "DRAFT"
     assert "actions" in created.json() and "tenant" in created.json()
     foreign = api.post(url, {"connection": str(theirs.pk), "content": "Hello"}, format="json")
-    assert foreign.status_code == 400 and foreign.json() == {"connection": ["Not found."]}
+    assert foreign.status_code == 400 and foreign.json()["fields"] == {"connection": ["Not found."]}
     campaign = CampaignFactory(tenant=theirs.tenant)
     foreign = api.post(url, {"connection": str(mine.pk), "content": "x", "campaign": str(campaign.pk)}, format="json")
-    assert foreign.status_code == 400 and foreign.json() == {"campaign": ["Not found."]}
+    assert foreign.status_code == 400 and foreign.json()["fields"] == {"campaign": ["Not found."]}
     garbage = api.post(url, {"connection": "not-a-uuid", "content": "x"}, format="json")
-    assert garbage.status_code == 400 and garbage.json() == {"connection": ["Not found."]}
+    assert garbage.status_code == 400 and garbage.json()["fields"] == {"connection": ["Not found."]}
     other_post = SocialPostFactory(connection=theirs)
     assert api.get(reverse("post-detail", args=[other_post.pk])).status_code == 404
     assert api.post(reverse("post-cancel", args=[other_post.pk])).status_code == 404
@@ -164,7 +164,7 @@ def test_api_create_scheduled_and_content_errors(api, tenant):
     assert response.status_code == 201 and response.json()["status"] == "SCHEDULED"
     response = api.post(reverse("post-list"), {"connection": str(x.pk), "content": "y" * 281}, format="json")
     assert response.status_code == 400
-    assert "X (Twitter) allows 280 characters" in response.json()["content"][0]
+    assert "X (Twitter) allows 280 characters" in response.json()["fields"]["content"][0]
 
 
 def test_api_filters(api, tenant):

@@ -60,7 +60,7 @@ def test_update_replans_and_delete_removes(api, staff_club):
 def test_event_details_of_a_sourced_promotion_cannot_be_changed(api, staff_club):
     promotion = EventPromotionFactory(club=staff_club)
     response = api.patch(f"/api/v1/promotions/{promotion.pk}/", {"event_name": "Hijacked"}, format="json")
-    assert response.status_code == 400 and "event_name" in response.json()
+    assert response.status_code == 400 and "event_name" in response.json()["fields"]
 
 
 def test_other_tenants_ids_are_not_found(api, staff_club):
@@ -69,10 +69,10 @@ def test_other_tenants_ids_are_not_found(api, staff_club):
     assert api.get(f"/api/v1/promotions/{foreign.pk}/").status_code == 404
     assert api.get(f"/api/v1/promotions/{foreign.pk}/plan-preview/").status_code == 404
     response = api.post("/api/v1/promotions/", special(other_club), format="json")
-    assert response.status_code == 400 and "club" in response.json()
+    assert response.status_code == 400 and "club" in response.json()["fields"]
     foreign_segment = SegmentFactory(tenant=other_club.tenant)
     response = api.post("/api/v1/promotions/", special(staff_club, segment=str(foreign_segment.pk)), format="json")
-    assert response.status_code == 400 and "segment" in response.json()
+    assert response.status_code == 400 and "segment" in response.json()["fields"]
     assert api.get("/api/v1/dispatches/").json()["count"] == 0
 
 

@@ -27,7 +27,7 @@ def test_every_new_promotion_needs_an_event_still_to_come(create):
 
 @pytest.mark.parametrize("years_ahead, ok", [(4, True), (6, False)])
 def test_the_event_time_range_follows_the_settings(settings, years_ahead, ok):
-    settings.EVENT_TIME_MAX_YEARS_AHEAD = 5
+    settings.INPUT_HORIZON_YEARS = 5
     club = ClubFactory()
     starts = timezone.now() + datetime.timedelta(days=366 * years_ahead)
     create = lambda: services.promotion_create_special(  # noqa: E731
