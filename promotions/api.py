@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -127,35 +128,26 @@ class InboundEventView(APIView):
     def post(self, request):
         raw = request.body
         if not raw:
-            return Response({"detail": "The body is empty: send the event as a JSON object."},
-                            status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"non_field_errors": ["The body is empty: send the event as a JSON object."]})
         charset = request.content_params.get("charset", "utf-8").lower()
         if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
-            return Response({"detail": "Send the event as application/json (UTF-8)."},
-                            status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+            raise UnsupportedMediaType(request.content_type, detail="Send the event as application/json (UTF-8).")
         try:
             body = intake.parse_body(raw)
         except intake.MalformedBody as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
         if not isinstance(body.get("tenant_id"), str) or not body["tenant_id"]:
-            return Response({"tenant_id": ["This field is required (text)."]}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            tenant = intake.inbound_event_verify(body=body, raw=raw,
-                                                 timestamp_header=request.headers.get("X-Signature-Timestamp"),
-                                                 signature_header=request.headers.get("X-Signature"))
-        except intake.SignatureError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_401_UNAUTHORIZED)
-
+            raise ValidationError({"tenant_id": ["This field is required (text)."]})
+        tenant = intake.inbound_event_verify(body=body, raw=raw,
+                                             timestamp_header=request.headers.get("X-Signature-Timestamp"),
+                                             signature_header=request.headers.get("X-Signature"))
         serializer = InboundEventSerializer(data=body)
-        if not serializer.is_valid():
-            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
+        serializer.is_valid(raise_exception=True)
         try:
             outcome = intake.inbound_event_apply(tenant=tenant, event=serializer.validated_data,
                                                  payload=serializer.data)
         except intake.InvalidEvent as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        except intake.UnknownTarget as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            raise ValidationError(exc.errors) from None
         return Response(
             {"status": "applied" if outcome.applied else "already applied", "outcome": outcome.message,
              "promotion": outcome.promotion.pk if outcome.promotion else None},

@@ -96,11 +96,11 @@ def test_malformed_body_is_400_with_field_errors(client, club):
     del body["data"]["starts_at"]
     response = post_event(client, body, secret=club.tenant.inbound_event_secret)
     assert response.status_code == 400
-    assert "type" in response.json()
+    assert "type" in response.json()["fields"]
     naive = event_body(club)
     naive["data"]["starts_at"] = "2031-06-14T10:00:00"
     response = post_event(client, naive, secret=club.tenant.inbound_event_secret)
-    assert response.status_code == 400 and "starts_at" in response.json()["data"]
+    assert response.status_code == 400 and "starts_at" in response.json()["fields"]["data"]
     response = post_event(client, None, raw=b"{not json", secret=club.tenant.inbound_event_secret)
     assert response.status_code == 400
 
@@ -244,7 +244,7 @@ def test_impossible_or_far_off_event_times_are_field_errors(client, club, starts
     body["data"]["starts_at"] = starts_at
     response = post_event(client, body, secret=club.tenant.inbound_event_secret)
     assert response.status_code == 400, response.content
-    assert "starts_at" in response.json()["data"]
+    assert "starts_at" in response.json()["fields"]["data"]
     assert not InboundEvent.objects.exists() and not EventPromotion.objects.exists()
 
 
@@ -254,7 +254,7 @@ def test_impossible_occurred_at_is_a_field_error(client, club, occurred_at):
     body["occurred_at"] = occurred_at
     response = post_event(client, body, secret=club.tenant.inbound_event_secret)
     assert response.status_code == 400, response.content
-    assert "occurred_at" in response.json()
+    assert "occurred_at" in response.json()["fields"]
 
 
 @pytest.mark.parametrize("extra", ["nul \u0000 inside", "\ud800", 1e999, float("inf"), float("nan")])
@@ -292,7 +292,7 @@ def test_numbers_and_other_non_strings_are_refused_where_text_is_expected(client
     assert response.status_code in (400, 401), response.content
     if path != ("tenant_id",):
         assert response.status_code == 400
-        errors = response.json()
+        errors = response.json()["fields"]
         for key in path[:-1]:
             errors = errors[key]
         assert path[-1] in errors

@@ -111,6 +111,8 @@ def test_a_non_text_value_where_text_belongs_is_a_400_naming_the_field(client, c
     response = signed_post(client, encode(body, True), secret=club.tenant.inbound_event_secret)
     errors = check_answer(response, before)
     assert response.status_code == 400
+    assert errors["code"] == "invalid"  # the API's one error shape: field errors under "fields"
+    errors = errors["fields"]
     for key in path:
         errors = errors[key]
     assert errors

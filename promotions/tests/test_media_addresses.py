@@ -28,7 +28,7 @@ def club():
 def test_an_inbound_event_with_an_unusable_image_address_is_400(client, club, address, reason):
     response = post_event(client, event_body(club, image_url=address), secret=club.tenant.inbound_event_secret)
     assert response.status_code == 400, response.content
-    assert reason in str(response.json()["data"]["image_url"])
+    assert reason in str(response.json()["fields"]["data"]["image_url"])
     assert not EventPromotion.objects.exists()
 
 
@@ -51,7 +51,7 @@ def test_the_promotions_api_refuses_an_unusable_image_address(club, address, rea
         "club": club.pk, "event_name": "Open Day", "event_starts_at": starts.isoformat(), "channels": ["SOCIAL"],
         "event_image_url": address}, format="json")
     assert response.status_code == 400, response.content
-    assert reason in str(response.json()["event_image_url"])
+    assert reason in str(response.json()["fields"]["event_image_url"])
 
 
 def test_the_promotion_page_refuses_credentials_in_the_image_address(client, club):
