@@ -14,6 +14,7 @@ class TestTwitterAdapter(AdapterContract):
     url_pattern = r"https://x\.com/pinewoodgolf/status/\d+"
     publish_endpoint = "POST /2/tweets"
     read_endpoint = "GET /2/users/*"
+    read_usage_operation = "GET /2/users/:id/tweets"
 
     def check_accounts(self, accounts):
         assert len(accounts) == 1
