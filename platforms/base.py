@@ -350,7 +350,7 @@ class PlatformAdapter(ABC):
                     content_type if content_type in self.media_max_bytes else main, "files")
                 found.append(self.violation(
                     "media", f"{self.display_name} takes {what} of at most {limit / (1024 * 1024):g} MB; "
-                             f"{name} is {size / (1024 * 1024):.1f} MB."))
+                             f"{name} is larger."))
         return found
 
     def ensure_valid(self, content: PostContent) -> None:

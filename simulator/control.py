@@ -3,7 +3,7 @@
 import json
 
 from . import world
-from .media import SAMPLES
+from .media import SAMPLE_TYPES, SAMPLES
 from .protocol import HttpError, Response
 from .twitter import X_DEFAULTS
 
@@ -41,7 +41,7 @@ class Control:
             name = path.rsplit("/", 1)[1]
             if name not in SAMPLES:
                 return Response(404, {"error": "no such sample"})
-            return Response(200, SAMPLES[name], content_type="image/jpeg")
+            return Response(200, SAMPLES[name], content_type=SAMPLE_TYPES[name.rsplit(".", 1)[1]])
         if path == "/_sim/health":
             return Response(200, {"ok": True})
         if path in ("/_sim", "/_sim/world"):

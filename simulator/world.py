@@ -88,7 +88,7 @@ FACEBOOK_CODE_TTL = 10 * 60
 FACEBOOK_SHORT_TOKEN_TTL = 3600
 FACEBOOK_LONG_TOKEN_TTL = 5184000
 
-SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg")
+SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg", "sample.gif", "sample.mp4")
 
 APP_CREDENTIALS = {
     "facebook": (FACEBOOK_APP_ID, FACEBOOK_APP_SECRET),
