@@ -112,6 +112,8 @@ class RemotePost:
     text: str
     created_at: datetime
     platform_url: str | None = None
+    media_count: int | None = None  # None when the platform did not say
+    details: dict = field(default_factory=dict)  # what the adapter needs to match it (e.g. X's entities)
 
 
 @dataclass
@@ -165,6 +167,11 @@ def parse_time(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def same_words(a: str | None, b: str | None) -> bool:
+    """Equal once runs of whitespace are ignored (platforms trim and fold line breaks)."""
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
 def chunked(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -183,6 +190,8 @@ class PlatformAdapter(ABC):
     required_permissions: ClassVar[list[str]] = []
     scopes: ClassVar[list[str]] = []
     max_batch: ClassVar[int] = 50
+    # the usage key of the call that reads metrics, when the platform limits each endpoint on its own
+    metrics_operation: ClassVar[str | None] = None
 
     # content rules a platform module declares
     max_media: ClassVar[int | None] = None
@@ -327,6 +336,23 @@ class PlatformAdapter(ABC):
     def extra_violations(self, content: PostContent) -> list[Violation]:
         return []
 
+    # largest file this platform takes, by media type or its main type ("image/gif", "image", "video")
+    media_max_bytes: ClassVar[dict[str, int]] = {}
+
+    def media_violations(self, files: list[tuple[str, str, int]]) -> list[Violation]:
+        """Rules on the files themselves, as (name, content type, size in bytes); no network call."""
+        found = []
+        for name, content_type, size in files:
+            main = content_type.split("/", 1)[0]
+            limit = self.media_max_bytes.get(content_type, self.media_max_bytes.get(main))
+            if limit is not None and size > limit:
+                what = {"image/gif": "GIFs", "image": "images", "video": "videos"}.get(
+                    content_type if content_type in self.media_max_bytes else main, "files")
+                found.append(self.violation(
+                    "media", f"{self.display_name} takes {what} of at most {limit / (1024 * 1024):g} MB; "
+                             f"{name} is larger."))
+        return found
+
     def ensure_valid(self, content: PostContent) -> None:
         violations = self.validate(content)
         if violations:
@@ -339,6 +365,17 @@ class PlatformAdapter(ABC):
 
     @abstractmethod
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]: ...
+
+    def same_post(self, *, text: str, media_count: int, created_after: datetime, remote: RemotePost) -> bool:
+        """Whether ``remote`` (from recent_posts) is our post: its text as published, its media, its time.
+
+        Platforms that store the text differently from how it was sent override this.
+        """
+        if remote.created_at < created_after:
+            return False
+        if remote.media_count is not None and remote.media_count != media_count:
+            return False
+        return same_words(remote.text, text)
 
     @abstractmethod
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]: ...
@@ -430,10 +467,10 @@ class PlatformAdapter(ABC):
             platform=self.platform, status=response.status_code, code=str(response.status_code),
             retry_after=retry)
 
-    def download(self, url: str, *, kind: str = "image") -> tuple[bytes, str]:
+    def download(self, url: str, *, kind: str = "image", kinds: tuple[str, ...] | None = None) -> tuple[bytes, str]:
         """The bytes of one media file to upload, through the guarded fetcher (our uploads come from storage)."""
         try:
-            media = media_fetch(url, kinds=(kind,))
+            media = media_fetch(url, kinds=kinds or (kind,))
         except InvalidContent as exc:
             message = f"{self.display_name}: {exc.message[:1].lower()}{exc.message[1:]}"
             raise InvalidContent(message, violations=[self.violation("media", message)],

@@ -1,8 +1,11 @@
-"""X (Twitter) API v2: OAuth 2.0 with PKCE, rotating refresh tokens, posts with images."""
+"""X (Twitter) API v2: OAuth 2.0 with PKCE, rotating refresh tokens, posts with images, a GIF or a video."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
+import time
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -21,7 +24,9 @@ from .base import (
     RemotePost,
     TokenSet,
     chunked,
+    is_video,
     parse_time,
+    same_words,
     setting,
     utcnow,
 )
@@ -38,6 +43,10 @@ from .errors import (
 
 logger = logging.getLogger("platforms")
 
+MB = 1024 * 1024
+CHUNK_BYTES = 4 * MB  # APPEND takes chunks of at most 5 MB
+ANIMATED_OR_VIDEO = "X allows up to 4 images, or one GIF, or one video in a post."
+
 
 class TwitterAdapter(PlatformAdapter):
     platform = "TWITTER"
@@ -49,8 +58,11 @@ class TwitterAdapter(PlatformAdapter):
     scopes = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
     max_batch = 100
     max_media = 4
-    allows_video = False
+    allows_video = True
     length_note = " (links count as 23)"
+    metrics_operation = "GET /2/tweets"
+    # docs.x.com/x-api/media: image 5 MB, GIF 15 MB, video 512 MB
+    media_max_bytes = {"image": 5 * MB, "image/gif": 15 * MB, "video": 512 * MB}
     client_id_setting = "X_CLIENT_ID"
     client_secret_setting = "X_CLIENT_SECRET"
 
@@ -61,6 +73,12 @@ class TwitterAdapter(PlatformAdapter):
 
     def text_length(self, content: PostContent) -> int:
         return parse_tweet(unicodedata.normalize("NFC", self.render_text(content))).weightedLength
+
+    def extra_violations(self, content: PostContent) -> list:
+        media = list(content.media_urls)
+        if len(media) > 1 and any(is_video(u) or _is_gif_name(u) for u in media):
+            return [self.violation("media", ANIMATED_OR_VIDEO)]
+        return []
 
     # ------------------------------------------------------------ OAuth
 
@@ -133,7 +151,13 @@ class TwitterAdapter(PlatformAdapter):
 
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
         self.ensure_valid(content)
-        media_ids = [self.upload_media(url, credentials=credentials) for url in content.media_urls]
+        files = [self.media_file(url) for url in content.media_urls]
+        problems = self.media_violations([(name, kind, len(data)) for name, kind, data in files])
+        if len(files) > 1 and any(kind == "image/gif" or kind.startswith("video/") for _, kind, _ in files):
+            problems.append(self.violation("media", ANIMATED_OR_VIDEO))
+        if problems:
+            raise InvalidContent(violations=problems, platform=self.platform)
+        media_ids = [self.upload_media(file, credentials=credentials) for file in files]
         payload: dict = {"text": self.render_text(content)}
         if media_ids:
             payload["media"] = {"media_ids": media_ids}
@@ -142,21 +166,73 @@ class TwitterAdapter(PlatformAdapter):
         post_id = str(body["data"]["id"])
         return PublishResult(platform_post_id=post_id, platform_url=self.post_url(credentials, post_id))
 
-    def upload_media(self, url: str, *, credentials: Credentials) -> str:
-        """The one place that knows X's media upload (v2, simple upload of one image)."""
-        data, content_type = self.download(url, kind="image")
-        filename = url.rsplit("/", 1)[-1].split("?")[0] or "image"
+    def media_file(self, url: str) -> tuple[str, str, bytes]:
+        data, content_type = self.download(url, kinds=("image", "video"))
+        name = url.rsplit("/", 1)[-1].split("?")[0] or "media"
+        return name, content_type, data
+
+    def upload_media(self, file: tuple[str, str, bytes], *, credentials: Credentials) -> str:
+        """The one place that knows X's media upload: still images in one call; GIFs and videos chunked."""
+        name, content_type, data = file
+        if content_type == "image/gif" or content_type.startswith("video/"):
+            return self.upload_chunked(file, credentials=credentials)
         response = self.request("POST", self.api_url("2/media/upload"), token=credentials.access_token,
                                 account_id=credentials.account_id,
-                                files={"media": (filename, data, content_type)},
+                                files={"media": (name, data, content_type)},
                                 data={"media_category": "tweet_image"})
-        body = self.json_of(response)
+        return self.media_id_of(self.json_of(response), what="image")
+
+    def media_id_of(self, body: dict, *, what: str) -> str:
         found = body.get("data") or body
         media_id = found.get("id") or found.get("media_id_string") or found.get("media_id")
         if not media_id:
-            raise TransientError("X (Twitter) did not confirm the image upload; it will be tried again.",
+            raise TransientError(f"X (Twitter) did not confirm the {what} upload; it will be tried again.",
                                  platform=self.platform)
         return str(media_id)
+
+    def upload_chunked(self, file: tuple[str, str, bytes], *, credentials: Credentials) -> str:
+        """initialize, append each chunk, finalize, then wait until X has processed the GIF or video.
+
+        docs.x.com/x-api/media/initialize-media-upload, .../append-media-upload,
+        .../finalize-media-upload, .../get-media-upload-status.
+        """
+        name, content_type, data = file
+        what = "GIF" if content_type == "image/gif" else "video"
+        call = {"token": credentials.access_token, "account_id": credentials.account_id}
+        body = self.json_of(self.request("POST", self.api_url("2/media/upload/initialize"), json={
+            "media_type": content_type, "total_bytes": len(data),
+            "media_category": "tweet_gif" if what == "GIF" else "tweet_video"}, **call))
+        media_id = self.media_id_of(body, what=what)
+        chunk = int(setting("X_MEDIA_CHUNK_BYTES", CHUNK_BYTES) or CHUNK_BYTES)
+        for index, piece in enumerate(chunked(data, chunk)):
+            self.request("POST", self.api_url(f"2/media/upload/{media_id}/append"),
+                         files={"media": (name, piece, "application/octet-stream")},
+                         data={"segment_index": str(index)}, **call)
+        body = self.json_of(self.request("POST", self.api_url(f"2/media/upload/{media_id}/finalize"), **call))
+        self.wait_for_processing(media_id, (body.get("data") or body).get("processing_info"), what=what, **call)
+        return media_id
+
+    def wait_for_processing(self, media_id: str, info: dict | None, *, what: str, token: str,
+                            account_id: str) -> None:
+        """Poll STATUS until processing succeeded; a tweet naming media still in processing is refused."""
+        deadline = time.monotonic() + float(setting("X_MEDIA_PROCESSING_TIMEOUT", 300) or 300)
+        while info:
+            state = info.get("state")
+            if state == "succeeded":
+                return
+            if state == "failed":
+                said = (info.get("error") or {}).get("message") or "processing failed"
+                message = f"X (Twitter) could not process the {what}: {said}."
+                raise InvalidContent(message, violations=[self.violation("media", message)], platform=self.platform)
+            if time.monotonic() >= deadline:
+                raise TransientError(f"X (Twitter) is still processing the {what}; it will be tried again.",
+                                     platform=self.platform)
+            wait = setting("X_MEDIA_POLL_INTERVAL", None)
+            time.sleep(float(wait) if wait is not None else max(1, int(info.get("check_after_secs") or 1)))
+            body = self.json_of(self.request("GET", self.api_url("2/media/upload"), token=token,
+                                             account_id=account_id,
+                                             params={"command": "STATUS", "media_id": media_id}))
+            info = (body.get("data") or body).get("processing_info")
 
     @staticmethod
     def post_url(credentials: Credentials, post_id: str) -> str:
@@ -167,7 +243,7 @@ class TwitterAdapter(PlatformAdapter):
 
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
         params = {"start_time": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "max_results": 100, "tweet.fields": "created_at"}
+                  "max_results": 100, "tweet.fields": "created_at,entities,attachments"}
         posts = []
         for _ in range(5):
             body = self.json_of(self.request("GET", self.api_url(f"2/users/{credentials.account_id}/tweets"),
@@ -175,13 +251,43 @@ class TwitterAdapter(PlatformAdapter):
                                              params=params))
             for item in body.get("data") or []:
                 created = parse_time(item["created_at"]) if item.get("created_at") else since
+                media_keys = (item.get("attachments") or {}).get("media_keys") or []
                 posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("text", ""),
-                                        created_at=created, platform_url=self.post_url(credentials, str(item["id"]))))
+                                        created_at=created, platform_url=self.post_url(credentials, str(item["id"])),
+                                        media_count=len(media_keys),
+                                        details={"urls": (item.get("entities") or {}).get("urls") or []}))
             next_token = (body.get("meta") or {}).get("next_token")
             if not next_token:
                 break
             params["pagination_token"] = next_token
         return posts
+
+    def same_post(self, *, text: str, media_count: int, created_after: datetime, remote: RemotePost) -> bool:
+        """X keeps every link as t.co (plus a t.co link to attached media) and `& < >` HTML-escaped:
+        undo both through `entities.urls` before comparing (developer.x.com/en/docs/tco)."""
+        if remote.created_at < created_after:
+            return False
+        if remote.media_count is not None and remote.media_count != media_count:
+            return False
+        return same_words(self.as_written(remote, text), text)
+
+    @staticmethod
+    def as_written(remote: RemotePost, local_text: str) -> str:
+        pieces, position, stored = [], 0, remote.text
+        urls = sorted((u for u in remote.details.get("urls") or [] if u.get("url")),
+                      key=lambda u: stored.find(u["url"]))
+        for entity in urls:
+            at = stored.find(entity["url"], position)
+            if at < 0:
+                continue
+            pieces.append(html.unescape(stored[position:at]))
+            if not entity.get("media_key"):  # the link X appends for attached media is not ours
+                expanded = entity.get("expanded_url") or entity["url"]
+                bare = re.sub(r"^http://", "", expanded)
+                pieces.append(expanded if expanded in local_text or bare not in local_text else bare)
+            position = at + len(entity["url"])
+        pieces.append(html.unescape(stored[position:]))
+        return "".join(pieces)
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         metrics = {}
@@ -205,7 +311,16 @@ class TwitterAdapter(PlatformAdapter):
     def record_usage(self, response: requests.Response, account_id: str | None) -> None:
         found = usage.parse_x_rate_limit(response.headers)
         if found is not None and account_id:
-            usage.record(self.platform, account_id, found)
+            # X limits each endpoint on its own: a 429 on posting says nothing about reading metrics.
+            usage.record(self.platform, account_id, found, operation=self.operation_of(response))
+
+    @staticmethod
+    def operation_of(response: requests.Response) -> str | None:
+        request = response.request
+        if request is None or not request.path_url:
+            return None
+        path = request.path_url.split("?", 1)[0]
+        return f"{request.method} {re.sub(r'/[0-9]{4,}(?=/|$)', '/:id', path)}"
 
     def map_error(self, response: requests.Response) -> PlatformError:
         status, body = response.status_code, self.body_of(response)
@@ -217,9 +332,14 @@ class TwitterAdapter(PlatformAdapter):
         common = {"platform": self.platform, "status": status, "code": code}
         name = self.display_name
         if status == 429:
-            reset_at = self.reset_at(response)
-            return RateLimited(f"{name} asks us to wait before posting again; it will be tried again "
-                               f"after {reset_at:%H:%M} UTC.", reset_at=reset_at,
+            reset_at, daily = self.reset_at(response)
+            if daily:
+                when = f"{reset_at:%H:%M} UTC" if reset_at.date() == utcnow().date() else f"{reset_at:%d %b %H:%M} UTC"
+                message = f"X's daily posting limit for this {daily} is reached until {when}."
+            else:
+                message = (f"{name} asks us to wait before posting again; it will be tried again "
+                           f"after {reset_at:%H:%M} UTC.")
+            return RateLimited(message, reset_at=reset_at,
                                retry_after=max(0.0, (reset_at - utcnow()).total_seconds()), **common)
         if status >= 500:
             return self.transient_for_status(response, f"{name} had a temporary problem (HTTP {status}); "
@@ -242,8 +362,35 @@ class TwitterAdapter(PlatformAdapter):
         return PlatformError(f"{name} refused the request: {said}", **common)
 
     @staticmethod
-    def reset_at(response: requests.Response) -> datetime:
-        try:
-            return datetime.fromtimestamp(int(response.headers["x-rate-limit-reset"]), tz=timezone.utc)
-        except (KeyError, TypeError, ValueError):
-            return utcnow() + timedelta(minutes=15)
+    def reset_at(response: requests.Response) -> tuple[datetime, str]:
+        """When to try again, and which daily cap is spent ("account", "app" or "" for none).
+
+        A 429 may come from the 15-minute window (x-rate-limit-*) or from a 24-hour cap
+        (x-user-limit-24hour-*, x-app-limit-24hour-*); every spent limit must have reset, so the
+        latest of their resets applies. The 15-minute reset alone when nothing says what is spent.
+        """
+        headers = response.headers
+
+        def number(name):
+            try:
+                return int(headers[name])
+            except (KeyError, TypeError, ValueError):
+                return None
+
+        window = number("x-rate-limit-reset")
+        spent = []  # (reset, daily cap name)
+        for prefix, daily in (("x-rate-limit", ""), ("x-user-limit-24hour", "account"),
+                              ("x-app-limit-24hour", "app")):
+            remaining, reset = number(f"{prefix}-remaining"), number(f"{prefix}-reset")
+            if remaining == 0 and reset:
+                spent.append((reset, daily))
+        if spent:
+            reset, daily = max(spent)
+            return datetime.fromtimestamp(reset, tz=timezone.utc), daily
+        if window:
+            return datetime.fromtimestamp(window, tz=timezone.utc), ""
+        return utcnow() + timedelta(minutes=15), ""
+
+
+def _is_gif_name(url: str) -> bool:
+    return url.split("?", 1)[0].lower().endswith(".gif")

@@ -1,7 +1,8 @@
 """How close an account is to a platform's limits, from the usage headers of its last calls.
 
 Graph: `X-App-Usage` (app-wide percentages) and `X-Business-Use-Case-Usage` (per page / IG
-account, with `estimated_time_to_regain_access` in minutes). X: `x-rate-limit-*`.
+account, with `estimated_time_to_regain_access` in minutes). X: `x-rate-limit-*`, kept per
+endpoint ("POST /2/tweets", "GET /2/tweets"), since X limits each endpoint on its own.
 Kept in Django's cache so every worker sees the latest numbers.
 """
 
@@ -30,27 +31,35 @@ class Usage:
     regain_at: datetime | None = None
 
 
-def _key(platform: str, account_id: str | None) -> str:
-    return f"platforms:usage:{str(platform).upper()}:{account_id or APP}"
+def _key(platform: str, account_id: str | None, operation: str | None = None) -> str:
+    key = f"platforms:usage:{str(platform).upper()}:{account_id or APP}"
+    return f"{key}:{operation.replace(' ', '_')}" if operation else key
 
 
-def record(platform: str, account_id: str | None, usage: Usage) -> None:
+def record(platform: str, account_id: str | None, usage: Usage, *, operation: str | None = None) -> None:
+    """Keep the latest usage of an account (or the app); `operation` ("GET /2/tweets") when the
+    platform limits each endpoint on its own, so one endpoint's limit never pauses another."""
     ttl = DEFAULT_TTL
     now = datetime.now(timezone.utc)
     for moment in (usage.reset_at, usage.regain_at):
         if moment and moment > now:
             ttl = max(ttl, int((moment - now).total_seconds()) + 60)
-    cache.set(_key(platform, account_id), usage, ttl)
+    cache.set(_key(platform, account_id, operation), usage, ttl)
 
 
-def current(platform: str, account_id: str | None) -> Usage | None:
-    return cache.get(_key(platform, account_id))
+def current(platform: str, account_id: str | None, operation: str | None = None) -> Usage | None:
+    return cache.get(_key(platform, account_id, operation))
 
 
-def should_slow_down(platform: str, account_id: str | None, threshold: float = 90) -> bool:
-    """True when this account (or the app as a whole) is at `threshold` percent of a limit."""
+def should_slow_down(platform: str, account_id: str | None, threshold: float = 90, *,
+                     operation: str | None = None) -> bool:
+    """True when this account (or the app as a whole) is at `threshold` percent of a limit that
+    applies to `operation`: its own endpoint's limit, and the account-wide and app-wide ones."""
     now = datetime.now(timezone.utc)
-    for usage in (current(platform, account_id), current(platform, None)):
+    found = [current(platform, account_id), current(platform, None)]
+    if operation:
+        found += [current(platform, account_id, operation), current(platform, None, operation)]
+    for usage in found:
         if usage is None:
             continue
         if usage.regain_at and usage.regain_at > now:

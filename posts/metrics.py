@@ -70,7 +70,7 @@ def posts_sync_metrics(*, now=None):
         adapter = get_adapter(connection.platform)
         for batch in chunked(posts, adapter.max_batch):
             # Near a usage limit: leave the rest for a later run instead of spending the account's quota.
-            if should_slow_down(connection.platform, connection.account_id):
+            if should_slow_down(connection.platform, connection.account_id, operation=adapter.metrics_operation):
                 summary["slowed"] += len(batch)
                 logger.info("metrics for %s account %s postponed: close to its usage limit",
                             connection.platform, connection.account_id)

@@ -127,13 +127,17 @@ def backoff_seconds(attempt):
 
 
 def _retry_later(post, *, error, kind, now):
+    reset_at = getattr(error, "reset_at", None)
+    if reset_at is not None and post.scheduled_at and reset_at > post.scheduled_at + timedelta(
+            seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS):
+        # The platform's limit lasts past the publish window: say so now rather than "missed" later.
+        return _fail(post, kind=kind, now=now, message=error.message)
     if post.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
         return _fail(post, kind=kind, now=now,
                      message=f"Gave up after {post.attempts} attempts: {error.message}")
     at = now + timedelta(seconds=backoff_seconds(post.attempts))
     if getattr(error, "retry_after", None):
         at = max(at, now + timedelta(seconds=float(error.retry_after)))
-    reset_at = getattr(error, "reset_at", None)
     if reset_at is not None:
         # Never before the platform's reset time; a little jitter so a burst does not return at once.
         at = max(at, reset_at + timedelta(seconds=random.uniform(1, 5)))
@@ -228,19 +232,18 @@ def post_publish(*, post_id, claimed_at=None, now=None):
 # ----------------------------------------------------------------------------- reconciliation
 
 
-def _same_text(a, b):
-    return " ".join((a or "").split()) == " ".join((b or "").split())
-
-
 def _published_copy(post):
-    """The platform's copy of this post, if it has one (matched on the text as published)."""
+    """The platform's copy of this post, if it has one: the adapter says which of the account's recent
+    posts is ours (its text as the platform keeps it, its media, created after we first tried)."""
     adapter = get_adapter(post.connection.platform)
-    expected = adapter.render_text(post_content(post))
+    content = post_content(post)
+    expected = adapter.render_text(content)
     since = min(filter(None, [post.publishing_started_at, post.scheduled_at, post.created_at])) - timedelta(minutes=5)
     remote = connection_call(
         connection=post.connection,
         operation=lambda adapter, credentials: adapter.recent_posts(credentials=credentials, since=since))
-    return next((r for r in remote if _same_text(r.text, expected)), None)
+    return next((r for r in remote if adapter.same_post(text=expected, media_count=len(content.media_urls),
+                                                         created_after=since, remote=r)), None)
 
 
 def _record_found(post, remote, *, now):

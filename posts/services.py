@@ -38,8 +38,29 @@ def post_content(post):
 
 
 def content_violations(*, platform, content):
-    """The platform's content rules (the adapters' ``validate``): the one place they are checked."""
-    return get_adapter(platform).validate(content)
+    """The platform's content rules (the adapters' ``validate``): the one place they are checked.
+
+    Files the app stored itself are also held to the platform's size rules here, at compose time
+    (their size is known without any network call); other addresses are checked when published.
+    """
+    adapter = get_adapter(platform)
+    return adapter.validate(content) + adapter.media_violations(_stored_files(content.media_urls))
+
+
+def _stored_files(urls):
+    from platforms import PlatformError
+    from platforms.fetch import media_fetch, stored_media_name
+
+    files = []
+    for url in urls:
+        if stored_media_name(url) is None:
+            continue
+        try:
+            media = media_fetch(url, read_body=False)
+        except PlatformError:  # missing or unreadable: reported when it is published
+            continue
+        files.append((media.name, media.content_type, media.size or 0))
+    return files
 
 
 def _raise_for(violations):

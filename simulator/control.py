@@ -3,8 +3,9 @@
 import json
 
 from . import world
-from .media import SAMPLES
+from .media import SAMPLE_TYPES, SAMPLES
 from .protocol import HttpError, Response
+from .twitter import X_DEFAULTS
 
 
 def bad_request(message):
@@ -40,7 +41,7 @@ class Control:
             name = path.rsplit("/", 1)[1]
             if name not in SAMPLES:
                 return Response(404, {"error": "no such sample"})
-            return Response(200, SAMPLES[name], content_type="image/jpeg")
+            return Response(200, SAMPLES[name], content_type=SAMPLE_TYPES[name.rsplit(".", 1)[1]])
         if path == "/_sim/health":
             return Response(200, {"ok": True})
         if path in ("/_sim", "/_sim/world"):
@@ -94,6 +95,10 @@ class Control:
             else:
                 s.usage_override.pop(key, None)
             return Response(200, {"ok": True})
+        if path == "/_sim/x":
+            if method == "POST":
+                s.x_config.update(self.x_settings(self.body(req)))
+            return Response(200, {"ok": True, "x": {**X_DEFAULTS, **s.x_config}})
         if (method, path) == ("POST", "/_sim/tokens/revoke"):
             return Response(200, {"ok": True, "revoked": self.revoke_tokens(self.body(req))})
         if (method, path) == ("POST", "/_sim/metrics"):
@@ -104,6 +109,27 @@ class Control:
             s.metric_overrides.setdefault(post_id, {}).update({k: int(v) for k, v in body["metrics"].items()})
             return Response(200, {"ok": True})
         return Response(404, {"error": f"unknown control endpoint {method} {path}"})
+
+    @staticmethod
+    def x_settings(body):
+        unknown = sorted(set(body) - set(X_DEFAULTS))
+        if unknown:
+            raise bad_request(f"unknown X settings: {', '.join(unknown)}; known: {', '.join(sorted(X_DEFAULTS))}")
+        values = {}
+        for name, value in body.items():
+            if isinstance(X_DEFAULTS[name], bool):
+                if not isinstance(value, bool):
+                    raise bad_request(f"{name} must be true or false")
+                values[name] = value
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise bad_request(f"{name} must be a number") from None
+            if number < 0:
+                raise bad_request(f"{name} cannot be negative")
+            values[name] = number if name == "processing_seconds" else int(number)
+        return values
 
     def revoke_tokens(self, body):
         platform = body.get("platform")

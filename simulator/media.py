@@ -68,11 +68,20 @@ def gradient_jpeg(width, height, top, bottom):
     return out + bytes(entropy) + b"\xff\xd9"
 
 
+# A 1x1 GIF89a and the smallest MP4 shape (an ftyp box and an mdat box): enough for X's chunked
+# upload, whose checks look at the type and the size, not at the frames.
+SAMPLE_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+              b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+SAMPLE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x20mdat" + bytes(range(24))
+
 SAMPLES = {
     "sample.jpg": gradient_jpeg(640, 800, 60, 200),
     "sample2.jpg": gradient_jpeg(1080, 1080, 30, 180),
     "sample3.jpg": gradient_jpeg(1080, 566, 90, 230),
+    "sample.gif": SAMPLE_GIF,
+    "sample.mp4": SAMPLE_MP4,
 }
+SAMPLE_TYPES = {"jpg": "image/jpeg", "gif": "image/gif", "mp4": "video/mp4"}
 assert set(SAMPLES) == set(world.SAMPLE_MEDIA)
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

@@ -86,6 +86,8 @@ class State:
         self.tweets = {}
         self.x_media = {}
         self.x_windows = {}  # (user, endpoint) -> [window_start, count]
+        self.x_day_windows = {}  # ("user", id) or ("app", client id) -> [window_start, count] of POST /2/tweets
+        self.x_config = {}  # overrides set through POST /_sim/x (see simulator/twitter.py X_DEFAULTS)
         self.li_images = {}
         self.li_posts = {}
 

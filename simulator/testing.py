@@ -123,6 +123,11 @@ class SimulatorClient:
         """Fix counts for one post: likes, comments, shares, impressions, reach, clicks, saves, quotes, bookmarks."""
         return self._call("POST", "/_sim/metrics", {"post_id": post_id, "metrics": metrics})
 
+    def configure_x(self, **options):
+        """X's 24-hour caps and media rules: user_24h_limit, app_24h_limit, processing_seconds,
+        processing_fails, chunk_max_bytes, image_max_bytes, gif_max_bytes, video_max_bytes."""
+        return self._call("POST", "/_sim/x", options)["x"]
+
     def revoke_tokens(self, platform, account=None):
         return self._call("POST", "/_sim/tokens/revoke", {"platform": platform, "account": account})["revoked"]
 

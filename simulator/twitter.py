@@ -4,6 +4,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import math
 import re
 import unicodedata
 
@@ -18,8 +19,31 @@ LIMITS = {
     ("GET", "/2/users/me"): 75,
     ("GET", "/2/users/:id/tweets"): 900,
     ("POST", "/2/media/upload"): 500,
+    ("POST", "/2/media/upload/initialize"): 500,
+    ("POST", "/2/media/upload/:id/append"): 500,
+    ("POST", "/2/media/upload/:id/finalize"): 500,
+    ("GET", "/2/media/upload"): 500,
     ("DELETE", "/2/tweets/:id"): 50,
 }
+DAY = 24 * 3600
+# Settable through POST /_sim/x; reset by POST /_sim/reset.
+X_DEFAULTS = {
+    "user_24h_limit": world.X_TWEETS_PER_24H_USER,
+    "app_24h_limit": world.X_TWEETS_PER_24H_APP,
+    "processing_seconds": world.X_PROCESSING_SECONDS,
+    "processing_fails": False,
+    "chunk_max_bytes": world.X_CHUNK_MAX_BYTES,
+    "image_max_bytes": world.X_MEDIA_LIMITS["image"],
+    "gif_max_bytes": world.X_MEDIA_LIMITS["gif"],
+    "video_max_bytes": world.X_MEDIA_LIMITS["video"],
+}
+# The one-shot upload takes still images only (its media_type enum has no image/gif).
+ONE_SHOT_TYPES = {b"\xff\xd8": "image/jpeg", b"\x89PNG": "image/png", b"RIFF": "image/webp", b"BM": "image/bmp"}
+CHUNKED_TYPES = {"image/jpeg": "image", "image/png": "image", "image/webp": "image", "image/bmp": "image",
+                 "image/gif": "gif", "video/mp4": "video", "video/quicktime": "video"}
+CATEGORY_KINDS = {"tweet_image": "image", "dm_image": "image", "tweet_gif": "gif", "dm_gif": "gif",
+                  "tweet_video": "video", "amplify_video": "video", "dm_video": "video"}
+MEDIA_KEY_PREFIX = {"image": "3", "gif": "16", "video": "7"}
 DEFAULT_LIMIT = 900
 CLIENTS = {world.X_CLIENT_ID: world.X_CLIENT_SECRET, world.X_PUBLIC_CLIENT_ID: None}
 URL_RE = re.compile(r"https?://[^\s]+|(?<![\w@])(?:[a-z0-9-]+\.)+(?:com|org|net|io|co|uk|golf|club)(?:/[^\s]*)?",
@@ -33,7 +57,68 @@ SCOPES_REQUIRED = {
     ("GET", "/2/tweets/:id"): ("tweet.read", "users.read"),
     ("GET", "/2/users/:id/tweets"): ("tweet.read", "users.read"),
     ("POST", "/2/media/upload"): ("media.write",),
+    ("POST", "/2/media/upload/initialize"): ("media.write",),
+    ("POST", "/2/media/upload/:id/append"): ("media.write",),
+    ("POST", "/2/media/upload/:id/finalize"): ("media.write",),
+    ("GET", "/2/media/upload"): ("media.write",),
 }
+TRAILING_PUNCTUATION = ".,:;!?'\")"
+
+
+def x_config(state, name):
+    return state.x_config.get(name, X_DEFAULTS[name])
+
+
+def url_spans(text):
+    """Where X finds links in a text (twitter-text: trailing periods and commas are not part of a URL)."""
+    spans = []
+    for match in URL_RE.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in TRAILING_PUNCTUATION:
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def tco(seed):
+    return "https://t.co/" + hashlib.sha256(seed.encode()).hexdigest()[:10]
+
+
+def display_url(expanded):
+    shown = re.sub(r"^https?://", "", expanded)
+    return shown if len(shown) <= 26 else shown[:25] + "\u2026"
+
+
+def stored_text(text, tweet_id, media):
+    """The text as X keeps and returns it: every link wrapped in t.co, `& < >` HTML-escaped, and a
+    t.co link to the media appended when media is attached; with the matching `entities.urls`."""
+    out, urls, position = "", [], 0
+    for number, (start, end) in enumerate(url_spans(text)):
+        out += escape(text[position:start])
+        written = text[start:end]
+        expanded = written if re.match(r"https?://", written, re.IGNORECASE) else "http://" + written
+        short = tco(f"{tweet_id}:{number}:{written}")
+        urls.append({"start": len(out), "end": len(out) + len(short), "url": short, "expanded_url": expanded,
+                     "display_url": display_url(expanded)})
+        out += short
+        position = end
+    out += escape(text[position:])
+    if media:
+        first = media[0]
+        kind = "video" if first.get("kind") in ("video", "gif") else "photo"
+        short = tco(f"{tweet_id}:media")
+        out = f"{out} " if out else out
+        urls.append({"start": len(out), "end": len(out) + len(short), "url": short,
+                     "expanded_url": f"https://x.com/{world.X_USERNAME}/status/{tweet_id}/{kind}/1",
+                     "display_url": f"pic.x.com/{short.rsplit('/', 1)[1]}",
+                     "media_key": first.get("media_key", f"3_{first['id']}")})
+        out += short
+    return out, urls
+
+
+def escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def weighted_length(text):
@@ -94,6 +179,9 @@ def route_key(method, path):
         return method, "/2/tweets/:id"
     if re.fullmatch(r"/2/users/\d+/tweets", path):
         return method, "/2/users/:id/tweets"
+    found = re.fullmatch(r"/2/media/upload/\d+/(append|finalize)", path)
+    if found:
+        return method, f"/2/media/upload/:id/{found.group(1)}"
     return method, path
 
 
@@ -135,6 +223,8 @@ class Twitter:
                           "https://api.twitter.com/2/problems/resource-not-found")
         token = self.authenticate(req)
         headers = self.count_call(token.subject, key)
+        if key == ("POST", "/2/tweets"):
+            headers = self.count_day(token, headers)
         try:
             missing = [s for s in SCOPES_REQUIRED[key] if s not in token.scopes]
             if missing:
@@ -162,6 +252,14 @@ class Twitter:
             return self.user_tweets(req)
         if key == ("POST", "/2/media/upload"):
             return self.upload(req, token)
+        if key == ("POST", "/2/media/upload/initialize"):
+            return self.upload_initialize(req, token)
+        if key == ("POST", "/2/media/upload/:id/append"):
+            return self.upload_append(req, token)
+        if key == ("POST", "/2/media/upload/:id/finalize"):
+            return self.upload_finalize(req, token)
+        if key == ("GET", "/2/media/upload"):
+            return self.upload_status(req, token)
         raise AssertionError(key)
 
     # rate limits ------------------------------------------------------------
@@ -179,6 +277,32 @@ class Twitter:
             error = problem(429, "Too Many Requests", "Too Many Requests")
             error.response.headers.update(headers)
             raise error
+        return headers
+
+    def count_day(self, token, headers):
+        """POST /2/tweets also has 24-hour caps per user and per app, each with its own headers;
+        a 429 from either leaves x-rate-limit-remaining (the 15-minute window) above zero."""
+        state, exhausted = self.state, False
+        headers = dict(headers)
+        for scope, subject, limit in (("user", token.subject, x_config(state, "user_24h_limit")),
+                                      ("app", token.client_id, x_config(state, "app_24h_limit"))):
+            window = state.x_day_windows.get((scope, subject))
+            if window is None or state.now() >= window[0] + DAY:
+                window = state.x_day_windows[(scope, subject)] = [state.now(), 0]
+            if window[1] >= int(limit):
+                exhausted = True
+            headers.update({f"x-{scope}-limit-24hour-limit": str(int(limit)),
+                            f"x-{scope}-limit-24hour-remaining": str(max(0, int(limit) - window[1])),
+                            f"x-{scope}-limit-24hour-reset": str(int(state.real_epoch(window[0] + DAY)))})
+        if exhausted:
+            error = problem(429, "Too Many Requests", "Too Many Requests")
+            error.response.headers.update(headers)
+            raise error
+        for scope, subject in (("user", token.subject), ("app", token.client_id)):
+            window = state.x_day_windows[(scope, subject)]
+            window[1] += 1
+            headers[f"x-{scope}-limit-24hour-remaining"] = str(
+                max(0, int(headers[f"x-{scope}-limit-24hour-limit"]) - window[1]))
         return headers
 
     def rate_headers(self, subject, key):
@@ -312,19 +436,30 @@ class Twitter:
                or state.now() - state.x_media[m]["created_at"] > 86400]
         if bad:
             raise invalid_request("Your media IDs are invalid.", {"media.media_ids": bad})
+        media = [state.x_media[m] for m in media_ids]
+        not_ready = [m["id"] for m in media if self.media_state(m) != "succeeded"]
+        if not_ready:  # uploaded but not finalized, still processing, or failed
+            raise invalid_request("Your media IDs are invalid.", {"media.media_ids": not_ready})
+        if len(media) > 1 and any(m.get("kind") in ("gif", "video") for m in media):
+            raise invalid_request("A Tweet can carry up to 4 photos, or 1 animated GIF, or 1 video.",
+                                  {"media.media_ids": media_ids})
         if text:
             for tweet in state.tweets.values():
-                if tweet["user"] == token.subject and tweet["text"] == text and state.now() - tweet["created_at"] < 86400:
+                if (tweet["user"] == token.subject and tweet.get("source_text", tweet["text"]) == text
+                        and state.now() - tweet["created_at"] < 86400):
                     raise problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
         tweet_id = state.next_id("tweet")
-        tweet = {"id": tweet_id, "text": text, "user": token.subject, "created_at": state.now(),
-                 "media_ids": media_ids, "reply_to": (body.get("reply") or {}).get("in_reply_to_tweet_id")}
+        kept, urls = stored_text(text, tweet_id, media)
+        tweet = {"id": tweet_id, "text": kept, "source_text": text, "urls": urls, "user": token.subject,
+                 "created_at": state.now(), "media_ids": media_ids,
+                 "media_keys": [m.get("media_key", f"3_{m['id']}") for m in media],
+                 "reply_to": (body.get("reply") or {}).get("in_reply_to_tweet_id")}
         state.tweets[tweet_id] = tweet
         url = f"https://x.com/{world.X_USERNAME}/status/{tweet_id}"
         state.published.append({"platform": "twitter", "account_id": token.subject, "post_id": tweet_id,
-                                "text": text, "media": media_ids, "link": None, "created_at": tweet["created_at"],
-                                "url": url, "published": True})
-        return Response(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}})
+                                "text": text, "stored_text": kept, "media": media_ids, "link": None,
+                                "created_at": tweet["created_at"], "url": url, "published": True})
+        return Response(201, {"data": {"id": tweet_id, "text": kept, "edit_history_tweet_ids": [tweet_id]}})
 
     def delete_tweet(self, req, token):
         tweet_id = req.path.rstrip("/").rsplit("/", 1)[1]
@@ -348,7 +483,10 @@ class Twitter:
                                       "like_count": m["likes"], "quote_count": m["quotes"],
                                       "bookmark_count": m["bookmarks"], "impression_count": m["impressions"]}
         if "attachments" in fields and tweet["media_ids"]:
-            data["attachments"] = {"media_keys": [f"3_{m}" for m in tweet["media_ids"]]}
+            keys = tweet.get("media_keys") or [f"3_{m}" for m in tweet["media_ids"]]
+            data["attachments"] = {"media_keys": keys}
+        if "entities" in fields and tweet.get("urls"):
+            data["entities"] = {"urls": [dict(u) for u in tweet["urls"]]}
         return data
 
     @staticmethod
@@ -415,6 +553,7 @@ class Twitter:
         return Response(200, body)
 
     def upload(self, req, token):
+        """The one-shot upload: still images only (JPEG, PNG, WEBP, BMP), at most 5 MB."""
         state = self.state
         data = req.files.get("media")
         category = req.form.get("media_category")
@@ -429,18 +568,140 @@ class Twitter:
         if not data:
             raise invalid_request("The `media` field is required and must contain the file bytes.", {"media": []})
         category = category or "tweet_image"
-        if category not in ("tweet_image", "tweet_gif", "tweet_video", "dm_image", "subtitles"):
-            raise invalid_request(f"media_category {category} is not valid", {"media_category": [category]})
-        if category == "tweet_image" and not data.startswith((b"\xff\xd8", b"\x89PNG", b"GIF8", b"RIFF")):
-            raise invalid_request("The media is not a supported image (JPEG, PNG, GIF or WEBP).")
-        if len(data) > 5 * 1024 * 1024 and category == "tweet_image":
+        if category not in ("tweet_image", "dm_image", "subtitles"):
+            raise invalid_request(f"media_category {category} is not valid for this upload; GIFs and videos "
+                                  "use the chunked upload (/2/media/upload/initialize)", {"media_category": [category]})
+        media_type = next((t for magic, t in ONE_SHOT_TYPES.items() if data.startswith(magic)), None)
+        if category != "subtitles" and media_type is None:
+            what = "a GIF" if data.startswith(b"GIF8") else "not a supported image"
+            raise invalid_request(f"The media is {what}: this upload takes JPEG, PNG, WEBP or BMP images; GIFs and "
+                                  "videos use the chunked upload (/2/media/upload/initialize).")
+        if len(data) > x_config(state, "image_max_bytes"):
             raise invalid_request("Images can be at most 5 MB.")
         media_id = state.next_id("x_media")
         state.x_media[media_id] = {"id": media_id, "user": token.subject, "created_at": state.now(),
-                                   "size": len(data), "category": category}
+                                   "size": len(data), "category": category, "kind": "image",
+                                   "media_type": media_type, "media_key": f"3_{media_id}", "finalized": True,
+                                   "ready_at": None, "failed": False}
         return Response(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(data),
                                        "expires_after_secs": 86400,
-                                       "image": {"image_type": "image/jpeg", "w": 640, "h": 800}}})
+                                       "image": {"image_type": media_type, "w": 640, "h": 800}}})
+
+    # chunked media upload -----------------------------------------------------
+    def media_state(self, media):
+        if "segments" in media and not media.get("finalized"):
+            return "uploading"
+        if media.get("failed"):
+            return "failed"
+        if media.get("ready_at") is not None and self.state.now() < media["ready_at"]:
+            return "in_progress"
+        return "succeeded"
+
+    def own_media(self, media_id, token):
+        media = self.state.x_media.get(str(media_id or ""))
+        if media is None or media["user"] != token.subject or self.state.now() - media["created_at"] > 86400:
+            raise invalid_request(f"The media_id {media_id} is not valid.", {"media_id": [media_id]})
+        return media
+
+    def upload_initialize(self, req, token):
+        state = self.state
+        body = req.json if isinstance(req.json, dict) else dict(req.form)
+        media_type, category = body.get("media_type"), body.get("media_category")
+        try:
+            total = int(body.get("total_bytes"))
+        except (TypeError, ValueError):
+            raise invalid_request("total_bytes is required and must be a number.", {"total_bytes": []}) from None
+        kind = CHUNKED_TYPES.get(media_type)
+        if kind is None:
+            raise invalid_request(f"media_type {media_type} is not supported.", {"media_type": [media_type]})
+        if category not in CATEGORY_KINDS:
+            raise invalid_request(f"media_category {category} is not valid.", {"media_category": [category]})
+        if CATEGORY_KINDS[category] != kind:
+            raise invalid_request(f"media_category {category} does not fit media_type {media_type} "
+                                  "(GIFs need tweet_gif, videos tweet_video).", {"media_category": [category]})
+        limit = x_config(state, f"{kind}_max_bytes")
+        if not 0 < total <= limit:
+            raise invalid_request(f"total_bytes {total} is over the {kind} limit of {limit} bytes.",
+                                  {"total_bytes": [str(total)]})
+        media_id = state.next_id("x_media")
+        key = f"{MEDIA_KEY_PREFIX[kind]}_{media_id}"
+        state.x_media[media_id] = {"id": media_id, "user": token.subject, "created_at": state.now(),
+                                   "size": 0, "total_bytes": total, "category": category, "kind": kind,
+                                   "media_type": media_type, "media_key": key, "segments": {}, "head": b"",
+                                   "finalized": False, "ready_at": None, "failed": False}
+        return Response(200, {"data": {"id": media_id, "media_key": key, "expires_after_secs": 86400}})
+
+    def upload_append(self, req, token):
+        media = self.own_media(req.path.strip("/").split("/")[3], token)
+        if media.get("finalized") or "segments" not in media:
+            raise invalid_request("This upload is already finalized.", {"media_id": [media["id"]]})
+        data, index = req.files.get("media"), req.form.get("segment_index")
+        if isinstance(req.json, dict):
+            try:
+                data = base64.b64decode(req.json.get("media") or "", validate=True)
+            except (binascii.Error, ValueError):
+                raise invalid_request("media must be base64 encoded") from None
+            index = req.json.get("segment_index")
+        try:
+            index = int(index)
+        except (TypeError, ValueError):
+            raise invalid_request("segment_index is required.", {"segment_index": []}) from None
+        if not 0 <= index <= 999:
+            raise invalid_request("segment_index must be between 0 and 999.", {"segment_index": [str(index)]})
+        if not data:
+            raise invalid_request("The `media` field is required and must contain the chunk.", {"media": []})
+        if len(data) > x_config(self.state, "chunk_max_bytes"):
+            raise invalid_request("A chunk can be at most 5 MB.", {"media": []})
+        media["segments"][index] = len(data)
+        if index == 0:
+            media["head"] = bytes(data[:16])
+        if sum(media["segments"].values()) > media["total_bytes"]:
+            raise invalid_request("The chunks are larger than total_bytes.", {"media": []})
+        return Response(200, {"data": {"expires_at": int(self.state.real_epoch(media["created_at"] + 86400))}})
+
+    def upload_finalize(self, req, token):
+        state = self.state
+        media = self.own_media(req.path.strip("/").split("/")[3], token)
+        if media.get("finalized") or "segments" not in media:
+            raise invalid_request("This upload is already finalized.", {"media_id": [media["id"]]})
+        size = sum(media["segments"].values())
+        if sorted(media["segments"]) != list(range(len(media["segments"]))) or size != media["total_bytes"]:
+            raise invalid_request(f"File size mismatch: received {size} bytes, total_bytes was "
+                                  f"{media['total_bytes']}.", {"media_id": [media["id"]]})
+        head = media["head"]
+        looks = {"gif": head.startswith(b"GIF8"), "video": head[4:8] == b"ftyp",
+                 "image": any(head.startswith(m) for m in ONE_SHOT_TYPES)}[media["kind"]]
+        if not looks:
+            raise invalid_request(f"The uploaded bytes are not {media['media_type']}.", {"media_id": [media["id"]]})
+        media.update(finalized=True, size=size)
+        data = {"id": media["id"], "media_key": media["media_key"], "size": size, "expires_after_secs": 86400}
+        if media["kind"] in ("gif", "video"):
+            seconds = float(x_config(state, "processing_seconds"))
+            media["ready_at"] = state.now() + seconds
+            media["failed"] = bool(x_config(state, "processing_fails"))
+            data["processing_info"] = {"state": "pending", "check_after_secs": max(1, math.ceil(seconds))}
+        return Response(200, {"data": data})
+
+    def upload_status(self, req, token):
+        q = req.query
+        if q.get("command") != "STATUS":
+            raise invalid_request("command must be STATUS.", {"command": [q.get("command")]})
+        media = self.own_media(q.get("media_id"), token)
+        data = {"id": media["id"], "media_key": media["media_key"],
+                "expires_after_secs": max(0, int(media["created_at"] + 86400 - self.state.now()))}
+        current = self.media_state(media)
+        if current == "in_progress":
+            remaining = media["ready_at"] - self.state.now()
+            data["processing_info"] = {"state": "in_progress", "check_after_secs": max(1, math.ceil(remaining)),
+                                       "progress_percent": 50}
+        elif current == "failed":
+            data["processing_info"] = {"state": "failed", "progress_percent": 100, "error": {
+                "code": 1, "name": "InvalidMedia", "message": "Unsupported media format"}}
+        elif current == "succeeded" and media["kind"] in ("gif", "video"):
+            data["processing_info"] = {"state": "succeeded", "progress_percent": 100}
+        elif current == "uploading":
+            raise invalid_request("This upload is not finalized.", {"media_id": [media["id"]]})
+        return Response(200, {"data": data})
 
 
 def _scope_order(scope):

@@ -59,6 +59,16 @@ X_ACCESS_TOKEN_TTL = 7200
 X_REFRESH_TOKEN_TTL = 180 * 24 * 3600
 X_CODE_TTL = 30
 X_TWEETS_PER_15_MIN = 100
+# X's 24-hour caps on POST /2/tweets, sent as x-user-limit-24hour-* and x-app-limit-24hour-*:
+# 10,000 per app (X's rate-limit table); the per-user number depends on the account's tier and is
+# not published, so it is high here and tests lower it through POST /_sim/x.
+X_TWEETS_PER_24H_USER = 2400
+X_TWEETS_PER_24H_APP = 10000
+# X media (docs.x.com/x-api/media): upload size limits, chunk size, and how long GIF/video
+# processing stays in_progress on the simulated clock.
+X_MEDIA_LIMITS = {"image": 5 * 1024 * 1024, "gif": 15 * 1024 * 1024, "video": 512 * 1024 * 1024}
+X_CHUNK_MAX_BYTES = 5 * 1024 * 1024
+X_PROCESSING_SECONDS = 2.0
 
 # LinkedIn
 LINKEDIN_CLIENT_ID = "sim-li-client"
@@ -78,7 +88,7 @@ FACEBOOK_CODE_TTL = 10 * 60
 FACEBOOK_SHORT_TOKEN_TTL = 3600
 FACEBOOK_LONG_TOKEN_TTL = 5184000
 
-SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg")
+SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg", "sample.gif", "sample.mp4")
 
 APP_CREDENTIALS = {
     "facebook": (FACEBOOK_APP_ID, FACEBOOK_APP_SECRET),

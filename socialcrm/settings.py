@@ -246,6 +246,11 @@ LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
 INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
 INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)
+# X GIF and video uploads (issue 13): chunk size (X takes at most 5 MB), how long to wait for X to
+# process the file, and a fixed poll interval (unset: X's own check_after_secs).
+X_MEDIA_CHUNK_BYTES = env.int("X_MEDIA_CHUNK_BYTES", default=4 * 1024 * 1024)
+X_MEDIA_PROCESSING_TIMEOUT = env.float("X_MEDIA_PROCESSING_TIMEOUT", default=300.0)
+X_MEDIA_POLL_INTERVAL = env.float("X_MEDIA_POLL_INTERVAL", default=None)
 
 # Content rules (seed): maximum lengths per platform, counted as each platform counts them.
 POST_MAX_LENGTH = {

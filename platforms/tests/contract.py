@@ -100,6 +100,7 @@ class AdapterContract:
     read_endpoint: str                # fault pattern matching the call recent_posts makes
     token_platform: str = ""          # whose tokens the simulator revokes (Instagram uses Facebook's)
     records_usage = True
+    read_usage_operation: str | None = None  # the usage key of recent_posts' call, where kept per endpoint
     supports_link = True
 
     # ---------------------------------------------------------------- fixtures
@@ -110,6 +111,7 @@ class AdapterContract:
 
         cache.clear()
         settings.INSTAGRAM_CONTAINER_POLL_INTERVAL = 0.02
+        settings.X_MEDIA_POLL_INTERVAL = 0.05
         return adapter_for_slug(self.slug)
 
     @pytest.fixture
@@ -332,7 +334,7 @@ class AdapterContract:
         from platforms import usage
 
         adapter.recent_posts(credentials=credentials, since=datetime.now(timezone.utc) - timedelta(hours=1))
-        recorded = usage.current(adapter.platform, credentials.account_id)
+        recorded = usage.current(adapter.platform, credentials.account_id, self.read_usage_operation)
         assert recorded is not None
         self.check_usage(recorded)
 

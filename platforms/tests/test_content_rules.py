@@ -66,11 +66,28 @@ def test_x_length_includes_appended_hashtags_and_link():
     assert x().validate(content)[0].message.startswith("X (Twitter) allows 280 characters; this post has 288")
 
 
-def test_x_allows_four_images_and_no_video():
+def test_x_allows_four_images_or_one_gif_or_one_video():
     assert x().validate(PostContent(text="hi", media_urls=[IMAGE] * 4)) == []
     messages = [v.message for v in x().validate(PostContent(text="hi", media_urls=[IMAGE] * 5))]
     assert messages == ["X (Twitter) allows at most 4 images or videos in one post; this post has 5."]
-    assert x().validate(PostContent(text="hi", media_urls=["https://club.example/clip.mp4"]))[0].field == "media"
+    assert x().validate(PostContent(text="hi", media_urls=["https://club.example/clip.mp4"])) == []
+    assert x().validate(PostContent(text="hi", media_urls=["https://club.example/swing.gif"])) == []
+    for mixed in (["https://club.example/clip.mp4", IMAGE], [IMAGE, "https://club.example/swing.gif"]):
+        assert [v.message for v in x().validate(PostContent(text="hi", media_urls=mixed))] == [
+            "X allows up to 4 images, or one GIF, or one video in a post."]
+
+
+def test_x_media_size_rules_are_x_own():
+    """docs.x.com/x-api/media: image 5 MB, GIF 15 MB, video 512 MB (not the app's 8 MB upload cap)."""
+    mb = 1024 * 1024
+    assert x().media_violations([("a.jpg", "image/jpeg", 5 * mb), ("b.gif", "image/gif", 15 * mb),
+                                 ("c.mp4", "video/mp4", 512 * mb)]) == []
+    assert [v.message for v in x().media_violations([("a.jpg", "image/jpeg", 6 * mb)])] == [
+        "X (Twitter) takes images of at most 5 MB; a.jpg is larger."]
+    assert [v.message for v in x().media_violations([("b.gif", "image/gif", 16 * mb)])] == [
+        "X (Twitter) takes GIFs of at most 15 MB; b.gif is larger."]
+    assert [v.message for v in x().media_violations([("c.mp4", "video/mp4", 513 * mb)])] == [
+        "X (Twitter) takes videos of at most 512 MB; c.mp4 is larger."]
 
 
 def test_hashtags_already_in_the_text_are_not_appended_twice():

@@ -1,8 +1,9 @@
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from platforms import AuthExpired, Credentials, DuplicateContent, PlatformError
+from platforms import AuthExpired, Credentials, DuplicateContent, PlatformError, RateLimited
 
 from .contract import AdapterContract, click_consent, query_of
 
@@ -14,6 +15,7 @@ class TestTwitterAdapter(AdapterContract):
     url_pattern = r"https://x\.com/pinewoodgolf/status/\d+"
     publish_endpoint = "POST /2/tweets"
     read_endpoint = "GET /2/users/*"
+    read_usage_operation = "GET /2/users/:id/tweets"
 
     def check_accounts(self, accounts):
         assert len(accounts) == 1
@@ -99,4 +101,118 @@ class TestTwitterAdapter(AdapterContract):
             adapter.publish(credentials=credentials,
                             content=self.content(simulator, media_urls=[self.image(simulator)]))
         assert caught.value.message == "X (Twitter): the media file sample.jpg is larger than 100 bytes."
+        assert simulator.published(platform="twitter") == []
+
+    # ------------------------------------------------------------ X stores text its own way (issue 13)
+
+    def test_x_keeps_links_as_t_co_and_escapes_and_the_post_is_still_recognised(self, adapter, simulator,
+                                                                                 credentials):
+        since = datetime.now(timezone.utc) - timedelta(minutes=1)
+        content = self.content(simulator, text="Open day & BBQ <free> for members, see pinewoodgolf.com/day.",
+                               link="https://www.pinewoodgolf.com/open-day?a=1&b=2")
+        sent = adapter.render_text(content)
+        result = adapter.publish(credentials=credentials, content=content)
+        (remote,) = [p for p in adapter.recent_posts(credentials=credentials, since=since)
+                     if p.platform_post_id == result.platform_post_id]
+        # what X gives back is not what was sent: links are t.co, & < > are HTML-escaped
+        assert "https://t.co/" in remote.text and "&amp; BBQ &lt;free&gt;" in remote.text
+        assert "pinewoodgolf.com" not in remote.text and remote.text != sent
+        assert adapter.same_post(text=sent, media_count=0, created_after=since, remote=remote)
+        assert not adapter.same_post(text=sent + " again", media_count=0, created_after=since, remote=remote)
+        assert not adapter.same_post(text=sent, media_count=1, created_after=since, remote=remote)
+        assert not adapter.same_post(text=sent, media_count=0, created_after=datetime.now(timezone.utc)
+                                     + timedelta(minutes=5), remote=remote)
+
+    def test_the_t_co_link_x_appends_for_media_is_not_part_of_the_text(self, adapter, simulator, credentials):
+        since = datetime.now(timezone.utc) - timedelta(minutes=1)
+        content = self.content(simulator, text="Course photo & news", media_urls=[self.image(simulator)])
+        result = adapter.publish(credentials=credentials, content=content)
+        (remote,) = [p for p in adapter.recent_posts(credentials=credentials, since=since)
+                     if p.platform_post_id == result.platform_post_id]
+        assert re.fullmatch(r"Course photo &amp; news https://t\.co/\w+", remote.text) and remote.media_count == 1
+        assert adapter.same_post(text=adapter.render_text(content), media_count=1, created_after=since,
+                                 remote=remote)
+
+    # ------------------------------------------------------------ 24-hour caps (issue 13)
+
+    def test_daily_cap_429_waits_for_the_24_hour_reset_not_the_15_minute_one(self, adapter, simulator,
+                                                                            credentials):
+        simulator.configure_x(user_24h_limit=1)
+        adapter.publish(credentials=credentials, content=self.content(simulator))
+        with pytest.raises(RateLimited) as caught:
+            adapter.publish(credentials=credentials, content=self.content(simulator))
+        wait = (caught.value.reset_at - datetime.now(timezone.utc)).total_seconds()
+        assert 23 * 3600 < wait <= 24 * 3600 + 60
+        assert caught.value.message.startswith("X's daily posting limit for this account is reached until ")
+
+    def test_app_daily_cap_names_the_app_and_the_latest_reset_applies(self, adapter, simulator, credentials):
+        simulator.configure_x(app_24h_limit=1)
+        adapter.publish(credentials=credentials, content=self.content(simulator))
+        simulator.advance_clock(600)  # a later 15-minute window; the 24-hour one still runs
+        with pytest.raises(RateLimited) as caught:
+            adapter.publish(credentials=credentials, content=self.content(simulator))
+        assert "for this app" in caught.value.message
+        assert caught.value.reset_at - datetime.now(timezone.utc) > timedelta(hours=23)
+
+    def test_a_posting_429_is_recorded_for_posting_only(self, adapter, simulator, credentials):
+        from platforms import usage
+
+        self.fail_next(simulator, self.publish_endpoint, "rate_limit", reset_after=600)
+        with pytest.raises(RateLimited):
+            adapter.publish(credentials=credentials, content=self.content(simulator))
+        assert usage.current(adapter.platform, credentials.account_id, "POST /2/tweets").remaining == 0
+        assert not usage.should_slow_down(adapter.platform, credentials.account_id,
+                                          operation=adapter.metrics_operation)
+        assert usage.should_slow_down(adapter.platform, credentials.account_id, operation="POST /2/tweets")
+
+    # ------------------------------------------------------------ GIF and video (issue 13)
+
+    @pytest.mark.parametrize("name,category,prefix", [("sample.gif", "tweet_gif", "/2/media/upload"),
+                                                      ("sample.mp4", "tweet_video", "/2/media/upload")])
+    def test_gif_and_video_go_through_the_chunked_upload_and_wait_for_processing(
+            self, adapter, simulator, credentials, settings, name, category, prefix):
+        simulator.configure_x(processing_seconds=0.3, chunk_max_bytes=16)
+        settings.X_MEDIA_CHUNK_BYTES = 16
+        content = self.content(simulator, media_urls=[simulator.media_url(name)])
+        calls = self.calls_during(simulator, lambda: adapter.publish(credentials=credentials, content=content))
+        paths = [(c["method"], c["path"]) for c in calls]
+        media_id = next(c for c in calls if c["path"] == "/2/media/upload/initialize")
+        assert media_id["body"]["media_category"] == category
+        appends = [p for p in paths if p[1].endswith("/append")]
+        assert len(appends) >= 3  # the file went in chunks of at most 16 bytes
+        assert paths.index(appends[-1]) < next(i for i, p in enumerate(paths) if p[1].endswith("/finalize"))
+        statuses = [c for c in calls if (c["method"], c["path"]) == ("GET", "/2/media/upload")]
+        assert statuses and statuses[-1]["query"]["command"] == "STATUS"
+        tweet = next(c for c in calls if c["path"] == "/2/tweets")
+        assert tweet["status"] == 201 and calls.index(tweet) > calls.index(statuses[-1])
+        assert ("POST", "/2/media/upload") not in paths  # never the one-shot upload
+
+    def test_failed_processing_is_invalid_content_and_nothing_is_posted(self, adapter, simulator, credentials):
+        from platforms import InvalidContent
+
+        simulator.configure_x(processing_seconds=0.1, processing_fails=True)
+        with pytest.raises(InvalidContent) as caught:
+            adapter.publish(credentials=credentials,
+                            content=self.content(simulator, media_urls=[simulator.media_url("sample.mp4")]))
+        assert "could not process the video" in caught.value.message
+        assert simulator.published(platform="twitter") == []
+
+    def test_a_gif_with_other_media_is_refused_before_any_upload(self, adapter, simulator, credentials):
+        from platforms import InvalidContent
+
+        content = self.content(simulator, media_urls=[self.image(simulator), simulator.media_url("sample.gif")])
+        calls = []
+        with pytest.raises(InvalidContent) as caught:
+            calls = self.calls_during(simulator, lambda: adapter.publish(credentials=credentials, content=content))
+        assert "one GIF, or one video" in caught.value.message
+        assert calls == [] and simulator.published(platform="twitter") == []
+
+    def test_images_over_5_mb_are_refused_by_x_rules(self, adapter, simulator, credentials, settings):
+        from platforms import InvalidContent
+
+        adapter.media_max_bytes = {**adapter.media_max_bytes, "image": 100}  # stands in for 5 MB
+        with pytest.raises(InvalidContent) as caught:
+            adapter.publish(credentials=credentials,
+                            content=self.content(simulator, media_urls=[self.image(simulator)]))
+        assert "X (Twitter) takes images of at most" in caught.value.message
         assert simulator.published(platform="twitter") == []

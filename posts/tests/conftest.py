@@ -19,6 +19,7 @@ def connect(simulator, simulator_settings, settings, club):
 
     cache.clear()
     settings.INSTAGRAM_CONTAINER_POLL_INTERVAL = 0.02
+    settings.X_MEDIA_POLL_INTERVAL = 0.05
 
     def _connect(slug="twitter", *, club=club):
         adapter = adapter_for_slug(slug)

@@ -169,3 +169,146 @@ def test_rate_limit_headers_and_429_after_one_hundred_tweets(sim):
     assert int(limited.headers["x-rate-limit-reset"]) > 0
     sim.client.advance_clock(15 * 60)
     assert sim.post("/2/tweets", json={"text": "Next window"}, headers=headers).status_code == 201
+
+
+# ------------------------------------------------------------------ X's own ways (issue 13)
+
+
+def test_text_is_kept_with_t_co_links_escaped_and_entities(sim):
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    text = "Open day & BBQ <free>, see pinewoodgolf.com/day. Or https://www.pinewoodgolf.com/a?x=1&y=2"
+    created = sim.post("/2/tweets", json={"text": text}, headers=headers).json()["data"]
+    kept = created["text"]
+    assert kept.startswith("Open day &amp; BBQ &lt;free&gt;, see https://t.co/") and "pinewoodgolf" not in kept
+    assert kept.count("https://t.co/") == 2
+    looked = sim.get("/2/tweets", params={"ids": created["id"], "tweet.fields": "entities"},
+                     headers=headers).json()["data"][0]
+    assert looked["text"] == kept
+    first, second = looked["entities"]["urls"]
+    assert first["expanded_url"] == "http://pinewoodgolf.com/day" and first["display_url"] == "pinewoodgolf.com/day"
+    assert kept[first["start"]:first["end"]] == first["url"] and kept[first["end"]] == "."  # the period is not the link's
+    assert second["expanded_url"] == "https://www.pinewoodgolf.com/a?x=1&y=2"
+    plain = sim.get("/2/tweets", params={"ids": created["id"]}, headers=headers).json()["data"][0]
+    assert "entities" not in plain  # only when asked for through tweet.fields
+    # the duplicate check is on the text as sent
+    assert sim.post("/2/tweets", json={"text": text}, headers=headers).status_code == 403
+
+
+def test_media_adds_a_t_co_link_with_its_media_key(sim):
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    from simulator.media import SAMPLES
+
+    media_id = sim.post("/2/media/upload", files={"media": ("a.jpg", SAMPLES["sample.jpg"], "image/jpeg")},
+                        data={"media_category": "tweet_image"}, headers=headers).json()["data"]["id"]
+    created = sim.post("/2/tweets", json={"text": "Photo", "media": {"media_ids": [media_id]}},
+                       headers=headers).json()["data"]
+    looked = sim.get("/2/tweets", params={"ids": created["id"], "tweet.fields": "entities,attachments"},
+                     headers=headers).json()["data"][0]
+    (link,) = looked["entities"]["urls"]
+    assert looked["text"] == f"Photo {link['url']}" and link["media_key"] == f"3_{media_id}"
+    assert link["display_url"].startswith("pic.x.com/") and link["expanded_url"].endswith("/photo/1")
+    assert looked["attachments"] == {"media_keys": [f"3_{media_id}"]}
+
+
+def test_24_hour_caps_send_their_headers_and_429_leaves_the_15_minute_window_open(sim):
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    sim.client.configure_x(user_24h_limit=2)
+    ok = sim.post("/2/tweets", json={"text": "One"}, headers=headers)
+    assert ok.headers["x-user-limit-24hour-limit"] == "2" and ok.headers["x-user-limit-24hour-remaining"] == "1"
+    assert ok.headers["x-app-limit-24hour-limit"] == "10000"
+    assert sim.post("/2/tweets", json={"text": "Two"}, headers=headers).status_code == 201
+    capped = sim.post("/2/tweets", json={"text": "Three"}, headers=headers)
+    assert capped.status_code == 429 and capped.headers["x-user-limit-24hour-remaining"] == "0"
+    assert int(capped.headers["x-rate-limit-remaining"]) > 0
+    reset = int(capped.headers["x-user-limit-24hour-reset"])
+    assert reset - int(capped.headers["x-rate-limit-reset"]) > 20 * 3600
+    sim.client.advance_clock(24 * 3600)
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}  # the old token has expired meanwhile
+    assert sim.post("/2/tweets", json={"text": "Three"}, headers=headers).status_code == 201
+
+
+def test_control_api_for_x_refuses_unknown_or_bad_settings(sim):
+    for body in ({"user_24h": 1}, {"processing_seconds": -1}, {"processing_fails": "yes"}):
+        answer = requests.post(sim.url + "/_sim/x", json=body, timeout=5)
+        assert answer.status_code == 400, body
+    assert requests.get(sim.url + "/_sim/x", timeout=5).json()["x"]["user_24h_limit"] == 2400
+
+
+def test_one_shot_upload_takes_still_images_only(sim):
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    from simulator.media import SAMPLES
+
+    gif = sim.post("/2/media/upload", files={"media": ("a.gif", SAMPLES["sample.gif"], "image/gif")},
+                   data={"media_category": "tweet_image"}, headers=headers)
+    assert gif.status_code == 400 and "chunked upload" in gif.json()["errors"][0]["message"]
+    as_gif = sim.post("/2/media/upload", files={"media": ("a.gif", SAMPLES["sample.gif"], "image/gif")},
+                      data={"media_category": "tweet_gif"}, headers=headers)
+    assert as_gif.status_code == 400
+
+
+def chunked_upload(sim, headers, data, media_type, category, chunk=None):
+    init = sim.post("/2/media/upload/initialize", json={"media_type": media_type, "total_bytes": len(data),
+                                                        "media_category": category}, headers=headers)
+    assert init.status_code == 200, init.text
+    media_id = init.json()["data"]["id"]
+    chunk = chunk or len(data)
+    for index in range(0, len(data), chunk):
+        answer = sim.post(f"/2/media/upload/{media_id}/append", headers=headers,
+                          files={"media": ("c", data[index:index + chunk], "application/octet-stream")},
+                          data={"segment_index": str(index // chunk)})
+        assert answer.status_code == 200, answer.text
+    return media_id, sim.post(f"/2/media/upload/{media_id}/finalize", headers=headers)
+
+
+def test_chunked_upload_processes_then_the_video_can_be_posted(sim):
+    from simulator.media import SAMPLES
+
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    sim.client.configure_x(processing_seconds=30)
+    media_id, finalized = chunked_upload(sim, headers, SAMPLES["sample.mp4"], "video/mp4", "tweet_video", chunk=10)
+    assert finalized.json()["data"]["processing_info"] == {"state": "pending", "check_after_secs": 30}
+    status = sim.get("/2/media/upload", params={"command": "STATUS", "media_id": media_id}, headers=headers).json()
+    assert status["data"]["processing_info"]["state"] == "in_progress"
+    early = sim.post("/2/tweets", json={"text": "Swing", "media": {"media_ids": [media_id]}}, headers=headers)
+    assert early.status_code == 400  # media still processing
+    sim.client.advance_clock(30)
+    status = sim.get("/2/media/upload", params={"command": "STATUS", "media_id": media_id}, headers=headers).json()
+    assert status["data"]["processing_info"]["state"] == "succeeded"
+    assert sim.post("/2/tweets", json={"text": "Swing", "media": {"media_ids": [media_id]}},
+                    headers=headers).status_code == 201
+
+
+def test_chunked_upload_enforces_category_sizes_and_chunks(sim):
+    from simulator.media import SAMPLES
+
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    gif = SAMPLES["sample.gif"]
+    wrong_category = sim.post("/2/media/upload/initialize", headers=headers, json={
+        "media_type": "image/gif", "total_bytes": len(gif), "media_category": "tweet_image"})
+    assert wrong_category.status_code == 400
+    too_big = sim.post("/2/media/upload/initialize", headers=headers, json={
+        "media_type": "video/mp4", "total_bytes": 512 * 1024 * 1024 + 1, "media_category": "tweet_video"})
+    assert too_big.status_code == 400
+    sim.client.configure_x(chunk_max_bytes=8)
+    init = sim.post("/2/media/upload/initialize", headers=headers, json={
+        "media_type": "image/gif", "total_bytes": len(gif), "media_category": "tweet_gif"}).json()["data"]
+    big_chunk = sim.post(f"/2/media/upload/{init['id']}/append", headers=headers,
+                         files={"media": ("c", gif[:9], "application/octet-stream")}, data={"segment_index": "0"})
+    assert big_chunk.status_code == 400
+    short = sim.post(f"/2/media/upload/{init['id']}/finalize", headers=headers)
+    assert short.status_code == 400  # fewer bytes than total_bytes
+    sim.client.configure_x(chunk_max_bytes=5 * 1024 * 1024)
+    _, not_a_video = chunked_upload(sim, headers, gif, "video/mp4", "tweet_video")
+    assert not_a_video.status_code == 400
+
+
+def test_a_gif_or_video_goes_alone(sim):
+    from simulator.media import SAMPLES
+
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    sim.client.configure_x(processing_seconds=0)
+    gif_id, _ = chunked_upload(sim, headers, SAMPLES["sample.gif"], "image/gif", "tweet_gif")
+    image_id = sim.post("/2/media/upload", files={"media": ("a.jpg", SAMPLES["sample.jpg"], "image/jpeg")},
+                        headers=headers).json()["data"]["id"]
+    mixed = sim.post("/2/tweets", json={"text": "Both", "media": {"media_ids": [gif_id, image_id]}}, headers=headers)
+    assert mixed.status_code == 400
