@@ -5,6 +5,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from socialcrm.devdb import local_database_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -83,8 +85,10 @@ TEMPLATES = [
     },
 ]
 
+# DATABASE_URL unset: the bundled PostgreSQL under var/postgres (socialcrm/devdb.py; `make run` starts it,
+# `make test` starts a throwaway one and sets DATABASE_URL). SQLite still works: DATABASE_URL=sqlite:///path.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'socialcrm.sqlite3'}"),
+    "default": env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else local_database_settings(),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -127,7 +131,8 @@ STORAGES = {
     },
 }
 # Absolute base for links that leave the app (media published by URL, unsubscribe links, OAuth callbacks).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset: this machine on the port the web process binds (PORT, as `make run PORT=...` and the Procfile use).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 
 # Security headers: on in production, explained in the README.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -161,7 +166,8 @@ SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="SocialCRM")
 # Celery: an embedded filesystem broker by default, so `make run` needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
+    # Processes that share one queue share this folder (the test suite gives its worker and beat their own).
+    _broker_dir = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -218,6 +224,15 @@ LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
 INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
 INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)
+# Local runs (.env from `make run` sets USE_PLATFORM_SIMULATOR=1): every platform URL not set explicitly
+# points at the bundled simulator on SIMULATOR_PORT, so the port is chosen at start, not frozen in .env.
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8100)
+if env.bool("USE_PLATFORM_SIMULATOR", default=False):
+    _simulator_url = f"http://127.0.0.1:{SIMULATOR_PORT}"
+    for _name, _path in {"FACEBOOK_DIALOG_URL": "", "FACEBOOK_GRAPH_URL": "", "X_AUTHORIZE_URL": "/i/oauth2/authorize",
+                         "X_API_URL": "", "LINKEDIN_OAUTH_URL": "/oauth/v2", "LINKEDIN_API_URL": ""}.items():
+        if not env.str(_name, default=""):
+            vars()[_name] = _simulator_url + _path
 
 # Content rules (seed): maximum lengths per platform, counted as each platform counts them.
 POST_MAX_LENGTH = {
