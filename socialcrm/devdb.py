@@ -52,9 +52,9 @@ def bin_dir():
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
-def local_socket_dir(data_dir=LOCAL_DATA_DIR):
+def local_socket_dir(data_dir=None):
     """Where the local cluster's socket lives: its data folder, or a short folder in /tmp for deep checkouts."""
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir or LOCAL_DATA_DIR)
     if len(str(data_dir / f".s.PGSQL.{SOCKET_PORT}.lock")) <= SOCKET_PATH_MAX:
         return data_dir
     digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
