@@ -112,6 +112,7 @@ class Cluster:
         self.durable = durable
         self.log_path = Path(log_path) if log_path else self.data_dir.parent / f"{self.data_dir.name}.log"
         self.process = None
+        self.adopted_pid = None
         self._account = _server_account()
 
     # -- the URL clients use
@@ -184,7 +185,16 @@ class Cluster:
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                         **self._run_as_server())
         log.close()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # a Ctrl-C or a failure while starting leaves no server behind
+            self.stop()
+            raise
+        return self
+
+    def adopt(self, pid):
+        """Take charge of a server left running by a run that was killed, so this run stops it."""
+        self.adopted_pid = pid
         return self
 
     def _wait_ready(self):
@@ -222,7 +232,11 @@ class Cluster:
 
     def stop(self):
         """Fast shutdown (open sessions are ended, committed work is kept); killed if it does not stop."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            if self.adopted_pid is not None:
+                _stop_pid(self.adopted_pid)
+            return
+        if self.process.poll() is not None:
             return
         # The server may run as another account: signal through its own process (we are its parent or root).
         self.process.send_signal(signal.SIGINT)
@@ -231,6 +245,41 @@ class Cluster:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_pid(pid):
+    """Fast shutdown of a server that is not our child; killed if it does not stop."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _owner_file():
+    """Holds the pid of the `devdb run` in charge of the local cluster (it stops the cluster when done)."""
+    return LOCAL_DATA_DIR.with_name(LOCAL_DATA_DIR.name + ".owner")
+
+
+def _owner():
+    try:
+        return int(_owner_file().read_text())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def local_cluster():
@@ -252,7 +301,10 @@ def throwaway_cluster():
     raise last_error
 
 
-def remove_throwaway(cluster):
+def remove_throwaway(cluster, owner_pid=None):
+    """Stop and delete a throwaway cluster (only in the process that made it, not in a forked child)."""
+    if owner_pid is not None and owner_pid != os.getpid():
+        return
     cluster.stop()
     shutil.rmtree(cluster.data_dir.parent, ignore_errors=True)
 
@@ -262,21 +314,28 @@ def run(command):
     if os.environ.get("DATABASE_URL"):
         return subprocess.call(command)
     cluster = local_cluster()
-    started = cluster.running_pid() is None
-    if started:
+    pid = cluster.running_pid()
+    if pid is None:
         cluster.start()
-    cluster.create_database()
-    child = subprocess.Popen(command)
-    # Ctrl-C reaches the child through the terminal; a TERM or HUP sent to us is passed on. Either way the
-    # child ends first and the database stops after it, so no process loses its database mid-task.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, frame: child.send_signal(signum))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    elif _owner() is not None and _owner() != os.getpid() and _alive(_owner()):
+        cluster = None  # another run (make run, say) is in charge: use its server, leave it running
+    else:
+        cluster.adopt(pid)  # left running by a run that was killed: this run stops it
+    if cluster is not None:
+        _owner_file().write_text(str(os.getpid()))
     try:
+        local_cluster().create_database()
+        child = subprocess.Popen(command)
+        # Ctrl-C reaches the child through the terminal; a TERM or HUP sent to us is passed on. Either way the
+        # child ends first and the database stops after it, so no process loses its database mid-task.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda signum, frame: child.send_signal(signum))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return child.wait()
     finally:
-        if started:
+        if cluster is not None:
             cluster.stop()
+            _owner_file().unlink(missing_ok=True)
 
 
 def main(argv=None):
@@ -294,6 +353,8 @@ def main(argv=None):
     except EmbeddedPostgresError as exc:
         print(f"devdb: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

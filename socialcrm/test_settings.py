@@ -17,7 +17,7 @@ if not os.environ.get("DATABASE_URL"):
     from socialcrm.devdb import remove_throwaway, throwaway_cluster
 
     _cluster = throwaway_cluster()
-    atexit.register(remove_throwaway, _cluster)
+    atexit.register(remove_throwaway, _cluster, os.getpid())
     os.environ["DATABASE_URL"] = _cluster.url()
 
 from socialcrm.settings import *  # noqa: E402,F403

@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -77,13 +79,22 @@ def test_a_deep_checkout_keeps_the_socket_path_short_enough(tmp_path):
     assert devdb.local_socket_dir(Path("/srv/crm/var/postgres")) == Path("/srv/crm/var/postgres")
 
 
-def test_the_launcher_runs_a_command_with_the_database_up_and_stops_it_after(tmp_path, monkeypatch):
-    """`devdb run` starts the cluster, creates the database, runs the command, then nothing is left running."""
-    data_dir = tmp_path / "postgres"
-    tmp_path.chmod(0o711)  # as root the server runs as another account and must reach its folder
-    monkeypatch.setattr(devdb, "LOCAL_DATA_DIR", data_dir)
-    monkeypatch.setattr(devdb, "LOCAL_LOG", tmp_path / "postgres.log")
+@pytest.fixture
+def local_dir(monkeypatch):
+    """A folder standing in for var/: outside pytest's tmp tree (pytest resets that tree to 0700, and under root
+    the server runs as another account that must traverse to its data)."""
+    folder = Path(tempfile.mkdtemp(prefix="socialcrm-devdb-test-"))
+    folder.chmod(0o711)
+    monkeypatch.setattr(devdb, "LOCAL_DATA_DIR", folder / "postgres")
+    monkeypatch.setattr(devdb, "LOCAL_LOG", folder / "postgres.log")
     monkeypatch.delenv("DATABASE_URL")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_launcher_runs_a_command_with_the_database_up_and_stops_it_after(local_dir, tmp_path):
+    """`devdb run` starts the cluster, creates the database, runs the command, then nothing is left running."""
+    data_dir = local_dir / "postgres"
     out = tmp_path / "out.txt"
     socket_dir = devdb.local_socket_dir(data_dir)
     probe = ("import psycopg, sys; c = psycopg.connect(host=sys.argv[1], port=5432, user='postgres', "
@@ -97,12 +108,8 @@ def test_the_launcher_runs_a_command_with_the_database_up_and_stops_it_after(tmp
     assert devdb.run([sys.executable, "-c", probe, str(socket_dir), str(out)]) == 0
 
 
-def test_the_launcher_passes_the_exit_code_through_and_stops_the_cluster(tmp_path, monkeypatch):
-    data_dir = tmp_path / "postgres"
-    tmp_path.chmod(0o711)
-    monkeypatch.setattr(devdb, "LOCAL_DATA_DIR", data_dir)
-    monkeypatch.setattr(devdb, "LOCAL_LOG", tmp_path / "postgres.log")
-    monkeypatch.delenv("DATABASE_URL")
+def test_the_launcher_passes_the_exit_code_through_and_stops_the_cluster(local_dir):
+    data_dir = local_dir / "postgres"
     assert devdb.run([sys.executable, "-c", "raise SystemExit(3)"]) == 3
     assert devdb.Cluster(data_dir).running_pid() is None
 
@@ -218,3 +225,33 @@ def test_the_procfile_binds_port_and_the_simulator_port():
     procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert "--bind 127.0.0.1:${PORT:-8000}" in procfile["web"]
     assert "--port ${SIMULATOR_PORT:-8100}" in procfile["simulator"]
+
+
+def test_a_cluster_left_by_a_killed_run_is_stopped_by_the_next_one(local_dir):
+    """A `make run` killed with SIGKILL leaves PostgreSQL running; the next run takes charge and stops it."""
+    data_dir = local_dir / "postgres"
+    orphan = devdb.local_cluster().start()  # as if its launcher had died: no live owner
+    (local_dir / "postgres.owner").write_text("999999999")
+    try:
+        assert devdb.run([sys.executable, "-c", "pass"]) == 0
+        orphan.process.wait(timeout=10)
+        assert devdb.Cluster(data_dir).running_pid() is None
+        assert not (local_dir / "postgres.owner").exists()
+    finally:
+        orphan.stop()
+
+
+def test_a_run_beside_a_live_one_leaves_its_cluster_running(local_dir):
+    """`make migrate` while `make run` is up uses the same server and does not stop it under the app."""
+    data_dir = local_dir / "postgres"
+    running = devdb.local_cluster().start()
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (local_dir / "postgres.owner").write_text(str(owner.pid))
+    try:
+        assert devdb.run([sys.executable, "-c", "pass"]) == 0
+        assert running.process.poll() is None
+        assert devdb.Cluster(data_dir).running_pid() == running.process.pid
+    finally:
+        owner.kill()
+        owner.wait()
+        running.stop()
