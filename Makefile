@@ -3,7 +3,21 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Ports of the web app and the platform simulator; the environment wins (make run PORT=9000 SIMULATOR_PORT=9100).
+PORT ?= 8000
 SIMULATOR_PORT ?= 8100
+# Without DATABASE_URL, commands that need the database run with the bundled PostgreSQL (var/postgres) up.
+WITH_DB := $(PY) -m socialcrm.devdb run --
+MIGRATE := $(PY) manage.py migrate --noinput && $(PY) manage.py setup_periodic_tasks
+SEED := $(MIGRATE) && $(PY) manage.py seed_demo
+BANNER := echo "" \
+  && echo "  SocialCRM:  http://127.0.0.1:$(PORT)   (log in as demo / demo)" \
+  && echo "  Admin:      http://127.0.0.1:$(PORT)/admin/" \
+  && echo "  API docs:   http://127.0.0.1:$(PORT)/api/docs/" \
+  && echo "  Simulator:  http://127.0.0.1:$(SIMULATOR_PORT)   (stands in for Facebook, Instagram, X and LinkedIn)" \
+  && echo "  Callbacks:  $$SITE_URL/connections/callback/<platform>/   (SITE_URL)" \
+  && echo "  Database:   $${DATABASE_URL:-bundled PostgreSQL in var/postgres}" \
+  && echo ""
 
 .DEFAULT_GOAL := help
 .PHONY: help install env migrate seed run test lint check-deploy bench drills clean fuzz
@@ -19,28 +33,22 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## Create the virtualenv and install the pinned requirements
 
-.env: | $(VENV)/.installed
-	$(PY) -m socialcrm.localenv --simulator-url http://127.0.0.1:$(SIMULATOR_PORT)
+env: install ## Write a local .env (debug on, a fresh token key, platforms pointed at the simulator); keeps an existing one
+	$(PY) -m socialcrm.localenv
 
-env: .env ## Write a local .env (debug on, a fresh token key, platforms pointed at the simulator)
+migrate: install env ## Apply database migrations and install the periodic jobs
+	$(WITH_DB) bash -c '$(MIGRATE)'
 
-migrate: install .env ## Apply database migrations and install the periodic jobs
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py setup_periodic_tasks
+seed: install env ## Load the demo tenant (login demo / demo)
+	$(WITH_DB) bash -c '$(SEED)'
 
-seed: migrate ## Load the demo tenant (login demo / demo)
-	$(PY) manage.py seed_demo
+run: install env ## Set up everything and start web, worker, beat and the platform simulator (PORT, SIMULATOR_PORT)
+	@$(PY) -m socialcrm.ports PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT)
+	@export PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) \
+	  && export SITE_URL="$$($(PY) -m socialcrm.localenv --site-url)" \
+	  && $(WITH_DB) bash -c '$(SEED) && $(BANNER) && exec $(VENV)/bin/honcho start --env /dev/null --port $(PORT)'
 
-run: seed ## Set up everything and start web, worker, beat and the platform simulator
-	@echo ""
-	@echo "  SocialCRM:  http://127.0.0.1:8000   (log in as demo / demo)"
-	@echo "  Admin:      http://127.0.0.1:8000/admin/"
-	@echo "  API docs:   http://127.0.0.1:8000/api/docs/"
-	@echo "  Simulator:  http://127.0.0.1:$(SIMULATOR_PORT)   (stands in for Facebook, Instagram, X and LinkedIn)"
-	@echo ""
-	SIMULATOR_PORT=$(SIMULATOR_PORT) $(VENV)/bin/honcho start
-
-test: install ## Run the whole test suite (on DATABASE_URL; SQLite when unset)
+test: install ## Run the whole test suite (on DATABASE_URL; a throwaway bundled PostgreSQL when unset)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 fuzz: install ## Schemathesis on every API operation: all checks, coverage phase, a large budget, the stateful phase (~15 min)
@@ -61,4 +69,4 @@ drills: install ## Fault drills: worker SIGKILL, platform storms, Redis and Post
 	$(PY) -m bench.drills $(DRILLS)
 
 clean: ## Remove local state (database, broker queue, media); keeps .env
-	rm -rf var/*.sqlite3* var/broker var/media
+	rm -rf var/*.sqlite3* var/postgres var/postgres.log var/broker var/media

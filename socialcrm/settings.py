@@ -2,9 +2,12 @@
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from socialcrm.devdb import local_database_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -91,8 +94,10 @@ TEMPLATES = [
     },
 ]
 
+# DATABASE_URL unset: the bundled PostgreSQL under var/postgres (socialcrm/devdb.py; `make run` starts it,
+# `make test` starts a throwaway one and sets DATABASE_URL). SQLite still works: DATABASE_URL=sqlite:///path.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'socialcrm.sqlite3'}"),
+    "default": env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else local_database_settings(),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -135,7 +140,8 @@ STORAGES = {
     },
 }
 # Absolute base for links that leave the app (media published by URL, unsubscribe links, OAuth callbacks).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset: this machine on the port the web process binds (PORT, as `make run PORT=...` and the Procfile use).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 
 # Security headers: on in production, explained in the README.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -169,7 +175,8 @@ SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="SocialCRM")
 # Celery: an embedded filesystem broker by default, so `make run` needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
+    # Processes that share one queue share this folder (the test suite gives its worker and beat their own).
+    _broker_dir = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -251,6 +258,15 @@ INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT",
 X_MEDIA_CHUNK_BYTES = env.int("X_MEDIA_CHUNK_BYTES", default=4 * 1024 * 1024)
 X_MEDIA_PROCESSING_TIMEOUT = env.float("X_MEDIA_PROCESSING_TIMEOUT", default=300.0)
 X_MEDIA_POLL_INTERVAL = env.float("X_MEDIA_POLL_INTERVAL", default=None)
+# Local runs (.env from `make run` sets USE_PLATFORM_SIMULATOR=1): every platform URL not set explicitly
+# points at the bundled simulator on SIMULATOR_PORT, so the port is chosen at start, not frozen in .env.
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8100)
+if env.bool("USE_PLATFORM_SIMULATOR", default=False):
+    _simulator_url = f"http://127.0.0.1:{SIMULATOR_PORT}"
+    for _name, _path in {"FACEBOOK_DIALOG_URL": "", "FACEBOOK_GRAPH_URL": "", "X_AUTHORIZE_URL": "/i/oauth2/authorize",
+                         "X_API_URL": "", "LINKEDIN_OAUTH_URL": "/oauth/v2", "LINKEDIN_API_URL": ""}.items():
+        if not env.str(_name, default=""):
+            vars()[_name] = _simulator_url + _path
 
 # Content rules (seed): maximum lengths per platform, counted as each platform counts them.
 POST_MAX_LENGTH = {
@@ -266,6 +282,9 @@ MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
 # they are loopback or private, as "host", "host:port", an IP or a network. Empty in production;
 # `make run` lists the simulator and the site, tests list what they need.
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=[])
+if env.bool("USE_PLATFORM_SIMULATOR", default=False) and "FETCH_ALLOWED_HOSTS" not in env.ENVIRON:
+    # Local runs: the simulator's sample media and this site's own media, on the ports chosen at start.
+    FETCH_ALLOWED_HOSTS = [f"127.0.0.1:{SIMULATOR_PORT}", urlsplit(SITE_URL).netloc]
 
 # Connections: how far ahead tokens are refreshed and when staff are warned.
 TOKEN_REFRESH_INTERVAL_SECONDS = env.int("TOKEN_REFRESH_INTERVAL_SECONDS", default=300)

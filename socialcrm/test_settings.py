@@ -9,6 +9,17 @@ os.environ.setdefault(
 )
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
+if not os.environ.get("DATABASE_URL"):
+    # No database given: a throwaway PostgreSQL (bundled, free port, fsync off) for this run, removed at exit.
+    # DATABASE_URL is set for this process and inherited by what it starts (xdist workers, Celery processes).
+    import atexit
+
+    from socialcrm.devdb import remove_throwaway, throwaway_cluster
+
+    _cluster = throwaway_cluster()
+    atexit.register(remove_throwaway, _cluster, os.getpid())
+    os.environ["DATABASE_URL"] = _cluster.url()
+
 from socialcrm.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

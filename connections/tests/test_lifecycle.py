@@ -66,8 +66,12 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(staff, simu
 
     def worker():
         try:
+            # Both workers hold the same (about to be spent) tokens before either refreshes, as two workers
+            # picking the same due connection do; reading after the barrier would let a slow thread see the
+            # first one's new tokens and make a legitimate second refresh.
+            same_tokens = SocialConnection.objects.get(pk=conn.pk)
             barrier.wait()
-            connection_refresh_tokens(connection=SocialConnection.objects.get(pk=conn.pk))
+            connection_refresh_tokens(connection=same_tokens)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
