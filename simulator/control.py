@@ -94,6 +94,13 @@ class Control:
             else:
                 s.usage_override.pop(key, None)
             return Response(200, {"ok": True})
+        if (method, path) == ("POST", "/_sim/linkedin"):
+            from .linkedin import configure
+
+            try:
+                return Response(200, {"ok": True, **configure(s, self.body(req))})
+            except (TypeError, ValueError) as exc:
+                raise bad_request(str(exc)) from None
         if (method, path) == ("POST", "/_sim/tokens/revoke"):
             return Response(200, {"ok": True, "revoked": self.revoke_tokens(self.body(req))})
         if (method, path) == ("POST", "/_sim/metrics"):
