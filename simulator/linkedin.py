@@ -331,7 +331,7 @@ class LinkedIn:
         self.state.li_images[urn] = {"id": urn, "owner": owner, "status": "WAITING_UPLOAD", "expires_at": expires,
                                      "upload_id": image_id, "size": 0}
         return Response(200, {"value": {"uploadUrlExpiresAt": int(expires * 1000),
-                                        "uploadUrl": f"{req.base_url}/_sim/linkedin-upload/{image_id}",
+                                        "uploadUrl": f"{self.upload_base(req)}/_sim/linkedin-upload/{image_id}",
                                         "image": urn}})
 
     def upload(self, req, image_id):
@@ -359,6 +359,10 @@ class LinkedIn:
         if item["status"] == "PROCESSING" and self.state.now() >= item["ready_at"]:
             item["status"] = item["outcome"]
         return item["status"]
+
+    def upload_base(self, req):
+        # Real upload URLs are on www.linkedin.com, not api.linkedin.com; a test may name another base.
+        return self.state.li_config.get("upload_base_url") or req.base_url
 
     def image(self, urn):
         image = self.state.li_images.get(urn)
@@ -388,7 +392,7 @@ class LinkedIn:
             last = min(first + part_size, size) - 1
             signature = secrets.token_urlsafe(12)
             parts.append({"first": first, "last": last, "signature": signature, "etag": None, "data": b""})
-            instructions.append({"uploadUrl": f"{req.base_url}/_sim/linkedin-upload/video/{video_id}/{index}"
+            instructions.append({"uploadUrl": f"{self.upload_base(req)}/_sim/linkedin-upload/video/{video_id}/{index}"
                                               f"?sig={signature}", "firstByte": first, "lastByte": last})
         upload_token = secrets.token_urlsafe(16) if len(parts) > 1 else ""
         self.state.li_videos[urn] = {"id": urn, "owner": owner, "status": "WAITING_UPLOAD", "size": size,
@@ -619,6 +623,11 @@ def configure(state, body):
         if size < 1:
             raise ValueError("video_part_size must be at least 1 byte")
         config["video_part_size"] = size
+    if "upload_base_url" in body:
+        base = str(body["upload_base_url"] or "")
+        if base and not re.match(r"https?://[^/?#]+$", base):
+            raise ValueError("upload_base_url must be scheme://host[:port] or empty")
+        config["upload_base_url"] = base
     for client_id, approved in (body.get("programmatic_refresh") or {}).items():
         if client_id not in world.LINKEDIN_APPS:
             raise ValueError(f"unknown LinkedIn app {client_id}")

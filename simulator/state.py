@@ -94,6 +94,7 @@ class State:
         self.li_posts = {}
         self.li_config = {"processing_seconds": world.LINKEDIN_MEDIA_PROCESSING_SECONDS,
                           "processing_outcome": "AVAILABLE", "video_part_size": world.LINKEDIN_VIDEO_PART_SIZE,
+                          "upload_base_url": "",
                           "programmatic_refresh": {k: v["programmatic_refresh"]
                                                    for k, v in world.LINKEDIN_APPS.items()}}
 
