@@ -363,6 +363,17 @@ class PlatformAdapter(ABC):
     @abstractmethod
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult: ...
 
+    def publish_resuming(self, *, credentials: Credentials, content: PostContent, progress: dict,
+                         checkpoint=None) -> PublishResult:
+        """Publish, keeping in `progress` what a later attempt needs to resume rather than start over.
+
+        Platforms that process media asynchronously (Instagram containers, Facebook videos) store
+        the ids of what they created in `progress` and call `checkpoint()` right after, so the
+        caller can save it; when the media is still processing they raise ProcessingPending and
+        the next call with the same `progress` resumes waiting on the same media. Others simply
+        publish."""
+        return self.publish(credentials=credentials, content=content)
+
     @abstractmethod
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -20,6 +21,7 @@ from .base import (
     TokenSet,
     aware_from_timestamp,
     chunked,
+    is_video,
     setting,
     utcnow,
 )
@@ -30,7 +32,9 @@ from .errors import (
     NotFound,
     PermissionMissing,
     PlatformError,
+    ProcessingPending,
     RateLimited,
+    TransientError,
 )
 
 logger = logging.getLogger("platforms")
@@ -56,6 +60,13 @@ def unescape_little_text(text: str) -> str:
     return _ESCAPED_RE.sub(r"\1", text)
 
 
+# Page roles that may publish as the organization (organizationAcls `role`).
+POSTING_ROLES = ("ADMINISTRATOR", "CONTENT_ADMINISTRATOR")
+_DUPLICATE_RE = re.compile(r"duplicate of (urn:li:[A-Za-z]+:[\w-]+)", re.IGNORECASE)
+_JAVA_EXCEPTION_RE = re.compile(r"^(?:[a-z]\w*\.)+\w*Exception:\s*")
+PROGRESS_KEY = "linkedin_media"
+
+
 def post_url(urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{urn}/"
 
@@ -69,7 +80,7 @@ class LinkedInAdapter(PlatformAdapter):
     scopes = ["w_organization_social", "r_organization_social", "rw_organization_admin"]
     max_batch = 50
     max_media = 20
-    allows_video = False
+    allows_video = True
     client_id_setting = "LINKEDIN_CLIENT_ID"
     client_secret_setting = "LINKEDIN_CLIENT_SECRET"
 
@@ -99,6 +110,13 @@ class LinkedInAdapter(PlatformAdapter):
     def text_length(self, content: PostContent) -> int:
         # LinkedIn counts the commentary it receives, escapes included.
         return len(self.commentary(content))
+
+    def extra_violations(self, content: PostContent) -> list:
+        media = list(content.media_urls)
+        if any(is_video(u) for u in media) and len(media) > 1:
+            return [self.violation("media", "LinkedIn posts carry one video on its own, or up to 20 images; "
+                                            "this post mixes a video with other media.")]
+        return []
 
     # ------------------------------------------------------------ OAuth
 
@@ -148,16 +166,18 @@ class LinkedInAdapter(PlatformAdapter):
     def list_accounts(self, *, tokens: TokenSet) -> list[Account]:
         permissions, missing = self.permission_split(tokens.scopes)
         reason = self.missing_permissions_reason(missing) if missing else ""
-        accounts, start = [], 0
+        accounts, start, seen = [], 0, set()
         while True:
-            body = self.get("organizationAcls", token=tokens.access_token, q="roleAssignee", role="ADMINISTRATOR",
-                            state="APPROVED", start=start, count=50)
+            # Every role the member holds (one call), then only the roles that may post.
+            body = self.get("organizationAcls", token=tokens.access_token, q="roleAssignee", state="APPROVED",
+                            start=start, count=50)
             elements = body.get("elements") or []
             for acl in elements:
                 urn = acl.get("organization") or acl.get("organizationTarget") or ""
                 org_id = urn.rsplit(":", 1)[-1]
-                if not org_id:
+                if not org_id or acl.get("role") not in POSTING_ROLES or org_id in seen:
                     continue
+                seen.add(org_id)
                 org = self.get(f"organizations/{org_id}", token=tokens.access_token, account_id=org_id)
                 accounts.append(Account(
                     account_id=org_id, name=org.get("localizedName") or org.get("vanityName") or urn,
@@ -184,18 +204,35 @@ class LinkedInAdapter(PlatformAdapter):
     # ------------------------------------------------------------ publishing
 
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
+        return self.publish_resuming(credentials=credentials, content=content, progress={})
+
+    def publish_resuming(self, *, credentials: Credentials, content: PostContent, progress: dict,
+                         checkpoint=None) -> PublishResult:
+        """Upload the media (or reuse what an earlier attempt uploaded), wait until LinkedIn has
+        processed it, then create the post. Uploaded URNs are kept in `progress` per media address."""
         self.ensure_valid(content)
         author = self.organization_urn(credentials)
-        images = [self.upload_image(url, credentials=credentials, owner=author) for url in content.media_urls]
+        saved = progress.get(PROGRESS_KEY) or {}
+        if saved.get("owner") != author:
+            saved = {"owner": author, "assets": {}}
+        progress[PROGRESS_KEY] = saved
+
+        def save():
+            if checkpoint:
+                checkpoint()
+
+        assets = [self.media_asset(url, credentials=credentials, owner=author, saved=saved, save=save)
+                  for url in content.media_urls]
+        self.wait_until_available(content.media_urls, credentials=credentials, saved=saved, save=save)
         body: dict = {
             "author": author, "commentary": self.commentary(content), "visibility": "PUBLIC",
             "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
                              "thirdPartyDistributionChannels": []},
             "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False}
-        if len(images) == 1:
-            body["content"] = {"media": {"id": images[0]}}
-        elif images:
-            body["content"] = {"multiImage": {"images": [{"id": image} for image in images]}}
+        if len(assets) == 1:
+            body["content"] = {"media": {"id": assets[0]}}
+        elif assets:
+            body["content"] = {"multiImage": {"images": [{"id": asset} for asset in assets]}}
         elif content.link:
             body["content"] = {"article": {"source": content.link, "title": self.article_title(content)}}
         response = self.request("POST", self.rest_url("posts"), token=credentials.access_token,
@@ -211,15 +248,136 @@ class LinkedInAdapter(PlatformAdapter):
         first_line = next((line.strip() for line in content.text.splitlines() if line.strip()), "")
         return first_line[:200] or (urlsplit(content.link or "").hostname or "Link")
 
+    # ------------------------------------------------------------ media
+
+    @staticmethod
+    def media_path(urn: str) -> str:
+        kind = "videos" if urn.startswith("urn:li:video:") else "images"
+        return f"{kind}/{quote(urn, safe='')}"
+
+    def media_status(self, urn: str, *, credentials: Credentials) -> str:
+        body = self.get(self.media_path(urn), token=credentials.access_token, account_id=credentials.account_id)
+        return str(body.get("status") or "")
+
+    def media_asset(self, url: str, *, credentials: Credentials, owner: str, saved: dict, save) -> str:
+        """The URN of this media file on LinkedIn: the one an earlier attempt uploaded if LinkedIn still
+        has it (processing or ready), else a fresh upload, recorded at once."""
+        known = saved["assets"].get(url)
+        if known:
+            try:
+                status = self.media_status(known["urn"], credentials=credentials)
+            except NotFound:
+                status = ""
+            if status in ("PROCESSING", "AVAILABLE", "PROCESSING_FAILED"):
+                return known["urn"]
+        urn = (self.upload_video if is_video(url) else self.upload_image)(url, credentials=credentials, owner=owner)
+        saved["assets"][url] = {"urn": urn, "uploaded_at": time.time()}
+        save()
+        return urn
+
+    def wait_until_available(self, urls, *, credentials: Credentials, saved: dict, save) -> None:
+        """Poll briefly with backoff; media still processing after that is left to a later attempt."""
+        delay = float(setting("LINKEDIN_MEDIA_POLL_SECONDS", 0.5))
+        deadline = time.monotonic() + float(setting("LINKEDIN_MEDIA_WAIT_SECONDS", 15))
+        pending = list(urls)
+        while True:
+            waiting = []
+            for url in pending:
+                urn = saved["assets"][url]["urn"]
+                status = self.media_status(urn, credentials=credentials)
+                if status == "AVAILABLE":
+                    continue
+                if status == "PROCESSING_FAILED":
+                    del saved["assets"][url]
+                    save()
+                    message = (f"{self.display_name} could not process the "
+                               f"{'video' if is_video(url) else 'image'} {url.rsplit('/', 1)[-1]}; "
+                               "use another file.")
+                    raise InvalidContent(message, violations=[self.violation("media", message)],
+                                         platform=self.platform, code="PROCESSING_FAILED")
+                waiting.append(url)
+            if not waiting:
+                return
+            pending = waiting
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        oldest = min(saved["assets"][url]["uploaded_at"] for url in pending)
+        limit = float(setting("LINKEDIN_MEDIA_PROCESSING_TIMEOUT", 3600))
+        if time.time() - oldest > limit:
+            # Counted as a failed attempt (not just a wait), so the publisher gives up in the end.
+            raise TransientError(f"{self.display_name} has been processing the media for more than "
+                                 f"{limit / 60:g} minutes; it will be tried again.", platform=self.platform,
+                                 code="processing_timeout")
+        raise ProcessingPending(f"{self.display_name} is still processing the media; the post will be created "
+                                "once it is ready.", platform=self.platform, code="PROCESSING",
+                                retry_after=max(delay, float(setting("LINKEDIN_MEDIA_RETRY_SECONDS", 60))))
+
+    def upload_target(self, url: str) -> str:
+        """An upload address LinkedIn gave us, if it is on LinkedIn's own hosts; the token and the bytes
+        are never sent anywhere else."""
+        parts = urlsplit(url or "")
+        api = urlsplit(setting("LINKEDIN_API_URL", "https://api.linkedin.com"))
+        hosts = setting("LINKEDIN_UPLOAD_HOSTS", None) or ("www.linkedin.com",)
+        if isinstance(hosts, str):
+            hosts = [h.strip() for h in hosts.split(",")]
+        same_as_api = (parts.scheme, parts.netloc.lower()) == (api.scheme, api.netloc.lower())
+        upload_host = parts.scheme == "https" and (parts.hostname or "") in {h.lower() for h in hosts if h}
+        if parts.username is None and parts.password is None and (same_as_api or upload_host):
+            return url
+        raise PlatformError(f"{self.display_name} gave an upload address on another host "
+                            f"({parts.hostname or 'none'}); nothing was sent there.", platform=self.platform,
+                            code="upload_host", retryable=False)
+
     def upload_image(self, url: str, *, credentials: Credentials, owner: str) -> str:
         init = self.json_of(self.request(
             "POST", self.rest_url("images"), token=credentials.access_token, account_id=credentials.account_id,
             params={"action": "initializeUpload"}, json={"initializeUploadRequest": {"owner": owner}}))
         value = init.get("value") or {}
+        target = self.upload_target(value.get("uploadUrl", ""))
         data, content_type = self.download(url, kind="image")
-        self.request("PUT", value["uploadUrl"], token=credentials.access_token, account_id=credentials.account_id,
+        self.request("PUT", target, token=credentials.access_token, account_id=credentials.account_id,
                      raw_body=data, headers={"Content-Type": content_type})
         return value["image"]
+
+    def upload_video(self, url: str, *, credentials: Credentials, owner: str) -> str:
+        """Videos API: initializeUpload (byte ranges), PUT each part, finalizeUpload with the parts' ETags."""
+        data, _content_type = self.download(url, kind="video")
+        init = self.json_of(self.request(
+            "POST", self.rest_url("videos"), token=credentials.access_token, account_id=credentials.account_id,
+            params={"action": "initializeUpload"},
+            json={"initializeUploadRequest": {"owner": owner, "fileSizeBytes": len(data),
+                                              "uploadCaptions": False, "uploadThumbnail": False}}))
+        value = init.get("value") or {}
+        instructions = sorted(value.get("uploadInstructions") or [], key=lambda i: int(i.get("firstByte", 0)))
+        video = value.get("video")
+        next_byte = 0
+        for part in instructions:
+            first, last = int(part.get("firstByte", -1)), int(part.get("lastByte", -1))
+            if first != next_byte or last < first or last >= len(data):
+                break
+            next_byte = last + 1
+        if not video or not instructions or next_byte != len(data):
+            raise TransientError("LinkedIn's upload instructions for the video were incomplete; it will be tried "
+                                 "again.", platform=self.platform, code="upload_instructions")
+        targets = [self.upload_target(part.get("uploadUrl", "")) for part in instructions]
+        etags = []
+        for part, target in zip(instructions, targets, strict=True):
+            # The part URLs are pre-signed: no token goes with the bytes.
+            response = self.request("PUT", target, account_id=credentials.account_id,
+                                    raw_body=data[int(part["firstByte"]):int(part["lastByte"]) + 1],
+                                    headers={"Content-Type": "application/octet-stream"})
+            etag = response.headers.get("ETag")
+            if not etag:
+                raise TransientError("LinkedIn did not confirm a part of the video; it will be tried again.",
+                                     platform=self.platform, code="upload_etag")
+            etags.append(etag)
+        self.request("POST", self.rest_url("videos"), token=credentials.access_token,
+                     account_id=credentials.account_id, params={"action": "finalizeUpload"},
+                     json={"finalizeUploadRequest": {"video": video, "uploadToken": value.get("uploadToken", ""),
+                                                     "uploadedPartIds": etags}})
+        return video
 
     # ------------------------------------------------------------ reading
 
@@ -271,6 +429,7 @@ class LinkedInAdapter(PlatformAdapter):
         said = (body.get("message") or body.get("error_description")
                 or "; ".join(str(e.get("description", "")) for e in input_errors if isinstance(e, dict))
                 or f"HTTP {status}")
+        said = _JAVA_EXCEPTION_RE.sub("", str(said))  # "com.linkedin....Exception: " says nothing to staff
         code = body.get("serviceErrorCode") or body.get("code") or body.get("error") or str(status)
         common = {"platform": self.platform, "status": status, "code": code}
         name = self.display_name
@@ -294,8 +453,12 @@ class LinkedInAdapter(PlatformAdapter):
                                      **common)
         if status == 404:
             return NotFound(f"{name} no longer has this item. ({said})", **common)
-        if "DUPLICATE_POST" in codes:
-            return DuplicateContent(f"{name} refuses a post identical to a recent one. ({said})", **common)
+        duplicate = _DUPLICATE_RE.search(said)
+        if "DUPLICATE_POST" in codes or (status == 422 and duplicate):
+            # 422 "Content is a duplicate of urn:li:share:…": the URN is the earlier post with this text.
+            earlier = f" It is already published as {duplicate.group(1)}." if duplicate else ""
+            return DuplicateContent(f"{name} refuses a post identical to a recent one.{earlier}",
+                                    **{**common, "code": "DUPLICATE_POST"})
         if status == 400 and urlsplit(response.url or "").path.startswith("/oauth"):
             return PlatformError(f"{name} did not accept the authorization: {said} Connect again.", **common)
         if status in (400, 422):

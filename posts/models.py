@@ -23,6 +23,7 @@ class PublishErrorKind(models.TextChoices):
     DUPLICATE = "DUPLICATE", "Duplicate content"
     NOT_FOUND = "NOT_FOUND", "Not found"
     MISSED = "MISSED", "Missed its publish time"
+    PROCESSING = "PROCESSING", "Waiting for the platform to process media"
     OTHER = "OTHER", "Other"
 
 
@@ -70,6 +71,10 @@ class SocialPost(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=16, choices=PublishErrorKind.choices, null=True, blank=True)
     publishing_started_at = models.DateTimeField(null=True, blank=True)
+    # What the platform already holds for an unfinished publish (Instagram container ids, a Facebook
+    # video id, LinkedIn image and video URNs), so a retry resumes waiting on that media instead of
+    # creating it again.
+    publish_state = models.JSONField(default=dict, blank=True)
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,

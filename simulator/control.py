@@ -99,6 +99,13 @@ class Control:
             if method == "POST":
                 s.x_config.update(self.x_settings(self.body(req)))
             return Response(200, {"ok": True, "x": {**X_DEFAULTS, **s.x_config}})
+        if (method, path) == ("POST", "/_sim/linkedin"):
+            from .linkedin import configure
+
+            try:
+                return Response(200, {"ok": True, **configure(s, self.body(req))})
+            except (TypeError, ValueError) as exc:
+                raise bad_request(str(exc)) from None
         if (method, path) == ("POST", "/_sim/tokens/revoke"):
             return Response(200, {"ok": True, "revoked": self.revoke_tokens(self.body(req))})
         if (method, path) == ("POST", "/_sim/metrics"):

@@ -1,7 +1,9 @@
-"""LinkedIn: OAuth 2.0 (3-legged), organization ACLs, Images and Posts APIs, share statistics."""
+"""LinkedIn: OAuth 2.0 (3-legged), organization ACLs, Images, Videos and Posts APIs, share statistics."""
 
 import datetime as dt
+import hashlib
 import re
+import secrets
 import urllib.parse
 
 from . import world
@@ -27,6 +29,17 @@ def input_error(code, description, field=None):
         detail["input"] = {"inputPath": {"fieldPath": field}}
     return HttpError(Response(422, {"status": 422, "message": description,
                                     "errorDetails": {"inputErrors": [detail]}}))
+
+
+def duplicate_error(earlier, *, message_only=False):
+    """422 as LinkedIn sends it: the earlier share named in the message (Arisamiga/Linkedin-RSS#5)."""
+    body = {"errorDetailType": "com.linkedin.common.error.BadRequest", "status": 422,
+            "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
+                       f"Content is a duplicate of {earlier}"}
+    if not message_only:
+        body["errorDetails"] = {"inputErrors": [{"description": "Duplicate post is detected", "input": {},
+                                                 "code": "DUPLICATE_POST"}]}
+    return HttpError(Response(422, body))
 
 
 def access_denied(what):
@@ -68,8 +81,8 @@ def fault_error(kind, options):
         return li_error(401, "The token used in the request has expired", serviceErrorCode=65600,
                         code="EXPIRED_ACCESS_TOKEN")
     if kind == "duplicate":
-        return input_error("DUPLICATE_POST", "Content is a duplicate of urn:li:share:7100000000000000000",
-                           "/commentary")
+        return duplicate_error(options.get("earlier", "urn:li:share:7100000000000000000"),
+                               message_only=bool(options.get("message_only")))
     if kind == "permission":
         return access_denied("partnerApiPostsExternal.CREATE.20250101")
     raise ValueError(kind)
@@ -89,6 +102,8 @@ class LinkedIn:
             return self.revoke(req)
         if (method, path) == ("POST", "/oauth/v2/introspectToken"):
             return self.introspect(req)
+        if path.startswith("/_sim/linkedin-upload/video/"):
+            return self.upload_video_part(req, *path[len("/_sim/linkedin-upload/video/"):].split("/", 1))
         if path.startswith("/_sim/linkedin-upload/"):
             return self.upload(req, path.rsplit("/", 1)[1])
         if path.startswith("/rest/"):
@@ -100,7 +115,7 @@ class LinkedIn:
     # OAuth ------------------------------------------------------------------
     def authorize(self, req):
         q = req.query
-        if q.get("client_id") != world.LINKEDIN_CLIENT_ID:
+        if q.get("client_id") not in world.LINKEDIN_APPS:
             return error_page("The application could not be found (invalid client_id).")
         if not q.get("redirect_uri"):
             return error_page("The redirect_uri is missing.")
@@ -133,33 +148,41 @@ class LinkedIn:
         basic = req.basic()
         if basic and not client_id:
             client_id, secret = basic
-        if client_id != world.LINKEDIN_CLIENT_ID or secret != world.LINKEDIN_CLIENT_SECRET:
+        app = world.LINKEDIN_APPS.get(client_id)
+        if app is None or secret != app["secret"]:
             raise oauth_error("Client authentication failed", "invalid_client", 401)
+        return client_id
 
     def access_token(self, req):
         state, form = self.state, req.form
-        self.check_client(form, req)
+        client_id = self.check_client(form, req)
         grant = form.get("grant_type")
         if grant == "authorization_code":
             code = state.codes.get(form.get("code", ""))
             if (code is None or code.platform != "linkedin" or code.used or state.now() >= code.expires_at
-                    or code.redirect_uri != form.get("redirect_uri")):
+                    or code.redirect_uri != form.get("redirect_uri") or code.client_id != client_id):
                 raise oauth_error("Unable to retrieve access token: appid/redirect uri/code verifier does not match "
                                   "authorization code. Or authorization code expired. Or external member binding "
                                   "exists")
             code.used = True
+            if not state.li_config["programmatic_refresh"].get(client_id):
+                # Most apps: a 60-day access token and nothing to renew it with; the member reconnects.
+                access = state.issue("linkedin", "access", world.LINKEDIN_MEMBER_URN, code.scopes,
+                                     world.LINKEDIN_ACCESS_TOKEN_TTL, client_id)
+                return Response(200, {"access_token": access.value, "expires_in": world.LINKEDIN_ACCESS_TOKEN_TTL,
+                                      "scope": ",".join(code.scopes)})
             refresh = state.issue("linkedin", "refresh", world.LINKEDIN_MEMBER_URN, code.scopes,
-                                  world.LINKEDIN_REFRESH_TOKEN_TTL, world.LINKEDIN_CLIENT_ID)
+                                  world.LINKEDIN_REFRESH_TOKEN_TTL, client_id)
             refresh.scope_order = list(code.scopes)
         elif grant == "refresh_token":
             refresh = state.tokens.get(form.get("refresh_token", ""))
-            if refresh is None or refresh.platform != "linkedin" or refresh.kind != "refresh" or state.token_problem(
-                    refresh):
+            if (refresh is None or refresh.platform != "linkedin" or refresh.kind != "refresh"
+                    or refresh.client_id != client_id or state.token_problem(refresh)):
                 raise oauth_error("The provided authorization grant or refresh token is invalid, expired or revoked.")
         else:
             raise oauth_error("A required parameter \"grant_type\" is missing")
         access = state.issue("linkedin", "access", world.LINKEDIN_MEMBER_URN, refresh.scopes,
-                             world.LINKEDIN_ACCESS_TOKEN_TTL, world.LINKEDIN_CLIENT_ID, pair=refresh.value)
+                             world.LINKEDIN_ACCESS_TOKEN_TTL, client_id, pair=refresh.value)
         return Response(200, {
             "access_token": access.value, "expires_in": world.LINKEDIN_ACCESS_TOKEN_TTL,
             "refresh_token": refresh.value,
@@ -220,7 +243,9 @@ class LinkedIn:
             raise access_denied(what)
 
     def administered(self, urn):
-        return urn.startswith(ORG_URN) and urn[len(ORG_URN):] in world.LINKEDIN_ORGANIZATIONS
+        """An organization the member may post and upload media as (its role allows it)."""
+        org = world.LINKEDIN_ORGANIZATIONS.get(urn[len(ORG_URN):]) if urn.startswith(ORG_URN) else None
+        return org is not None and org["role"] in world.LINKEDIN_POSTING_ROLES
 
     def rest(self, req, path, method, token):
         if (method, path) == ("GET", "/organizationAcls"):
@@ -231,6 +256,12 @@ class LinkedIn:
             return self.initialize_upload(req, token)
         if method == "GET" and path.startswith("/images/"):
             return self.image(decode(path[len("/images/"):]))
+        if (method, path) == ("POST", "/videos") and req.query.get("action") == "initializeUpload":
+            return self.initialize_video_upload(req, token)
+        if (method, path) == ("POST", "/videos") and req.query.get("action") == "finalizeUpload":
+            return self.finalize_video_upload(req, token)
+        if method == "GET" and path.startswith("/videos/"):
+            return self.video(decode(path[len("/videos/"):]))
         if (method, path) == ("POST", "/posts"):
             return self.create_post(req, token)
         if (method, path) == ("GET", "/posts"):
@@ -252,12 +283,16 @@ class LinkedIn:
         q = req.query
         if q.get("q") != "roleAssignee":
             raise li_error(400, "Invalid query parameters passed to request")
-        if q.get("role", "ADMINISTRATOR") != "ADMINISTRATOR" or q.get("state", "APPROVED") != "APPROVED":
+        # Without `role` every role the member holds is listed; with it, only that role.
+        role = q.get("role")
+        if q.get("state", "APPROVED") != "APPROVED":
             return Response(200, {"elements": [], "paging": {"start": 0, "count": 10, "links": [], "total": 0}})
         decorate = "organization~" in q.get("projection", "")
         elements = []
         for org_id, org in world.LINKEDIN_ORGANIZATIONS.items():
-            element = {"organization": ORG_URN + org_id, "roleAssignee": token.subject, "role": "ADMINISTRATOR",
+            if role and org["role"] != role:
+                continue
+            element = {"organization": ORG_URN + org_id, "roleAssignee": token.subject, "role": org["role"],
                        "state": "APPROVED"}
             if decorate:
                 element["organization~"] = {"localizedName": org["localizedName"], "vanityName": org["vanityName"]}
@@ -296,7 +331,7 @@ class LinkedIn:
         self.state.li_images[urn] = {"id": urn, "owner": owner, "status": "WAITING_UPLOAD", "expires_at": expires,
                                      "upload_id": image_id, "size": 0}
         return Response(200, {"value": {"uploadUrlExpiresAt": int(expires * 1000),
-                                        "uploadUrl": f"{req.base_url}/_sim/linkedin-upload/{image_id}",
+                                        "uploadUrl": f"{self.upload_base(req)}/_sim/linkedin-upload/{image_id}",
                                         "image": urn}})
 
     def upload(self, req, image_id):
@@ -304,19 +339,115 @@ class LinkedIn:
         image = self.state.li_images.get(f"urn:li:image:{image_id}")
         if req.method not in ("PUT", "POST") or image is None:
             raise li_error(404, "Upload not found")
-        if self.state.now() >= image["expires_at"] and image["status"] == "WAITING_UPLOAD":
+        if image["status"] != "WAITING_UPLOAD" or self.state.now() >= image["expires_at"]:
             raise li_error(400, "The upload URL has expired")
         if not req.body:
             raise li_error(400, "Empty upload")
         del token
-        image.update(status="AVAILABLE", size=len(req.body))
+        self.start_processing(image, ok=req.body.startswith((b"\xff\xd8", b"\x89PNG", b"GIF8")))
+        image["size"] = len(req.body)
         return Response(201, None)
+
+    def start_processing(self, item, *, ok=True):
+        """LinkedIn processes media asynchronously: PROCESSING for a while, then AVAILABLE (or failed)."""
+        config = self.state.li_config
+        item["status"] = "PROCESSING"
+        item["ready_at"] = self.state.now() + float(config["processing_seconds"])
+        item["outcome"] = config["processing_outcome"] if ok else "PROCESSING_FAILED"
+
+    def status_of(self, item):
+        if item["status"] == "PROCESSING" and self.state.now() >= item["ready_at"]:
+            item["status"] = item["outcome"]
+        return item["status"]
+
+    def upload_base(self, req):
+        # Real upload URLs are on www.linkedin.com, not api.linkedin.com; a test may name another base.
+        return self.state.li_config.get("upload_base_url") or req.base_url
 
     def image(self, urn):
         image = self.state.li_images.get(urn)
         if image is None:
             raise li_error(404, "Image not found")
-        return Response(200, {"id": urn, "status": image["status"], "owner": image["owner"],
+        return Response(200, {"id": urn, "status": self.status_of(image), "owner": image["owner"],
+                              "downloadUrl": f"https://media.licdn.com/sim/{urn}"})
+
+    # videos -----------------------------------------------------------------------
+    def initialize_video_upload(self, req, token):
+        self.require(token, ("w_organization_social", "w_member_social"), "videos.ACTION-initializeUpload")
+        body = req.json if isinstance(req.json, dict) else {}
+        request = body.get("initializeUploadRequest") or {}
+        owner, size = request.get("owner", ""), request.get("fileSizeBytes")
+        if not (self.administered(owner) or owner == token.subject):
+            raise li_error(403, "Accessing this video resource is forbidden. Please check your permissions for "
+                                "this resource")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise input_error("INVALID_VALUE", "/initializeUploadRequest/fileSizeBytes :: must be a positive "
+                                               "number of bytes", "/initializeUploadRequest/fileSizeBytes")
+        video_id = "D5sim" + self.state.next_id("li_video")
+        urn = f"urn:li:video:{video_id}"
+        part_size = int(self.state.li_config["video_part_size"])
+        expires = self.state.now() + 3600
+        parts, instructions = [], []
+        for index, first in enumerate(range(0, size, part_size)):
+            last = min(first + part_size, size) - 1
+            signature = secrets.token_urlsafe(12)
+            parts.append({"first": first, "last": last, "signature": signature, "etag": None, "data": b""})
+            instructions.append({"uploadUrl": f"{self.upload_base(req)}/_sim/linkedin-upload/video/{video_id}/{index}"
+                                              f"?sig={signature}", "firstByte": first, "lastByte": last})
+        upload_token = secrets.token_urlsafe(16) if len(parts) > 1 else ""
+        self.state.li_videos[urn] = {"id": urn, "owner": owner, "status": "WAITING_UPLOAD", "size": size,
+                                     "expires_at": expires, "parts": parts, "upload_token": upload_token}
+        return Response(200, {"value": {"uploadUrlsExpireAt": int(expires * 1000), "video": urn,
+                                        "uploadInstructions": instructions, "uploadToken": upload_token}})
+
+    def upload_video_part(self, req, video_id, index):
+        video = self.state.li_videos.get(f"urn:li:video:{video_id}")
+        part = None
+        if video is not None and index.isdigit() and int(index) < len(video["parts"]):
+            part = video["parts"][int(index)]
+        # The upload URL is pre-signed: the signature in it is what authorises the bytes.
+        if req.method != "PUT" or part is None or req.query.get("sig") != part["signature"]:
+            raise li_error(404, "Upload not found")
+        if video["status"] != "WAITING_UPLOAD" or self.state.now() >= video["expires_at"]:
+            raise li_error(400, "The upload URL has expired")
+        expected = part["last"] - part["first"] + 1
+        if len(req.body) != expected:
+            raise li_error(400, f"This part must carry bytes {part['first']}-{part['last']} ({expected} bytes), "
+                                f"not {len(req.body)} bytes")
+        part["data"] = req.body
+        part["etag"] = "/ambry-video/signedId/" + hashlib.sha256(req.body + part["signature"].encode()).hexdigest()
+        return Response(200, None, {"ETag": part["etag"]})
+
+    def finalize_video_upload(self, req, token):
+        self.require(token, ("w_organization_social", "w_member_social"), "videos.ACTION-finalizeUpload")
+        body = req.json if isinstance(req.json, dict) else {}
+        request = body.get("finalizeUploadRequest") or {}
+        video = self.state.li_videos.get(request.get("video", ""))
+        if video is None:
+            raise li_error(404, "Video not found")
+        if not (self.administered(video["owner"]) or video["owner"] == token.subject):
+            raise li_error(403, "Accessing this video resource is forbidden. Please check your permissions for "
+                                "this resource")
+        if video["status"] != "WAITING_UPLOAD":
+            raise li_error(400, f"The upload of {video['id']} is already finalized")
+        if request.get("uploadToken", None) != video["upload_token"]:
+            raise li_error(400, "The uploadToken does not match the one given at initializeUpload")
+        etags = [p["etag"] for p in video["parts"]]
+        if None in etags:
+            raise li_error(400, f"Part {etags.index(None)} of {video['id']} was never uploaded")
+        if request.get("uploadedPartIds") != etags:
+            raise li_error(400, "uploadedPartIds must list the ETag of every part, in the order of uploadInstructions")
+        data = b"".join(p["data"] for p in video["parts"])
+        for part in video["parts"]:
+            part["data"] = b""
+        self.start_processing(video, ok=data[4:8] == b"ftyp")  # MP4: an ISO base media file
+        return Response(200, None)
+
+    def video(self, urn):
+        video = self.state.li_videos.get(urn)
+        if video is None:
+            raise li_error(404, "Video not found")
+        return Response(200, {"id": urn, "status": self.status_of(video), "owner": video["owner"],
                               "downloadUrl": f"https://media.licdn.com/sim/{urn}"})
 
     # posts -----------------------------------------------------------------------
@@ -355,12 +486,19 @@ class LinkedIn:
                               "/distribution/feedDistribution")
         content = body.get("content") or {}
         media_urn = (content.get("media") or {}).get("id")
+        multi = [i.get("id") for i in (content.get("multiImage") or {}).get("images") or [] if isinstance(i, dict)]
         article = content.get("article")
         if media_urn:
-            image = state.li_images.get(media_urn)
-            if image is None or image["status"] != "AVAILABLE" or image["owner"] != author:
-                raise input_error("INVALID_VALUE", f"/content/media/id :: {media_urn} is not an uploaded image "
-                                                   f"owned by {author}", "/content/media/id")
+            self.check_media(media_urn, author, "/content/media/id")
+        if "multiImage" in content:
+            if not 2 <= len(multi) <= 20:
+                raise input_error("INVALID_VALUE", "/content/multiImage/images :: a multi-image post has 2 to 20 "
+                                                   "images", "/content/multiImage/images")
+            for index, urn in enumerate(multi):
+                if not str(urn).startswith("urn:li:image:"):
+                    raise input_error("INVALID_VALUE", f"/content/multiImage/images/{index}/id :: only images",
+                                      f"/content/multiImage/images/{index}/id")
+                self.check_media(urn, author, f"/content/multiImage/images/{index}/id")
         if article is not None:
             source = (article or {}).get("source", "")
             if not re.match(r"https?://", source or ""):
@@ -368,7 +506,7 @@ class LinkedIn:
                                   "/content/article/source")
         for post in state.li_posts.values():
             if post["author"] == author and post["commentary"] == commentary and state.now() - post["created_at"] < DAY:
-                raise input_error("DUPLICATE_POST", f"Content is a duplicate of {post['id']}", "/commentary")
+                raise duplicate_error(post["id"])
         urn = "urn:li:share:" + state.next_id("li_share")
         post = {"id": urn, "author": author, "commentary": commentary, "created_at": state.now(),
                 "visibility": body["visibility"], "distribution": distribution,
@@ -377,10 +515,23 @@ class LinkedIn:
         state.li_posts[urn] = post
         state.published.append({
             "platform": "linkedin", "account_id": author, "post_id": urn, "text": commentary,
-            "media": [media_urn] if media_urn else [], "link": (article or {}).get("source"),
+            "media": [media_urn] if media_urn else multi, "link": (article or {}).get("source"),
             "created_at": post["created_at"], "url": f"https://www.linkedin.com/feed/update/{urn}/",
             "published": body["lifecycleState"] == "PUBLISHED"})
         return Response(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
+
+    def check_media(self, urn, author, field):
+        """A post may only use media that finished processing, owned by its author."""
+        store = self.state.li_videos if str(urn).startswith("urn:li:video:") else self.state.li_images
+        item = store.get(urn)
+        if item is None or item["owner"] != author:
+            raise input_error("INVALID_VALUE", f"{field} :: {urn} is not an uploaded image or video owned by {author}",
+                              field)
+        status = self.status_of(item)
+        if status != "AVAILABLE":
+            # Postiz: posting before AVAILABLE is refused with a processing error (body shape unconfirmed).
+            raise input_error("INVALID_VALUE", f"{field} :: {urn} cannot be used yet: its status is {status}",
+                              field)
 
     def render_post(self, post):
         created = int(post["created_at"] * 1000)
@@ -452,3 +603,33 @@ class LinkedIn:
                               "commentSummary": {"count": m["comments"], "topLevelCount": m["comments"]},
                               "commentsState": "OPEN"})
 
+
+
+def configure(state, body):
+    """Control API: how LinkedIn behaves for this run (processing time and outcome, video part size, which
+    apps are approved for programmatic refresh tokens). Raises ValueError on a bad value."""
+    config = state.li_config
+    if "processing_seconds" in body:
+        seconds = float(body["processing_seconds"])
+        if seconds < 0:
+            raise ValueError("processing_seconds must be 0 or more")
+        config["processing_seconds"] = seconds
+    if "processing_outcome" in body:
+        if body["processing_outcome"] not in ("AVAILABLE", "PROCESSING_FAILED"):
+            raise ValueError("processing_outcome must be AVAILABLE or PROCESSING_FAILED")
+        config["processing_outcome"] = body["processing_outcome"]
+    if "video_part_size" in body:
+        size = int(body["video_part_size"])
+        if size < 1:
+            raise ValueError("video_part_size must be at least 1 byte")
+        config["video_part_size"] = size
+    if "upload_base_url" in body:
+        base = str(body["upload_base_url"] or "")
+        if base and not re.match(r"https?://[^/?#]+$", base):
+            raise ValueError("upload_base_url must be scheme://host[:port] or empty")
+        config["upload_base_url"] = base
+    for client_id, approved in (body.get("programmatic_refresh") or {}).items():
+        if client_id not in world.LINKEDIN_APPS:
+            raise ValueError(f"unknown LinkedIn app {client_id}")
+        config["programmatic_refresh"][client_id] = bool(approved)
+    return dict(config)

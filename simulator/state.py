@@ -9,6 +9,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from . import world
+
 PLATFORMS = ("facebook", "instagram", "twitter", "linkedin")
 
 
@@ -62,6 +64,7 @@ class State:
             "x_media": itertools.count(1870000000000000001),
             "li_share": itertools.count(7200000000000000001),
             "li_image": itertools.count(1),
+            "li_video": itertools.count(1),
             "seq": itertools.count(1),
         }
         self.reset()
@@ -89,11 +92,17 @@ class State:
         self.x_day_windows = {}  # ("user", id) or ("app", client id) -> [window_start, count] of POST /2/tweets
         self.x_config = {}  # overrides set through POST /_sim/x (see simulator/twitter.py X_DEFAULTS)
         self.li_images = {}
+        self.li_videos = {}
         self.li_posts = {}
+        self.li_config = {"processing_seconds": world.LINKEDIN_MEDIA_PROCESSING_SECONDS,
+                          "processing_outcome": "AVAILABLE", "video_part_size": world.LINKEDIN_VIDEO_PART_SIZE,
+                          "upload_base_url": "",
+                          "programmatic_refresh": {k: v["programmatic_refresh"]
+                                                   for k, v in world.LINKEDIN_APPS.items()}}
 
     # persistence (so `make run` restarts keep the tokens staff connected with) ---------
     PERSISTED = ("clock_offset", "tokens", "fb_grants", "fb_posts", "fb_photos", "ig_containers", "ig_media",
-                 "tweets", "x_media", "li_images", "li_posts", "published", "metric_overrides", "_ids")
+                 "tweets", "x_media", "li_images", "li_videos", "li_posts", "published", "metric_overrides", "_ids")
 
     def snapshot(self):
         with self.lock:
@@ -104,7 +113,8 @@ class State:
         with self.lock:
             for name in self.PERSISTED:
                 if name in data:
-                    setattr(self, name, data[name])
+                    # id counters added since the file was written keep their fresh start
+                    setattr(self, name, {**self._ids, **data[name]} if name == "_ids" else data[name])
 
     # clock -------------------------------------------------------------
     def now(self):

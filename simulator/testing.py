@@ -131,6 +131,11 @@ class SimulatorClient:
     def revoke_tokens(self, platform, account=None):
         return self._call("POST", "/_sim/tokens/revoke", {"platform": platform, "account": account})["revoked"]
 
+    def linkedin_config(self, **values):
+        """LinkedIn behaviour: processing_seconds, processing_outcome, video_part_size,
+        programmatic_refresh={client_id: bool}."""
+        return self._call("POST", "/_sim/linkedin", values)
+
     def media_url(self, name="sample.jpg"):
         return f"{self.url}/_sim/media/{name}"
 

@@ -75,10 +75,27 @@ LINKEDIN_CLIENT_ID = "sim-li-client"
 LINKEDIN_CLIENT_SECRET = "sim-li-secret"
 LINKEDIN_MEMBER_URN = "urn:li:person:AbC123xYz"
 LINKEDIN_MEMBER_NAME = "Alex Fairway"
+# The member's role on each page (organizationAcls): administrators and content administrators
+# may post; an analyst may not.
 LINKEDIN_ORGANIZATIONS = {
-    "3001": {"localizedName": "Pinewood Golf Club", "vanityName": "pinewood-golf"},
-    "3002": {"localizedName": "Pinewood Events Ltd", "vanityName": "pinewood-events"},
+    "3001": {"localizedName": "Pinewood Golf Club", "vanityName": "pinewood-golf", "role": "ADMINISTRATOR"},
+    "3002": {"localizedName": "Pinewood Events Ltd", "vanityName": "pinewood-events",
+             "role": "CONTENT_ADMINISTRATOR"},
+    "3003": {"localizedName": "Pinewood Pro Shop", "vanityName": "pinewood-pro-shop", "role": "ANALYST"},
 }
+# Roles that may create posts and upload media as the organization (Videos API: "company admin,
+# DSC poster, or content admin").
+LINKEDIN_POSTING_ROLES = ("ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER")
+# A second app, not approved for programmatic refresh tokens (most apps): no refresh token issued.
+LINKEDIN_BASIC_CLIENT_ID = "sim-li-basic"
+LINKEDIN_BASIC_CLIENT_SECRET = "sim-li-basic-secret"
+LINKEDIN_APPS = {
+    LINKEDIN_CLIENT_ID: {"secret": LINKEDIN_CLIENT_SECRET, "programmatic_refresh": True},
+    LINKEDIN_BASIC_CLIENT_ID: {"secret": LINKEDIN_BASIC_CLIENT_SECRET, "programmatic_refresh": False},
+}
+# Uploaded images and videos stay PROCESSING this long (simulated seconds) before AVAILABLE.
+LINKEDIN_MEDIA_PROCESSING_SECONDS = 0.5
+LINKEDIN_VIDEO_PART_SIZE = 4 * 1024 * 1024  # bytes per uploadInstructions part, as LinkedIn's 4 MB
 LINKEDIN_ACCESS_TOKEN_TTL = 60 * 24 * 3600
 LINKEDIN_REFRESH_TOKEN_TTL = 365 * 24 * 3600
 LINKEDIN_CODE_TTL = 30 * 60

@@ -250,6 +250,17 @@ LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
 LINKEDIN_OAUTH_URL = env.str("LINKEDIN_OAUTH_URL", default="https://www.linkedin.com/oauth/v2")
 LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
 LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
+# --- LinkedIn media (issue 13): upload hosts, and waiting for images and videos to be processed ---
+# Upload addresses LinkedIn returns are used only on LINKEDIN_API_URL's own origin or on these https hosts.
+LINKEDIN_UPLOAD_HOSTS = env.list("LINKEDIN_UPLOAD_HOSTS", default=["www.linkedin.com"])
+# One publish polls the media status from LINKEDIN_MEDIA_POLL_SECONDS, doubling, for at most
+# LINKEDIN_MEDIA_WAIT_SECONDS; then the post is rescheduled (LINKEDIN_MEDIA_RETRY_SECONDS later) on the
+# same uploaded media; after LINKEDIN_MEDIA_PROCESSING_TIMEOUT of processing, attempts count as failed.
+LINKEDIN_MEDIA_POLL_SECONDS = env.float("LINKEDIN_MEDIA_POLL_SECONDS", default=0.5)
+LINKEDIN_MEDIA_WAIT_SECONDS = env.float("LINKEDIN_MEDIA_WAIT_SECONDS", default=15.0)
+LINKEDIN_MEDIA_RETRY_SECONDS = env.float("LINKEDIN_MEDIA_RETRY_SECONDS", default=60.0)
+LINKEDIN_MEDIA_PROCESSING_TIMEOUT = env.float("LINKEDIN_MEDIA_PROCESSING_TIMEOUT", default=3600.0)
+MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
 INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
 INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)

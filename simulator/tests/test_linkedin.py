@@ -72,8 +72,16 @@ def test_organizations(sim):
     headers = sim.li_headers(sim.li_tokens()["access_token"])
     acls = sim.get("/rest/organizationAcls", params={"q": "roleAssignee", "role": "ADMINISTRATOR",
                                                      "state": "APPROVED"}, headers=headers).json()
-    assert [e["organization"] for e in acls["elements"]] == ["urn:li:organization:3001", "urn:li:organization:3002"]
+    assert [e["organization"] for e in acls["elements"]] == ["urn:li:organization:3001"]
     assert acls["elements"][0]["roleAssignee"] == world.LINKEDIN_MEMBER_URN and acls["paging"]["start"] == 0
+    every_role = sim.get("/rest/organizationAcls", params={"q": "roleAssignee", "state": "APPROVED"},
+                         headers=headers).json()
+    assert [(e["organization"], e["role"]) for e in every_role["elements"]] == [
+        ("urn:li:organization:3001", "ADMINISTRATOR"), ("urn:li:organization:3002", "CONTENT_ADMINISTRATOR"),
+        ("urn:li:organization:3003", "ANALYST")]
+    content_admins = sim.get("/rest/organizationAcls", params={"q": "roleAssignee", "role": "CONTENT_ADMINISTRATOR",
+                                                               "state": "APPROVED"}, headers=headers).json()
+    assert [e["organization"] for e in content_admins["elements"]] == ["urn:li:organization:3002"]
     org = sim.get("/rest/organizations/3001", headers=headers).json()
     assert (org["id"], org["localizedName"], org["vanityName"]) == (3001, "Pinewood Golf Club", "pinewood-golf")
     assert sim.get("/rest/organizations/9999", headers=headers).status_code == 404
@@ -90,7 +98,96 @@ def upload_image(sim, headers, owner="urn:li:organization:3001"):
     return init["image"]
 
 
+def media_status(sim, headers, urn):
+    kind = "videos" if ":video:" in urn else "images"
+    return sim.get(f"/rest/{kind}/{urllib.parse.quote(urn, safe='')}", headers=headers).json()["status"]
+
+
+def test_an_image_is_processing_for_a_while_and_a_post_using_it_is_refused_until_available(sim):
+    sim.client.linkedin_config(processing_seconds=30)
+    headers = sim.li_headers(sim.li_tokens()["access_token"])
+    image = upload_image(sim, headers)
+    assert media_status(sim, headers, image) == "PROCESSING"
+    early = sim.post("/rest/posts", json=li_post_body("Open day", content={"media": {"id": image}}), headers=headers)
+    assert early.status_code == 422 and "PROCESSING" in early.json()["message"]
+    sim.client.advance_clock(30)
+    assert media_status(sim, headers, image) == "AVAILABLE"
+    assert sim.post("/rest/posts", json=li_post_body("Open day", content={"media": {"id": image}}),
+                    headers=headers).status_code == 201
+
+
+def test_processing_can_fail(sim):
+    sim.client.linkedin_config(processing_seconds=0, processing_outcome="PROCESSING_FAILED")
+    headers = sim.li_headers(sim.li_tokens()["access_token"])
+    image = upload_image(sim, headers)
+    assert media_status(sim, headers, image) == "PROCESSING_FAILED"
+    refused = sim.post("/rest/posts", json=li_post_body("x", content={"media": {"id": image}}), headers=headers)
+    assert refused.status_code == 422
+
+
+MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
+
+
+def test_video_multi_part_upload_then_processing_then_post(sim):
+    sim.client.linkedin_config(processing_seconds=10, video_part_size=400)
+    headers = sim.li_headers(sim.li_tokens()["access_token"])
+    init = sim.post("/rest/videos", params={"action": "initializeUpload"}, headers=headers, json={
+        "initializeUploadRequest": {"owner": "urn:li:organization:3001", "fileSizeBytes": len(MP4),
+                                    "uploadCaptions": False, "uploadThumbnail": False}}).json()["value"]
+    video, parts = init["video"], init["uploadInstructions"]
+    assert video.startswith("urn:li:video:") and init["uploadToken"]
+    assert [(p["firstByte"], p["lastByte"]) for p in parts] == [(0, 399), (400, 799), (800, len(MP4) - 1)]
+    assert media_status(sim, headers, video) == "WAITING_UPLOAD"
+    wrong_size = requests.put(parts[0]["uploadUrl"], data=MP4[:10], timeout=5)
+    assert wrong_size.status_code == 400
+    unsigned = requests.put(parts[0]["uploadUrl"].split("?")[0], data=MP4[:400], timeout=5)
+    assert unsigned.status_code == 404
+    etags = [requests.put(p["uploadUrl"], data=MP4[p["firstByte"]:p["lastByte"] + 1], timeout=5,
+                          headers={"Content-Type": "application/octet-stream"}).headers["ETag"] for p in parts]
+    finalize = {"video": video, "uploadToken": init["uploadToken"], "uploadedPartIds": etags[::-1]}
+    assert sim.post("/rest/videos", params={"action": "finalizeUpload"}, headers=headers,
+                    json={"finalizeUploadRequest": finalize}).status_code == 400
+    finalize["uploadedPartIds"] = etags
+    assert sim.post("/rest/videos", params={"action": "finalizeUpload"}, headers=headers,
+                    json={"finalizeUploadRequest": finalize}).status_code == 200
+    assert media_status(sim, headers, video) == "PROCESSING"
+    body = li_post_body("Swing clinic", content={"media": {"id": video}})
+    assert sim.post("/rest/posts", json=body, headers=headers).status_code == 422
+    sim.client.advance_clock(10)
+    assert media_status(sim, headers, video) == "AVAILABLE"
+    assert sim.post("/rest/posts", json=body, headers=headers).status_code == 201
+    assert sim.client.published("linkedin")[0]["media"] == [video]
+
+
+def test_a_video_that_is_not_mp4_fails_processing(sim):
+    sim.client.linkedin_config(processing_seconds=0)
+    headers = sim.li_headers(sim.li_tokens()["access_token"])
+    data = b"not a video at all"
+    init = sim.post("/rest/videos", params={"action": "initializeUpload"}, headers=headers, json={
+        "initializeUploadRequest": {"owner": "urn:li:organization:3001", "fileSizeBytes": len(data)}}).json()["value"]
+    (part,) = init["uploadInstructions"]
+    etag = requests.put(part["uploadUrl"], data=data, timeout=5).headers["ETag"]
+    assert sim.post("/rest/videos", params={"action": "finalizeUpload"}, headers=headers, json={
+        "finalizeUploadRequest": {"video": init["video"], "uploadToken": "", "uploadedPartIds": [etag]}}
+                    ).status_code == 200
+    assert media_status(sim, headers, init["video"]) == "PROCESSING_FAILED"
+
+
+def test_apps_without_programmatic_refresh_get_no_refresh_token(sim):
+    code = query(click(sim.li_authorize_url().replace(world.LINKEDIN_CLIENT_ID, world.LINKEDIN_BASIC_CLIENT_ID)))
+    answer = sim.post("/oauth/v2/accessToken", data={
+        "grant_type": "authorization_code", "code": code["code"], "redirect_uri": REDIRECT,
+        "client_id": world.LINKEDIN_BASIC_CLIENT_ID, "client_secret": world.LINKEDIN_BASIC_CLIENT_SECRET}).json()
+    assert answer["expires_in"] == 60 * 24 * 3600 and "refresh_token" not in answer
+    assert "refresh_token_expires_in" not in answer
+    sim.client.linkedin_config(programmatic_refresh={world.LINKEDIN_CLIENT_ID: False})
+    assert "refresh_token" not in sim.li_tokens()
+    sim.client.linkedin_config(programmatic_refresh={world.LINKEDIN_CLIENT_ID: True})
+    assert sim.li_tokens()["refresh_token"]
+
+
 def test_posts_with_image_link_duplicate_and_length(sim):
+    sim.client.linkedin_config(processing_seconds=0)
     headers = sim.li_headers(sim.li_tokens()["access_token"])
     image = upload_image(sim, headers)
     created = sim.post("/rest/posts", json=li_post_body("Open day", content={"media": {"id": image}}),
@@ -100,8 +197,10 @@ def test_posts_with_image_link_duplicate_and_length(sim):
     assert urn.startswith("urn:li:share:")
     duplicate = sim.post("/rest/posts", json=li_post_body("Open day"), headers=headers)
     assert duplicate.status_code == 422
-    assert duplicate.json()["errorDetails"]["inputErrors"][0]["code"] == "DUPLICATE_POST"
-    assert urn in duplicate.json()["errorDetails"]["inputErrors"][0]["description"]
+    refusal = duplicate.json()
+    assert refusal["errorDetails"]["inputErrors"][0]["code"] == "DUPLICATE_POST"
+    assert refusal["message"] == ("com.linkedin.content.common.exception.BadRequestResponseException: "
+                                  f"Content is a duplicate of {urn}")
     too_long = sim.post("/rest/posts", json=li_post_body("a" * 3001), headers=headers)
     assert too_long.status_code == 422
     assert too_long.json()["errorDetails"]["inputErrors"][0]["code"] != "DUPLICATE_POST"
@@ -120,6 +219,11 @@ def test_posts_need_an_administered_author_and_the_required_fields(sim):
     headers = sim.li_headers(sim.li_tokens()["access_token"])
     stranger = sim.post("/rest/posts", json=li_post_body("Hi", author="urn:li:organization:4242"), headers=headers)
     assert stranger.status_code == 403
+    analyst = sim.post("/rest/posts", json=li_post_body("Hi", author="urn:li:organization:3003"), headers=headers)
+    assert analyst.status_code == 403
+    content_admin = sim.post("/rest/posts", json=li_post_body("Hi", author="urn:li:organization:3002"),
+                             headers=headers)
+    assert content_admin.status_code == 201
     body = li_post_body("Hi")
     del body["lifecycleState"]
     assert sim.post("/rest/posts", json=body, headers=headers).status_code == 422
