@@ -8,7 +8,7 @@ from django_filters import rest_framework as filters
 from django_filters.filters import QuerySetRequestMixin
 
 from crm.tenancy import scope_queryset
-from socialcrm.api_inputs import ReadablePrimaryKeyRelatedField
+from socialcrm.api_inputs import ReadablePrimaryKeyRelatedField, StrictFilterBackend
 
 
 class TenantScopedViewSetMixin:
@@ -44,8 +44,11 @@ class TenantScopedFilterSet(filters.FilterSet):
         return declared
 
 
-class TenantScopedFilterBackend(filters.DjangoFilterBackend):
-    """The API's filter backend: ``filterset_fields`` build a scoped filterset; declared ones must be scoped."""
+class TenantScopedFilterBackend(StrictFilterBackend):
+    """The API's filter backend: strict values (``StrictFilterBackend``) and ids scoped to the caller.
+
+    ``filterset_fields`` build a scoped filterset; declared ones must subclass ``TenantScopedFilterSet``.
+    """
 
     filterset_base = TenantScopedFilterSet
 

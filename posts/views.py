@@ -187,6 +187,8 @@ def _compose_posts(request, tenant, form, intent):
 
 def _rules_body(request):
     """The composer's draft as the rules endpoint reads it; a body of another shape is a 400."""
+    if request.method == "POST" and request.content_type != "application/json":
+        raise ValidationError("Send the draft as a JSON object (application/json).")
     try:
         body = json.loads(request.body or b"{}") if request.method == "POST" else {}
     except ValueError:

@@ -39,6 +39,8 @@ class InputGuardMiddleware:
         values = [v for _, vs in request.GET.lists() for v in vs] + list(request.GET)
         if request.method == "POST" and request.content_type in FORM_TYPES:
             try:
+                if request.content_type == FORM_TYPES[0]:
+                    request.body  # noqa: B018 — keep the raw body readable for views that read it themselves
                 values += [v for _, vs in request.POST.lists() for v in vs] + list(request.POST)
             except RequestDataTooBig:
                 return 413, "too_large", "The form is larger than the server accepts."

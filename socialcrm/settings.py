@@ -216,7 +216,6 @@ REST_FRAMEWORK = {
 }
 # Input robustness: one error shape, strict filters, the documented error responses (README "API errors").
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "socialcrm.api_errors.api_exception_handler"
-REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["socialcrm.api_inputs.StrictFilterBackend"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "socialcrm.api_schema.DocumentedErrorsSchema"
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "socialcrm.api_inputs.StrictPageNumberPagination"
 # Times accepted anywhere (API, pages, filters): not before this year, not more than this many years ahead.

@@ -141,7 +141,7 @@ def test_the_api_refuses_media_addresses_that_can_never_be_fetched(api, club, ad
     response = api.post("/api/v1/posts/", {"connection": str(connection.pk), "content": "Open day",
                                            "media_urls": [address]}, format="json")
     assert response.status_code == 400, response.content
-    assert reason in str(response.json()["media_urls"])
+    assert reason in str(response.json()["fields"]["media_urls"])
     assert not SocialPost.objects.exists()
 
 

@@ -80,7 +80,7 @@ def test_other_tenants_ids_are_not_found(api, staff_club):
 def test_event_times_planning_cannot_handle_are_field_errors(api, staff_club, starts_at):
     response = api.post("/api/v1/promotions/", special(staff_club, event_starts_at=starts_at), format="json")
     assert response.status_code == 400, response.content
-    assert "event_starts_at" in response.json()
+    assert "event_starts_at" in response.json()["fields"]
     assert not EventPromotion.objects.exists() and not PromotionDispatch.objects.exists()
 
 
@@ -89,7 +89,7 @@ def test_a_special_promotion_cannot_be_moved_beyond_the_planning_range(api, staf
     response = api.patch(f"/api/v1/promotions/{promotion_id}/", {"event_starts_at": "9999-12-31T23:30:00Z"},
                          format="json")
     assert response.status_code == 400, response.content
-    assert "event_starts_at" in response.json()
+    assert "event_starts_at" in response.json()["fields"]
     assert EventPromotion.objects.get(pk=promotion_id).event_starts_at.year < 9999
 
 
@@ -97,4 +97,4 @@ def test_a_new_special_promotion_for_a_past_event_is_refused(api, staff_club):
     past = (timezone.now() - datetime.timedelta(hours=1)).isoformat()
     response = api.post("/api/v1/promotions/", special(staff_club, event_starts_at=past), format="json")
     assert response.status_code == 400
-    assert response.json()["event_starts_at"] == ["The event must be in the future."]
+    assert response.json()["fields"]["event_starts_at"] == ["The event must be in the future."]

@@ -165,7 +165,7 @@ def test_saving_such_social_text_is_refused_on_the_page_and_in_the_api(world, cl
     api.force_authenticate(world["staff"])
     response = api.patch(f"/api/v1/promotions/{promotion.pk}/", {"social_content": payload}, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["social_content"]
+    assert list(response.json()["fields"]) == ["social_content"]
     promotion.refresh_from_db()
     assert promotion.social_content is None
 
@@ -176,7 +176,7 @@ def test_a_template_naming_a_field_the_channel_lacks_is_refused_with_that_field_
     api.force_authenticate(world["staff"])
     response = api.patch(f"/api/v1/promotions/{promotion.pk}/", {"social_content": "Hi {{ first_name }}"}, format="json")
     assert response.status_code == 400
-    assert "first_name" in response.json()["social_content"][0]
+    assert "first_name" in response.json()["fields"]["social_content"][0]
     response = api.patch(f"/api/v1/promotions/{promotion.pk}/",
                          {"social_content": "{{ event_name }} on {{ event_date }}, {{ club_name }}"}, format="json")
     assert response.status_code == 200, response.content
