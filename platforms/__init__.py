@@ -22,6 +22,7 @@ from .errors import (
                    NotFound,
                    PermissionMissing,
                    PlatformError,
+                   ProcessingPending,
                    RateLimited,
                    TransientError,
 )
@@ -33,6 +34,6 @@ install_log_filters()
 __all__ = [
     "get_adapter", "all_adapters", "adapter_for_slug", "PlatformAdapter",
     "PostContent", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "Metrics", "Violation",
-    "PlatformError", "TransientError", "RateLimited", "AuthExpired", "PermissionMissing", "InvalidContent",
+    "PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing", "InvalidContent",
     "DuplicateContent", "NotFound",
 ]

@@ -116,11 +116,28 @@ class RemotePost:
 
 @dataclass
 class Metrics:
-    likes: int = 0
-    comments: int = 0
-    shares: int = 0
-    reach: int = 0
-    impressions: int = 0
+    """Counts read from the platform. None means "not available this time" (insights refused,
+    too few viewers, a metric the object does not have): never the same as 0."""
+
+    likes: int | None = 0
+    comments: int | None = 0
+    shares: int | None = 0
+    reach: int | None = 0
+    impressions: int | None = 0
+
+
+@dataclass
+class MediaFacts:
+    """What the app knows of one media file it stores itself (read from the file, not the URL)."""
+
+    url: str
+    name: str
+    kind: str  # "image" or "video"
+    content_type: str
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None  # seconds, videos only
 
 
 @dataclass
@@ -191,6 +208,7 @@ class PlatformAdapter(ABC):
     max_hashtags_setting: ClassVar[str | None] = None
     max_hashtags_default: ClassVar[int | None] = None
     length_note: ClassVar[str] = ""
+    inspects_media: ClassVar[bool] = False  # has rules on the files themselves (media_violations)
 
     # names of the settings holding this platform's app credentials
     client_id_setting: ClassVar[str] = ""
@@ -327,6 +345,11 @@ class PlatformAdapter(ABC):
     def extra_violations(self, content: PostContent) -> list[Violation]:
         return []
 
+    def media_violations(self, content: PostContent, facts: list[MediaFacts]) -> list[Violation]:
+        """Rules on the media files themselves (format, dimensions, length), given what the app
+        read from the files it stores; only asked of adapters with `inspects_media`."""
+        return []
+
     def ensure_valid(self, content: PostContent) -> None:
         violations = self.validate(content)
         if violations:
@@ -336,6 +359,17 @@ class PlatformAdapter(ABC):
 
     @abstractmethod
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult: ...
+
+    def publish_resuming(self, *, credentials: Credentials, content: PostContent, progress: dict,
+                         checkpoint=None) -> PublishResult:
+        """Publish, keeping in `progress` what a later attempt needs to resume rather than start over.
+
+        Platforms that process media asynchronously (Instagram containers, Facebook videos) store
+        the ids of what they created in `progress` and call `checkpoint()` right after, so the
+        caller can save it; when the media is still processing they raise ProcessingPending and
+        the next call with the same `progress` resumes waiting on the same media. Others simply
+        publish."""
+        return self.publish(credentials=credentials, content=content)
 
     @abstractmethod
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]: ...

@@ -67,6 +67,12 @@ class RateLimited(TransientError):
         return {**super()._extra(), "reset_at": self.reset_at}
 
 
+class ProcessingPending(TransientError):
+    """The platform accepted the media and is still processing it (an Instagram container, a
+    Facebook video). Nothing failed: the publish resumes after `retry_after` seconds, from the
+    bookkeeping the adapter left in its `progress` (never creating the media again)."""
+
+
 class AuthExpired(PlatformError):
     """The token expired or was revoked: refresh once, then staff reconnect the account."""
 
@@ -96,5 +102,5 @@ class NotFound(PlatformError):
     """The object no longer exists on the platform."""
 
 
-__all__ = ["PlatformError", "TransientError", "RateLimited", "AuthExpired", "PermissionMissing",
+__all__ = ["PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing",
            "InvalidContent", "DuplicateContent", "NotFound"]

@@ -3,7 +3,7 @@
 import json
 
 from . import world
-from .media import SAMPLES
+from .media import SAMPLES, content_type_of
 from .protocol import HttpError, Response
 
 
@@ -40,7 +40,7 @@ class Control:
             name = path.rsplit("/", 1)[1]
             if name not in SAMPLES:
                 return Response(404, {"error": "no such sample"})
-            return Response(200, SAMPLES[name], content_type="image/jpeg")
+            return Response(200, SAMPLES[name], content_type=content_type_of(name))
         if path == "/_sim/health":
             return Response(200, {"ok": True})
         if path in ("/_sim", "/_sim/world"):
@@ -94,6 +94,21 @@ class Control:
             else:
                 s.usage_override.pop(key, None)
             return Response(200, {"ok": True})
+        if (method, path) == ("POST", "/_sim/processing"):
+            body = self.body(req)
+            platform = body.get("platform")
+            if platform not in s.processing:
+                raise bad_request("processing applies to facebook or instagram")
+            outcome = str(body.get("outcome", "ready")).lower()
+            if outcome not in ("ready", "error"):
+                raise bad_request("outcome is ready or error")
+            s.processing[platform] = {"seconds": max(0.0, float(body.get("seconds", 0))), "outcome": outcome}
+            return Response(200, {"ok": True, **s.processing[platform]})
+        if (method, path) == ("POST", "/_sim/limits"):
+            body = self.body(req)
+            if "instagram_publish_quota" in body:
+                s.ig_quota_total = max(0, int(body["instagram_publish_quota"]))
+            return Response(200, {"ok": True, "instagram_publish_quota": s.ig_quota_total})
         if (method, path) == ("POST", "/_sim/tokens/revoke"):
             return Response(200, {"ok": True, "revoked": self.revoke_tokens(self.body(req))})
         if (method, path) == ("POST", "/_sim/metrics"):
