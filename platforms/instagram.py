@@ -169,8 +169,8 @@ class InstagramAdapter(GraphAdapter):
             children.append(self.create_container(ig, {**self.media_fields(url, reel=False),
                                                        "is_carousel_item": "true"}, **call))
             checkpoint()
-        self.await_processing("the media", lambda: all(self.container_ready(c, progress, checkpoint, call)
-                                                       for c in children), progress, checkpoint)
+        self.await_processing("the media", lambda: all([self.container_ready(c, progress, checkpoint, call)
+                                                        for c in children]), progress, checkpoint)
         progress["container"] = self.create_container(ig, {"media_type": "CAROUSEL", "children": ",".join(children),
                                                            "caption": caption}, **call)
         checkpoint()

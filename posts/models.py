@@ -23,6 +23,7 @@ class PublishErrorKind(models.TextChoices):
     DUPLICATE = "DUPLICATE", "Duplicate content"
     NOT_FOUND = "NOT_FOUND", "Not found"
     MISSED = "MISSED", "Missed its publish time"
+    PROCESSING = "PROCESSING", "Waiting for the platform to process media"
     OTHER = "OTHER", "Other"
 
 
@@ -70,6 +71,11 @@ class SocialPost(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=16, choices=PublishErrorKind.choices, null=True, blank=True)
     publishing_started_at = models.DateTimeField(null=True, blank=True)
+    # What the platform already holds for an unfinished publish (Instagram container ids, a Facebook
+    # video id), so a retry resumes waiting on that media instead of creating it again.
+    publish_state = models.JSONField(default=dict, blank=True)
+    # Metric fields (above) never read from the platform yet: shown as "not available", not 0.
+    metrics_unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
@@ -111,6 +117,8 @@ class PostMetricSnapshot(models.Model):
     shares = models.IntegerField(default=0)
     reach = models.IntegerField(default=0)
     impressions = models.IntegerField(default=0)
+    # Metrics the platform did not give at this sync (their fields above hold 0, meaning nothing).
+    unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
 
     class Meta:
         ordering = ["post", "taken_at"]

@@ -24,6 +24,7 @@ from platforms import (
     NotFound,
     PermissionMissing,
     PlatformError,
+    ProcessingPending,
     RateLimited,
     TransientError,
     get_adapter,
@@ -142,6 +143,20 @@ def _retry_later(post, *, error, kind, now):
                    next_attempt_at=at)
 
 
+def _wait_for_processing(post, *, error, now):
+    """The platform is still processing the post's media (Instagram container, Facebook video):
+    back to SCHEDULED with a due time, so no worker waits on it; the attempt is given back, as
+    nothing failed. The stored publish_state makes the next attempt resume on the same media."""
+    at = now + timedelta(seconds=float(error.retry_after or settings.MEDIA_PROCESSING_POLL_INTERVAL))
+    logger.info("post %s: media still processing, resumes at %s", post.pk, at.isoformat())
+    return _finish(post, action="retry", to=S.SCHEDULED, now=now, error=error.message, error_kind=K.PROCESSING,
+                   next_attempt_at=at, attempts=max(post.attempts - 1, 0))
+
+
+def _save_progress(post_id, progress):
+    SocialPost.objects.filter(pk=post_id).update(publish_state=dict(progress))
+
+
 def media_check(urls):
     """Every media file is reachable, an image or video, and within the size limit (before we publish).
 
@@ -199,9 +214,14 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         earlier = _published_copy(post) if _outcome_unknown(post) else None
         if earlier is None:
             media_check(content.media_urls)
+            progress = dict(post.publish_state or {})
             result = connection_call(
                 connection=connection,
-                operation=lambda adapter, credentials: adapter.publish(credentials=credentials, content=content))
+                operation=lambda adapter, credentials: adapter.publish_resuming(
+                    credentials=credentials, content=content, progress=progress,
+                    checkpoint=lambda: _save_progress(post.pk, progress)))
+    except ProcessingPending as exc:
+        _wait_for_processing(post, error=exc, now=now)
     except ConnectionUnusable as exc:
         _fail(post, kind=K.AUTH, message=str(exc), now=now)
     except TokenUnreadable as exc:  # already says to reconnect; the connection is marked
@@ -221,7 +241,8 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         else:
             _finish(post, action="record publication", to=S.PUBLISHED, now=now,
                     platform_post_id=result.platform_post_id, platform_url=result.platform_url,
-                    published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None)
+                    published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None,
+                    publish_state={})
     return post
 
 

@@ -225,8 +225,16 @@ LINKEDIN_OAUTH_URL = env.str("LINKEDIN_OAUTH_URL", default="https://www.linkedin
 LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
 LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
-INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
-INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)
+# --- Media the platform processes (Instagram containers, Facebook videos), issue 13 ---
+# Poll no faster than every MEDIA_PROCESSING_POLL_INTERVAL seconds (doubling up to the max); one
+# publish call waits at most MEDIA_PROCESSING_WAIT_IN_CALL, then the post is re-scheduled and resumes
+# on the same media; after MEDIA_PROCESSING_TIMEOUT of processing the attempt counts as failed.
+MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
+MEDIA_PROCESSING_POLL_MAX_INTERVAL = env.float("MEDIA_PROCESSING_POLL_MAX_INTERVAL", default=60.0)
+MEDIA_PROCESSING_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_WAIT_IN_CALL", default=20.0)
+MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
+INSTAGRAM_QUOTA_RESET_DEFAULT = env.float("INSTAGRAM_QUOTA_RESET_DEFAULT", default=3600.0)
+GRAPH_RATE_LIMIT_DEFAULT_WAIT = env.float("GRAPH_RATE_LIMIT_DEFAULT_WAIT", default=900.0)
 
 # Content rules (seed): maximum lengths per platform, counted as each platform counts them.
 POST_MAX_LENGTH = {

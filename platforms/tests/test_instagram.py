@@ -95,7 +95,7 @@ class TestInstagramAdapter(AdapterContract):
             adapter.fetch_metrics(credentials=credentials, post_ids=ids)), platforms=["facebook", "instagram"])
         assert [r["status"] for r in calls] == [400, 200]
         assert set(found) == set(ids)
-        assert all(m.likes > 0 and (m.reach, m.impressions, m.shares) == (0, 0, 0) for m in found.values())
+        assert all(m.likes > 0 and (m.reach, m.impressions, m.shares) == (None, None, None) for m in found.values())
 
     def test_without_the_insights_permission_metrics_keep_their_counts(self, adapter, simulator, credentials,
                                                                        tokens):
@@ -107,4 +107,4 @@ class TestInstagramAdapter(AdapterContract):
                                   params={"access_token": tokens.access_token}, timeout=5)
         assert removed.status_code == 200
         metrics = adapter.fetch_metrics(credentials=credentials, post_ids=[media_id])
-        assert metrics[media_id].likes > 0 and (metrics[media_id].reach, metrics[media_id].impressions) == (0, 0)
+        assert metrics[media_id].likes > 0 and (metrics[media_id].reach, metrics[media_id].impressions) == (None, None)
