@@ -83,7 +83,7 @@ def duplicates_at(sim, tag):
 
 def main(argv):
     sim = Simulator(raised_quotas=True)
-    extra = {**sim.settings(), "INSTAGRAM_CONTAINER_POLL_INTERVAL": str(IG_POLL_INTERVAL)}
+    extra = {**sim.settings(), "MEDIA_PROCESSING_POLL_INTERVAL": str(IG_POLL_INTERVAL)}
     worker = None
     try:
         setup_django(**extra)
@@ -148,7 +148,7 @@ def run(sim):
                  f"/ {CONCURRENCY} threads = {limit:.1f} s")
     results.settings = {"posts": POSTS, "latency": f"{LATENCY_MS} ms", "worker": f"celery --pool=threads "
                         f"--concurrency={CONCURRENCY}", "broker": "Redis", "scan": "posts_publish_due every 1 s, "
-                        "run by the bench process", "INSTAGRAM_CONTAINER_POLL_INTERVAL": IG_POLL_INTERVAL,
+                        "run by the bench process", "MEDIA_PROCESSING_POLL_INTERVAL": IG_POLL_INTERVAL,
                         "quotas": "X and Instagram publish quotas raised", "accounts": "X 1, Facebook 2, "
                         "Instagram 1, LinkedIn 2"}
     results.save()

@@ -43,7 +43,7 @@ def publish_remote(connections, sim):
 def main(argv):
     sim = Simulator(raised_quotas=True)
     try:
-        setup_django(**sim.settings(), INSTAGRAM_CONTAINER_POLL_INTERVAL="0.05")
+        setup_django(**sim.settings(), MEDIA_PROCESSING_POLL_INTERVAL="0.05")
         return run(sim)
     finally:
         sim.stop()

@@ -118,11 +118,28 @@ class RemotePost:
 
 @dataclass
 class Metrics:
-    likes: int = 0
-    comments: int = 0
-    shares: int = 0
-    reach: int = 0
-    impressions: int = 0
+    """Counts read from the platform. None means "not available this time" (insights refused,
+    too few viewers, a metric the object does not have): never the same as 0."""
+
+    likes: int | None = 0
+    comments: int | None = 0
+    shares: int | None = 0
+    reach: int | None = 0
+    impressions: int | None = 0
+
+
+@dataclass
+class MediaFacts:
+    """What the app knows of one media file it stores itself (read from the file, not the URL)."""
+
+    url: str
+    name: str
+    kind: str  # "image" or "video"
+    content_type: str
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None  # seconds, videos only
 
 
 @dataclass
@@ -200,6 +217,7 @@ class PlatformAdapter(ABC):
     max_hashtags_setting: ClassVar[str | None] = None
     max_hashtags_default: ClassVar[int | None] = None
     length_note: ClassVar[str] = ""
+    inspects_media: ClassVar[bool] = False  # has rules on the files themselves (media_violations)
 
     # names of the settings holding this platform's app credentials
     client_id_setting: ClassVar[str] = ""
@@ -339,7 +357,7 @@ class PlatformAdapter(ABC):
     # largest file this platform takes, by media type or its main type ("image/gif", "image", "video")
     media_max_bytes: ClassVar[dict[str, int]] = {}
 
-    def media_violations(self, files: list[tuple[str, str, int]]) -> list[Violation]:
+    def media_size_violations(self, files: list[tuple[str, str, int]]) -> list[Violation]:
         """Rules on the files themselves, as (name, content type, size in bytes); no network call."""
         found = []
         for name, content_type, size in files:
@@ -352,6 +370,11 @@ class PlatformAdapter(ABC):
                     "media", f"{self.display_name} takes {what} of at most {limit / (1024 * 1024):g} MB; "
                              f"{name} is larger."))
         return found
+
+    def media_violations(self, content: PostContent, facts: list[MediaFacts]) -> list[Violation]:
+        """Rules on the media files themselves, given what the app read from the files it stores
+        (size by default; format, dimensions or length where a platform overrides this)."""
+        return self.media_size_violations([(f.name, f.content_type, f.size or 0) for f in facts])
 
     def ensure_valid(self, content: PostContent) -> None:
         violations = self.validate(content)

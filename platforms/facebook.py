@@ -17,9 +17,12 @@ from .base import (
     is_video,
     parse_time,
 )
+from .errors import TransientError
 from .graph import GraphAdapter
 
 COUNT_FIELDS = "reactions.summary(true),comments.summary(true),shares"
+# A Video node has reactions and comments but no `shares` and no post_* insights.
+VIDEO_COUNT_FIELDS = "reactions.summary(true),comments.summary(true)"
 INSIGHT_METRICS = "post_media_view,post_total_media_view_unique"
 
 
@@ -29,7 +32,10 @@ class FacebookAdapter(GraphAdapter):
     display_name = "Facebook"
     account_type = "page"
     required_permissions = ["pages_manage_posts", "pages_read_engagement"]
-    scopes = ["pages_show_list", "pages_manage_posts", "pages_read_engagement"]
+    # publish_video: videos go to /{page}/videos; read_insights: post reach and views;
+    # business_management: Pages the person manages through a Business Manager.
+    scopes = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video", "read_insights",
+              "business_management"]
 
     def render_text(self, content: PostContent) -> str:
         # A text post carries the link as an attachment; a photo post has no link field.
@@ -45,17 +51,22 @@ class FacebookAdapter(GraphAdapter):
         return [self.account_for_page(page, granted) for page in self.managed_pages(tokens.access_token)]
 
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
+        return self.publish_resuming(credentials=credentials, content=content, progress={})
+
+    def publish_resuming(self, *, credentials: Credentials, content: PostContent, progress: dict,
+                         checkpoint=None) -> PublishResult:
+        checkpoint = checkpoint or (lambda: None)
         self.ensure_valid(content)
         page, token = credentials.account_id, credentials.access_token
         call = {"token": token, "account_id": page}
         message, media = self.render_text(content), list(content.media_urls)
+        if len(media) == 1 and is_video(media[0]):
+            return self.publish_video(page, media[0], message, progress, checkpoint, call)
         if not media:
             data = {"message": message}
             if content.link:
                 data["link"] = content.link
             post_id = self.post(f"{page}/feed", data=data, **call)["id"]
-        elif len(media) == 1 and is_video(media[0]):
-            post_id = self.post(f"{page}/videos", data={"file_url": media[0], "description": message}, **call)["id"]
         elif len(media) == 1:
             body = self.post(f"{page}/photos", data={"url": media[0], "caption": message}, **call)
             post_id = body.get("post_id") or body["id"]
@@ -67,6 +78,36 @@ class FacebookAdapter(GraphAdapter):
             post_id = self.post(f"{page}/feed", data=data, **call)["id"]
         return PublishResult(platform_post_id=str(post_id),
                              platform_url=self.permalink(str(post_id), "permalink_url", **call))
+
+    def publish_video(self, page: str, url: str, message: str, progress: dict, checkpoint, call: dict) -> PublishResult:
+        """POST /{page}/videos with file_url, then wait for processing (status.video_status).
+
+        The video id is kept in `progress`: a later attempt resumes waiting on that video and
+        never uploads it a second time."""
+        mark = self.fingerprint(page, url, message)
+        if progress.get("fingerprint") != mark:
+            progress.clear()
+            progress["fingerprint"] = mark
+        if not progress.get("video_id"):
+            progress["video_id"] = str(self.post(f"{page}/videos", data={"file_url": url, "description": message},
+                                                 **call)["id"])
+            checkpoint()
+        video_id = progress["video_id"]
+
+        def ready() -> bool:
+            status = (self.get(video_id, fields="status", **call).get("status") or {})
+            state = str(status.get("video_status") or "").lower()
+            if state == "ready":
+                return True
+            if state in ("error", "expired"):
+                progress.clear()  # the next attempt uploads it again
+                checkpoint()
+                raise TransientError(f"Facebook could not process the video ({state}); it will be uploaded again.",
+                                     platform=self.platform, code=state.upper())
+            return False
+
+        self.await_processing("the video", ready, progress, checkpoint)
+        return PublishResult(platform_post_id=video_id, platform_url=self.permalink(video_id, "permalink_url", **call))
 
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
         body = self.get(f"{credentials.account_id}/feed", token=credentials.access_token,
@@ -81,18 +122,30 @@ class FacebookAdapter(GraphAdapter):
         return posts
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
+        """Counts from the post itself; reach and views from insights, None when Facebook gives none
+        (read_insights not granted, a Page under 100 likes, a video)."""
         call = {"token": credentials.access_token, "account_id": credentials.account_id}
-        found = self.batch_get(post_ids, fields=COUNT_FIELDS, insights=INSIGHT_METRICS, period="lifetime", **call)
+        posts = [i for i in post_ids if "_" in str(i)]  # Page posts are "{page}_{post}"; videos are bare ids
+        videos = [i for i in post_ids if "_" not in str(i)]
+        found = self.batch_get(posts, fields=COUNT_FIELDS, insights=INSIGHT_METRICS, period="lifetime", **call)
+        found.update(self.batch_get(videos, fields=VIDEO_COUNT_FIELDS, **call))
         metrics = {}
         for post_id, item in found.items():
-            views = item["insights"]
+            views = item.get("insights")
+            is_post = "_" in str(post_id)
             metrics[post_id] = Metrics(
                 likes=_summary_total(item.get("reactions")),
                 comments=_summary_total(item.get("comments")),
-                shares=int((item.get("shares") or {}).get("count") or 0),
-                reach=views.get("post_total_media_view_unique", views.get("post_impressions_unique", 0)),
-                impressions=views.get("post_media_view", views.get("post_impressions", 0)))
+                shares=int((item.get("shares") or {}).get("count") or 0) if is_post else None,
+                reach=_insight(views, "post_total_media_view_unique", "post_impressions_unique"),
+                impressions=_insight(views, "post_media_view", "post_impressions"))
         return metrics
+
+
+def _insight(values: dict | None, *names: str) -> int | None:
+    if not values:
+        return None
+    return next((values[n] for n in names if n in values), None)
 
 
 def _summary_total(edge: dict | None) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -17,14 +20,18 @@ from .errors import (
     NotFound,
     PermissionMissing,
     PlatformError,
+    ProcessingPending,
     RateLimited,
     TransientError,
 )
 
 logger = logging.getLogger("platforms")
 
-TRANSIENT_CODES = {1, 2, 341, 368, 80001}
-THROTTLE_CODES = {4, 17, 32, 613}
+TRANSIENT_CODES = {1, 2, 341, 368}
+# 4 app, 17 user, 32 page, 613 custom; 80000-80014 are the Business Use Case throttles (80001 Pages,
+# 80002 Instagram, ...): Meta says calls made while throttled prolong it, so wait for the regain time.
+BUC_THROTTLE_CODES = {80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014}
+THROTTLE_CODES = {4, 17, 32, 613} | BUC_THROTTLE_CODES
 AUTH_CODES = {190, 102}
 GRAPH_BATCH = 50
 
@@ -178,14 +185,20 @@ class GraphAdapter(PlatformAdapter):
 
     # ------------------------------------------------------------ reading
 
+    # Insight refusals that concern one object only (Instagram's "(#10) not enough viewers"): the
+    # others of the batch are then asked one by one. Any other refusal concerns them all.
+    per_item_insight_codes: frozenset[str] = frozenset()
+
     def batch_get(self, ids: list[str], *, fields: str, token: str, account_id: str | None,
                   insights: str | None = None, period: str | None = None) -> dict[str, dict]:
         """`GET /?ids=` in batches; ids the platform no longer has are left out.
 
         With `insights` (metric names, comma-separated) each item also carries its insight values
-        by name under "insights", read through field expansion in the same call. When a batch is
-        refused because of its insights (a deprecated or invalid metric, too few viewers, a missing
-        permission), that batch is read again for its counts alone and its "insights" left empty."""
+        by name under "insights", read through field expansion in the same call. Graph fails the
+        whole batch when one item's insights are refused; the batch is then read again for its
+        counts, and its insights are either unavailable (None: a missing permission, a Page too
+        small for insights, a removed metric) or, when the refusal concerns one object only, asked
+        object by object so one refusal never hides the others' values."""
         found: dict[str, dict] = {}
         for batch in chunked(list(ids), GRAPH_BATCH):
             if not insights:
@@ -195,12 +208,30 @@ class GraphAdapter(PlatformAdapter):
             try:
                 items = self.read_batch(batch, f"{fields},{expansion}", token=token, account_id=account_id)
             except (InvalidContent, PermissionMissing) as exc:
-                logger.info("%s: no insights for a batch of %d items (%s %s); counts only", self.slug,
-                            len(batch), type(exc).__name__, exc.code)
+                logger.info("%s: insights refused for a batch of %d items (%s %s)", self.slug, len(batch),
+                            type(exc).__name__, exc.code)
                 items = self.read_batch(batch, fields, token=token, account_id=account_id)
+                per_item = exc.code in self.per_item_insight_codes
+                for object_id, item in items.items():
+                    values = None
+                    if per_item:
+                        values, per_item = self.item_insights(object_id, insights, period, token=token,
+                                                              account_id=account_id)
+                    found[object_id] = {**item, "insights": values}
+                continue
             for object_id, item in items.items():
                 found[object_id] = {**item, "insights": self.insight_values(item.get("insights"))}
         return found
+
+    def item_insights(self, object_id: str, insights: str, period: str | None, *, token: str,
+                      account_id: str | None) -> tuple[dict | None, bool]:
+        """One object's insights (None when refused) and whether to go on asking object by object."""
+        params = {"metric": insights, **({"period": period} if period else {})}
+        try:
+            return self.insight_values(self.get(f"{object_id}/insights", token=token, account_id=account_id,
+                                                **params)), True
+        except (InvalidContent, PermissionMissing, NotFound) as exc:
+            return None, exc.code in self.per_item_insight_codes
 
     def read_batch(self, batch: list[str], fields: str, *, token: str, account_id: str | None) -> dict[str, dict]:
         try:
@@ -234,6 +265,46 @@ class GraphAdapter(PlatformAdapter):
             logger.warning("%s: published %s but could not read its URL (%s)", self.slug, object_id,
                            type(exc).__name__)
             return None
+
+    # ------------------------------------------------------------ media the platform processes
+
+    @staticmethod
+    def fingerprint(*parts) -> str:
+        """Identifies the content a stored container or video was made from (an edited post starts over)."""
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def await_processing(self, what: str, check, progress: dict, checkpoint) -> None:
+        """Poll `check()` (True once ready; it raises on a failure) with backoff.
+
+        Never polls faster than MEDIA_PROCESSING_POLL_INTERVAL (default 5 s), doubling up to
+        MEDIA_PROCESSING_POLL_MAX_INTERVAL. One call waits at most MEDIA_PROCESSING_WAIT_IN_CALL,
+        then raises ProcessingPending so the worker is freed and the post resumes later with the
+        same media; after MEDIA_PROCESSING_TIMEOUT (default 10 min) of processing it gives up for
+        this attempt (a TransientError, counted like any other failed attempt)."""
+        interval = float(setting("MEDIA_PROCESSING_POLL_INTERVAL", 5.0))
+        longest = max(interval, float(setting("MEDIA_PROCESSING_POLL_MAX_INTERVAL", 60.0)))
+        call_deadline = time.monotonic() + float(setting("MEDIA_PROCESSING_WAIT_IN_CALL", 20.0))
+        timeout = float(setting("MEDIA_PROCESSING_TIMEOUT", 600.0))
+        waiting = progress.setdefault("waiting", {"since": time.time(), "polls": 0})
+        while True:
+            if check():
+                progress.pop("waiting", None)
+                checkpoint()
+                return
+            waiting["polls"] += 1
+            if time.time() - waiting["since"] > timeout:
+                progress.pop("waiting", None)
+                checkpoint()
+                raise TransientError(f"{self.display_name} was still processing {what} after "
+                                     f"{timeout / 60:g} minutes; it will be checked again later.",
+                                     platform=self.platform, code="IN_PROGRESS")
+            checkpoint()
+            delay = min(longest, interval * 2 ** min(waiting["polls"] - 1, 16))
+            if time.monotonic() + delay > call_deadline:
+                raise ProcessingPending(f"{self.display_name} is still processing {what}; publishing resumes "
+                                        "when it is ready.", retry_after=delay, platform=self.platform,
+                                        code="IN_PROGRESS")
+            time.sleep(delay)
 
     def account_for_page(self, page: dict, granted: list[str], **overrides) -> Account:
         permissions, missing = self.permission_split(granted)

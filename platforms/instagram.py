@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from .base import (
     Account,
@@ -13,14 +14,30 @@ from .base import (
     PublishResult,
     RemotePost,
     TokenSet,
+    Violation,
     is_video,
     parse_time,
     setting,
+    utcnow,
 )
-from .errors import InvalidContent, NotFound, TransientError
+from .errors import InvalidContent, NotFound, RateLimited, TransientError
 from .graph import GraphAdapter
 
 INSIGHT_METRICS = "views,reach,shares"
+MAX_MENTIONS = 20
+_MENTION_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9._]+")
+# Content publishing takes JPEG images only (IG User media reference, image_url).
+NOT_JPEG_EXTENSIONS = (".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+# Aspect ratio of feed images: 4:5 to 1.91:1.
+MIN_IMAGE_RATIO, MAX_IMAGE_RATIO = 4 / 5, 1.91
+IMAGE_MAX_BYTES = 8 * 1024 * 1024
+# Reels: 3 s to 15 min, at most 300 MB; a video inside a carousel: at most 60 s, 100 MB.
+REEL_MIN_SECONDS, REEL_MAX_SECONDS, REEL_MAX_BYTES = 3, 15 * 60, 300 * 1024 * 1024
+CAROUSEL_VIDEO_MAX_SECONDS, CAROUSEL_VIDEO_MAX_BYTES = 60, 100 * 1024 * 1024
+
+
+class _StaleContainer(Exception):
+    pass
 
 
 class InstagramAdapter(GraphAdapter):
@@ -29,14 +46,58 @@ class InstagramAdapter(GraphAdapter):
     display_name = "Instagram"
     account_type = "business"
     required_permissions = ["instagram_basic", "instagram_content_publish"]
+    # business_management: accounts whose Page the person manages through a Business Manager.
     scopes = ["instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement",
-              "instagram_manage_insights"]
+              "instagram_manage_insights", "business_management"]
+    # "(#10) Not enough viewers": one media's refusal, the others of a batch still have insights.
+    per_item_insight_codes = frozenset({"10"})
+    inspects_media = True
     max_media = 10
     requires_media = True
     max_hashtags_setting = "INSTAGRAM_MAX_HASHTAGS"
     max_hashtags_default = 30
 
     # links are not clickable on Instagram; they are kept in the caption as text (compose default)
+
+    def extra_violations(self, content: PostContent) -> list[Violation]:
+        found = []
+        mentions = len(_MENTION_RE.findall(self.render_text(content)))
+        if mentions > MAX_MENTIONS:
+            found.append(self.violation("text", f"Instagram allows at most {MAX_MENTIONS} @mentions in a caption; "
+                                                f"this post has {mentions}."))
+        if any(urlsplit(u).path.lower().endswith(NOT_JPEG_EXTENSIONS) for u in content.media_urls):
+            found.append(self.violation("media", "Instagram takes JPEG images only: upload the image here (it is "
+                                                 "converted to JPEG) or use a .jpg address."))
+        return found
+
+    def media_violations(self, content: PostContent, facts: list) -> list[Violation]:
+        """Rules that need the file itself (our own uploads): format, aspect ratio, size, video length."""
+        found, carousel = [], len(content.media_urls) > 1
+        for fact in facts:
+            name = fact.name
+            if fact.kind == "image":
+                if fact.content_type != "image/jpeg":
+                    found.append(self.violation("media", f"Instagram takes JPEG images only; {name} is not a JPEG."))
+                if fact.width and fact.height:
+                    ratio = fact.width / fact.height
+                    if not MIN_IMAGE_RATIO - 0.005 <= ratio <= MAX_IMAGE_RATIO + 0.005:
+                        found.append(self.violation(
+                            "media", f"Instagram takes images from 4:5 (portrait) to 1.91:1 (landscape); {name} is "
+                                     f"{fact.width}×{fact.height}."))
+                if fact.size and fact.size > IMAGE_MAX_BYTES:
+                    found.append(self.violation("media", f"Instagram takes images up to 8 MB; {name} is larger."))
+            elif fact.kind == "video":
+                longest = CAROUSEL_VIDEO_MAX_SECONDS if carousel else REEL_MAX_SECONDS
+                biggest = CAROUSEL_VIDEO_MAX_BYTES if carousel else REEL_MAX_BYTES
+                where = "in a carousel" if carousel else "as a Reel"
+                if fact.duration is not None and not REEL_MIN_SECONDS <= fact.duration <= longest:
+                    found.append(self.violation(
+                        "media", f"Instagram takes videos {where} from {REEL_MIN_SECONDS} seconds to "
+                                 f"{_duration(longest)}; {name} lasts {_duration(fact.duration)}."))
+                if fact.size and fact.size > biggest:
+                    found.append(self.violation("media", f"Instagram takes videos {where} up to "
+                                                         f"{biggest // (1024 * 1024)} MB; {name} is larger."))
+        return found
 
     def list_accounts(self, *, tokens: TokenSet) -> list[Account]:
         granted = self.granted_permissions(tokens.access_token)
@@ -59,22 +120,76 @@ class InstagramAdapter(GraphAdapter):
         return accounts
 
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
+        return self.publish_resuming(credentials=credentials, content=content, progress={})
+
+    def publish_resuming(self, *, credentials: Credentials, content: PostContent, progress: dict,
+                         checkpoint=None) -> PublishResult:
+        """Containers, wait for processing, media_publish. The container ids live in `progress`: a
+        retry resumes polling them and never creates new ones while they process; an expired
+        container is rebuilt, one that ended in ERROR is forgotten so the next attempt rebuilds it."""
+        checkpoint = checkpoint or (lambda: None)
         self.ensure_valid(content)
         ig, call = credentials.account_id, {"token": credentials.access_token, "account_id": credentials.account_id}
         caption, media = self.render_text(content), list(content.media_urls)
-        if len(media) == 1:
-            container = self.create_container(ig, {**self.media_fields(media[0], reel=True), "caption": caption},
-                                              **call)
+        mark = self.fingerprint(ig, caption, media)
+        if progress.get("fingerprint") != mark:
+            progress.clear()
+            progress["fingerprint"] = mark
+            checkpoint()
+        for _ in range(2):  # one rebuild when a stored container expired
+            try:
+                container = self.prepare(ig, caption, media, progress, checkpoint, call)
+                self.await_processing("the media", lambda c=container: self.container_ready(c, progress, checkpoint,
+                                                                                  call), progress, checkpoint)
+                break
+            except _StaleContainer:
+                continue
         else:
-            children = [self.create_container(ig, {**self.media_fields(url, reel=False),
-                                                   "is_carousel_item": "true"}, **call) for url in media]
-            for child in children:
-                self.wait_until_ready(child, **call)
-            container = self.create_container(ig, {"media_type": "CAROUSEL", "children": ",".join(children),
-                                                   "caption": caption}, **call)
-        self.wait_until_ready(container, **call)
+            raise TransientError("Instagram let the prepared media expire; it will be prepared again.",
+                                 platform=self.platform, code="EXPIRED")
         media_id = str(self.post(f"{ig}/media_publish", data={"creation_id": container}, **call)["id"])
+        progress["media_id"] = media_id
+        checkpoint()
         return PublishResult(platform_post_id=media_id, platform_url=self.permalink(media_id, "permalink", **call))
+
+    def prepare(self, ig: str, caption: str, media: list[str], progress: dict, checkpoint, call: dict) -> str:
+        """The container to publish: the stored one, or new ones (checking the publishing limit first)."""
+        if progress.get("container"):
+            return progress["container"]
+        children = progress.get("children") or []
+        if not children:
+            self.check_publishing_limit(ig, call)
+        if len(media) == 1:
+            progress["container"] = self.create_container(ig, {**self.media_fields(media[0], reel=True),
+                                                               "caption": caption}, **call)
+            checkpoint()
+            return progress["container"]
+        progress["children"] = children
+        for url in media[len(children):]:
+            children.append(self.create_container(ig, {**self.media_fields(url, reel=False),
+                                                       "is_carousel_item": "true"}, **call))
+            checkpoint()
+        self.await_processing("the media", lambda: all([self.container_ready(c, progress, checkpoint, call)
+                                                        for c in children]), progress, checkpoint)
+        progress["container"] = self.create_container(ig, {"media_type": "CAROUSEL", "children": ",".join(children),
+                                                           "caption": caption}, **call)
+        checkpoint()
+        return progress["container"]
+
+    def check_publishing_limit(self, ig: str, call: dict) -> None:
+        """GET /{ig}/content_publishing_limit before creating anything: a full quota holds the post."""
+        try:
+            body = self.get(f"{ig}/content_publishing_limit", fields="quota_usage,config", **call)
+        except (InvalidContent, NotFound):
+            return  # the limit could not be read; media_publish still enforces it
+        entry = (body.get("data") or [{}])[0] if isinstance(body.get("data"), list) else {}
+        used, total = entry.get("quota_usage"), (entry.get("config") or {}).get("quota_total")
+        if isinstance(used, int) and isinstance(total, int) and used >= total:
+            wait = float(setting("INSTAGRAM_QUOTA_RESET_DEFAULT", 3600))
+            raise RateLimited(f"Instagram allows {total} posts a day through its API and this account has published "
+                              f"{used} in the last 24 hours; the post waits and is tried again later.",
+                              reset_at=utcnow() + timedelta(seconds=wait), retry_after=wait, platform=self.platform,
+                              code="content_publishing_limit")
 
     @staticmethod
     def media_fields(url: str, *, reel: bool) -> dict:
@@ -85,26 +200,21 @@ class InstagramAdapter(GraphAdapter):
     def create_container(self, ig_id: str, data: dict, *, token: str, account_id: str) -> str:
         return str(self.post(f"{ig_id}/media", data=data, token=token, account_id=account_id)["id"])
 
-    def wait_until_ready(self, container_id: str, *, token: str, account_id: str) -> None:
-        """Poll the container until Instagram has fetched and processed the media."""
-        interval = float(setting("INSTAGRAM_CONTAINER_POLL_INTERVAL", 1.0))
-        deadline = time.monotonic() + float(setting("INSTAGRAM_CONTAINER_POLL_TIMEOUT", 60))
-        while True:
-            body = self.get(container_id, token=token, account_id=account_id, fields="status_code,status")
-            status = (body.get("status_code") or "").upper()
-            if status in ("FINISHED", "PUBLISHED"):
-                return
-            if status == "ERROR":
-                message = f"Instagram could not process the media: {body.get('status') or 'no reason given'}."
-                raise InvalidContent(message, violations=[self.violation("media", message)],
-                                     platform=self.platform, code="ERROR")
+    def container_ready(self, container_id: str, progress: dict, checkpoint, call: dict) -> bool:
+        body = self.get(container_id, fields="status_code,status", **call)
+        status = (body.get("status_code") or "").upper()
+        if status in ("FINISHED", "PUBLISHED"):
+            return True
+        if status in ("EXPIRED", "ERROR"):
+            fingerprint = progress.get("fingerprint")
+            progress.clear()
+            progress["fingerprint"] = fingerprint
+            checkpoint()
             if status == "EXPIRED":
-                raise TransientError("Instagram let the prepared media expire; it will be prepared again.",
-                                     platform=self.platform, code="EXPIRED")
-            if time.monotonic() + interval > deadline:
-                raise TransientError("Instagram is still processing the media; it will be tried again.",
-                                     platform=self.platform, code="IN_PROGRESS")
-            time.sleep(interval)
+                raise _StaleContainer(container_id)
+            raise TransientError(f"Instagram could not process the media ({body.get('status') or 'no reason given'})"
+                                 "; it will be prepared again.", platform=self.platform, code="ERROR")
+        return False
 
     def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
         body = self.get(f"{credentials.account_id}/media", token=credentials.access_token,
@@ -119,14 +229,21 @@ class InstagramAdapter(GraphAdapter):
         return posts
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
+        """Likes and comments from the media; views, reach and shares from insights, None when
+        Instagram refuses them for a media (too few viewers) or for the account."""
         call = {"token": credentials.access_token, "account_id": credentials.account_id}
         found = self.batch_get(post_ids, fields="like_count,comments_count", insights=INSIGHT_METRICS,
                                period="lifetime", **call)
         metrics = {}
         for media_id, item in found.items():
-            views = item["insights"]
+            views = item["insights"] or {}
             metrics[media_id] = Metrics(
                 likes=int(item.get("like_count") or 0), comments=int(item.get("comments_count") or 0),
-                shares=views.get("shares", 0), reach=views.get("reach", 0),
-                impressions=views.get("views", views.get("impressions", 0)))
+                shares=views.get("shares"), reach=views.get("reach"),
+                impressions=views.get("views", views.get("impressions")))
         return metrics
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"

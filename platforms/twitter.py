@@ -152,7 +152,7 @@ class TwitterAdapter(PlatformAdapter):
     def publish(self, *, credentials: Credentials, content: PostContent) -> PublishResult:
         self.ensure_valid(content)
         files = [self.media_file(url) for url in content.media_urls]
-        problems = self.media_violations([(name, kind, len(data)) for name, kind, data in files])
+        problems = self.media_size_violations([(name, kind, len(data)) for name, kind, data in files])
         if len(files) > 1 and any(kind == "image/gif" or kind.startswith("video/") for _, kind, _ in files):
             problems.append(self.violation("media", ANIMATED_OR_VIDEO))
         if problems:

@@ -49,14 +49,26 @@ def metrics_due(*, now):
 
 
 def _record(posts_by_id, found, now):
+    """Store what was read. A metric the platform did not give (None: insights refused, too few
+    viewers) never overwrites a known value: the post keeps its last known one, and a metric never
+    known is listed in ``metrics_unknown`` (shown as "not available", not as 0)."""
     with transaction.atomic():
         for platform_id, metrics in found.items():
             post = posts_by_id.get(str(platform_id))
             if post is None:
                 continue
-            values = {name: int(getattr(metrics, name) or 0) for name in METRIC_FIELDS}
-            SocialPost.objects.filter(pk=post.pk).update(engagement_synced_at=now, **values)
-            PostMetricSnapshot.objects.create(post=post, taken_at=now, **values)
+            read = {name: getattr(metrics, name, None) for name in METRIC_FIELDS}
+            known = {name: int(value) for name, value in read.items() if value is not None}
+            missing = [name for name in METRIC_FIELDS if read[name] is None]
+            previously_unknown = set(post.metrics_unknown or [])
+            never_known = [name for name in missing if name in previously_unknown or post.engagement_synced_at is None]
+            SocialPost.objects.filter(pk=post.pk).update(engagement_synced_at=now, metrics_unknown=never_known,
+                                                         **known)
+            PostMetricSnapshot.objects.create(post=post, taken_at=now, unknown=missing,
+                                              **{name: known.get(name, 0) for name in METRIC_FIELDS})
+            post.engagement_synced_at, post.metrics_unknown = now, never_known
+            for name, value in known.items():
+                setattr(post, name, value)
 
 
 def posts_sync_metrics(*, now=None):

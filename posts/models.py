@@ -75,6 +75,8 @@ class SocialPost(models.Model):
     # video id, LinkedIn image and video URNs), so a retry resumes waiting on that media instead of
     # creating it again.
     publish_state = models.JSONField(default=dict, blank=True)
+    # Metric fields (above) never read from the platform yet: shown as "not available", not 0.
+    metrics_unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
@@ -120,6 +122,8 @@ class PostMetricSnapshot(models.Model):
     shares = models.IntegerField(default=0)
     reach = models.IntegerField(default=0)
     impressions = models.IntegerField(default=0)
+    # Metrics the platform did not give at this sync (their fields above hold 0, meaning nothing).
+    unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
 
     class Meta:
         ordering = ["post", "taken_at"]

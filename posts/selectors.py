@@ -44,8 +44,12 @@ def post_get(*, user, post_id):
 
 
 def post_metric_history(*, post):
-    return list(post.metric_snapshots.order_by("taken_at").values("taken_at", "likes", "comments", "shares", "reach",
-                                                                   "impressions"))
+    rows = list(post.metric_snapshots.order_by("taken_at").values("taken_at", "likes", "comments", "shares", "reach",
+                                                                   "impressions", "unknown"))
+    for row in rows:  # a metric the platform did not give at that sync is a gap, not 0
+        for name in row.pop("unknown") or []:
+            row[name] = None
+    return rows
 
 
 def composer_connections(*, user):

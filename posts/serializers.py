@@ -28,6 +28,13 @@ class SocialPostSerializer(serializers.ModelSerializer):
     def get_actions(self, post) -> list[str]:
         return allowed_actions(post.status)
 
+    def to_representation(self, post):
+        data = super().to_representation(post)
+        for name in post.metrics_unknown or []:  # never read from the platform: null, not 0
+            if name in data:
+                data[name] = None
+        return data
+
 
 class PostUpdateInputSerializer(InputRulesMixin, serializers.Serializer):
     """Input for update: what a draft or failed post may change (the publish time has its own action)."""

@@ -40,27 +40,95 @@ def post_content(post):
 def content_violations(*, platform, content):
     """The platform's content rules (the adapters' ``validate``): the one place they are checked.
 
-    Files the app stored itself are also held to the platform's size rules here, at compose time
-    (their size is known without any network call); other addresses are checked when published.
-    """
+    Adapters with rules on the files themselves (X: size by type; Instagram: JPEG only, aspect
+    ratio, video length) also get what can be read from the files the app stores (uploads): known
+    without any network call. Other addresses are judged by their name here, and checked when
+    published."""
     adapter = get_adapter(platform)
-    return adapter.validate(content) + adapter.media_violations(_stored_files(content.media_urls))
+    violations = adapter.validate(content)
+    if adapter.inspects_media or adapter.media_max_bytes:
+        facts = [f for f in (media_facts(url) for url in content.media_urls) if f is not None]
+        violations.extend(adapter.media_violations(content, facts))
+    return violations
 
 
-def _stored_files(urls):
-    from platforms import PlatformError
-    from platforms.fetch import media_fetch, stored_media_name
+def media_facts(url):
+    """Type, size, dimensions or length of a file the app stored (None for any other address)."""
+    import mimetypes
 
-    files = []
-    for url in urls:
-        if stored_media_name(url) is None:
+    from django.core.files.storage import default_storage
+
+    from platforms.base import MediaFacts
+    from platforms.fetch import file_name, stored_media_name
+
+    stored = stored_media_name(url)
+    if not stored or stored.startswith("/") or ".." in stored.split("/"):
+        return None
+    content_type = (mimetypes.guess_type(stored)[0] or "").lower()
+    kind = MEDIA_TYPES.get(content_type)
+    if kind is None:
+        return None
+    try:
+        if not default_storage.exists(stored):
+            return None
+        facts = MediaFacts(url=url, name=file_name(url), kind=kind, content_type=content_type,
+                           size=default_storage.size(stored))
+        with default_storage.open(stored, "rb") as handle:
+            if kind == "image":
+                from PIL import Image, UnidentifiedImageError
+
+                try:
+                    with Image.open(handle) as image:
+                        facts.width, facts.height = image.size
+                except (UnidentifiedImageError, OSError):
+                    pass
+            else:
+                facts.duration = mp4_duration(handle)
+    except (OSError, ValueError):
+        return None
+    return facts
+
+
+def mp4_duration(handle, limit=64 * 1024 * 1024):
+    """Seconds from the `mvhd` box of an MP4/MOV file (None when it cannot be found)."""
+    import struct
+
+    def boxes(end):
+        while handle.tell() + 8 <= end:
+            start = handle.tell()
+            header = handle.read(8)
+            if len(header) < 8:
+                return
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", handle.read(8))[0]
+            elif size == 0:
+                size = end - start
+            if size < 8:
+                return
+            yield kind, start, size
+            handle.seek(start + size)
+
+    handle.seek(0, 2)
+    end = min(handle.tell(), limit)
+    handle.seek(0)
+    for kind, start, size in boxes(end):
+        if kind != b"moov":
             continue
-        try:
-            media = media_fetch(url, read_body=False)
-        except PlatformError:  # missing or unreadable: reported when it is published
-            continue
-        files.append((media.name, media.content_type, media.size or 0))
-    return files
+        handle.seek(start + 8)
+        for inner, inner_start, _ in boxes(start + size):
+            if inner != b"mvhd":
+                continue
+            handle.seek(inner_start + 8)
+            version = handle.read(1)[0]
+            handle.read(3)
+            if version == 1:
+                _, _, timescale, duration = struct.unpack(">QQIQ", handle.read(28))
+            else:
+                _, _, timescale, duration = struct.unpack(">IIII", handle.read(16))
+            return duration / timescale if timescale else None
+        return None
+    return None
 
 
 def _raise_for(violations):
@@ -310,10 +378,41 @@ def media_store(*, upload, tenant):
     limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
     if upload.size > limit:
         raise ValidationError({"media": f"“{upload.name}” is larger than {limit // (1024 * 1024)} MB."})
+    if media_type in CONVERT_TO_JPEG:
+        upload, media_type = _as_jpeg(upload), "image/jpeg"
     stem = get_valid_filename(PurePath(upload.name).stem) or "media"
     name = f"posts/{tenant.pk}/{uuid.uuid4().hex}/{stem}{MEDIA_EXTENSIONS[media_type]}"
     path = default_storage.save(name, upload)
     return settings.SITE_URL.rstrip("/") + settings.MEDIA_URL + path
+
+
+# Still images uploaded as PNG or WebP are stored as JPEG: Instagram publishes JPEG only, and
+# every other platform takes JPEG too. GIFs stay as they are (they may be animated).
+CONVERT_TO_JPEG = {"image/png", "image/webp"}
+
+
+def _as_jpeg(upload):
+    """The uploaded image re-encoded as a JPEG (transparency flattened on white)."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(upload) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "P"):
+                image = image.convert("RGBA")
+                flat = Image.new("RGB", image.size, (255, 255, 255))
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+            else:
+                image = image.convert("RGB")
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=90, optimize=True)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise ValidationError({"media": f"“{upload.name}” could not be read as an image ({type(exc).__name__})."}) from None
+    return SimpleUploadedFile(upload.name, out.getvalue(), content_type="image/jpeg")
 
 
 def media_discard(*, urls):

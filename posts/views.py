@@ -274,8 +274,12 @@ def detail(request, post_id):
     zone = _zone(club)
     chart = [{"t": h["taken_at"].isoformat(), **{k: h[k] for k in ("likes", "comments", "shares", "reach",
                                                                       "impressions")}} for h in history]
+    unknown = set(post.metrics_unknown or [])
+    metrics = [{"name": name, "label": label, "value": None if name in unknown else getattr(post, name)}
+               for name, label in (("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"),
+                                   ("reach", "Reach"), ("impressions", "Impressions"))]
     return render(request, "posts/detail.html", {
-        "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart,
+        "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart, "metrics": metrics,
         "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(services.post_content(post)),
         "scheduled_local": post.scheduled_at.astimezone(zone).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
     })

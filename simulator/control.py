@@ -3,7 +3,7 @@
 import json
 
 from . import world
-from .media import SAMPLE_TYPES, SAMPLES
+from .media import SAMPLES, content_type_of
 from .protocol import HttpError, Response
 from .twitter import X_DEFAULTS
 
@@ -41,7 +41,7 @@ class Control:
             name = path.rsplit("/", 1)[1]
             if name not in SAMPLES:
                 return Response(404, {"error": "no such sample"})
-            return Response(200, SAMPLES[name], content_type=SAMPLE_TYPES[name.rsplit(".", 1)[1]])
+            return Response(200, SAMPLES[name], content_type=content_type_of(name))
         if path == "/_sim/health":
             return Response(200, {"ok": True})
         if path in ("/_sim", "/_sim/world"):
@@ -106,6 +106,21 @@ class Control:
                 return Response(200, {"ok": True, **configure(s, self.body(req))})
             except (TypeError, ValueError) as exc:
                 raise bad_request(str(exc)) from None
+        if (method, path) == ("POST", "/_sim/processing"):
+            body = self.body(req)
+            platform = body.get("platform")
+            if platform not in s.processing:
+                raise bad_request("processing applies to facebook or instagram")
+            outcome = str(body.get("outcome", "ready")).lower()
+            if outcome not in ("ready", "error"):
+                raise bad_request("outcome is ready or error")
+            s.processing[platform] = {"seconds": max(0.0, float(body.get("seconds", 0))), "outcome": outcome}
+            return Response(200, {"ok": True, **s.processing[platform]})
+        if (method, path) == ("POST", "/_sim/limits"):
+            body = self.body(req)
+            if "instagram_publish_quota" in body:
+                s.ig_quota_total = max(0, int(body["instagram_publish_quota"]))
+            return Response(200, {"ok": True, "instagram_publish_quota": s.ig_quota_total})
         if (method, path) == ("POST", "/_sim/tokens/revoke"):
             return Response(200, {"ok": True, "revoked": self.revoke_tokens(self.body(req))})
         if (method, path) == ("POST", "/_sim/metrics"):

@@ -140,6 +140,8 @@ def business_of(state, node_id):
         return node_id.split("_")[0]
     if node_id in state.fb_photos:
         return state.fb_photos[node_id]["page_id"]
+    if node_id in state.fb_videos:
+        return state.fb_videos[node_id]["page_id"]
     if node_id in state.ig_containers:
         return state.ig_containers[node_id]["ig_user"]
     if node_id in state.ig_media:
@@ -200,18 +202,31 @@ def throttle_check(state, platform, business, headers):
     for key in ((platform, business), (platform, None)):
         numbers = state.usage_override.get(key)
         if numbers and max(numbers.get(k, 0) for k in ("call_count", "total_cputime", "total_time")) >= 100:
-            if business and key[1] is not None or business and platform == "facebook":
-                raise graph_error(32, "(#32) Page request limit reached", headers=headers, transient=True)
+            if business and key[1] is not None:
+                code = 80002 if business in world.INSTAGRAM_ACCOUNTS else 80001
+                raise graph_error(code, BUC_MESSAGES[code], headers=headers, transient=True)
             raise graph_error(4, "(#4) Application request limit reached", headers=headers, transient=True)
 
 
+BUC_MESSAGES = {
+    80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more "
+           "info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+    80002: "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again. For more "
+           "info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+}
+
+
 def rate_limit_error(platform, business, options, headers):
+    """Calls with a Page token (and every Instagram call) fall under Business Use Case limits:
+    80001 for a Page, 80002 for an Instagram account, with the regain time in minutes in
+    X-Business-Use-Case-Usage. Calls with no business behind them get the platform codes."""
     code = options.get("code")
     if code is None:
-        code = 32 if business and platform == "facebook" else 4 if business else 17
+        code = (80002 if business in world.INSTAGRAM_ACCOUNTS else 80001) if business else 17
+    code = int(code)
     messages = {4: "(#4) Application request limit reached", 17: "(#17) User request limit reached",
                 32: "(#32) Page request limit reached", 613: "(#613) Calls to this api have exceeded the rate limit.",
-                80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try again."}
+                **BUC_MESSAGES}
     minutes = max(1, int(options.get("reset_after", 60)) // 60)
     headers = dict(headers)
     headers["X-App-Usage"] = json.dumps({"call_count": 100, "total_cputime": 100, "total_time": 100})
@@ -288,6 +303,8 @@ class Graph:
                 return self.post_feed(token, node, params)
             if key == ("POST", "photos"):
                 return self.post_photo(req, token, node, params)
+            if key == ("POST", "videos"):
+                return self.post_video(token, node, params)
             if method == "GET" and edge in ("feed", "posts", "published_posts"):
                 return self.page_feed(token, node, params)
         if node in world.INSTAGRAM_ACCOUNTS:
@@ -455,6 +472,8 @@ class Graph:
         if "pages_show_list" in self.granted(token):
             ttl = None if token.long_lived else max(1, token.expires_at - state.now())
             for page_id, page in world.FACEBOOK_PAGES.items():
+                if page.get("business_manager") and "business_management" not in self.granted(token):
+                    continue  # a Business Manager's Page: only with business_management
                 page_token = state.issue("facebook", "page", token.subject, token.scopes, ttl,
                                          world.FACEBOOK_APP_ID, page_id=page_id, long_lived=token.long_lived)
                 data.append({"access_token": page_token.value, "category": page["category"],
@@ -481,6 +500,7 @@ class Graph:
         s = self.state
         return (node_id in (world.FACEBOOK_USER_ID,) or node_id in world.FACEBOOK_PAGES
                 or node_id in world.INSTAGRAM_ACCOUNTS or node_id in s.fb_posts or node_id in s.fb_photos
+                or node_id in s.fb_videos
                 or node_id in s.ig_containers or node_id in s.ig_media)
 
     def render(self, token, node_id, fields_param):
@@ -492,7 +512,7 @@ class Graph:
         elif node_id in world.FACEBOOK_PAGES:
             page = world.FACEBOOK_PAGES[node_id]
             values = {"id": node_id, "name": page["name"], "category": page["category"],
-                      "link": f"https://www.facebook.com/{node_id}", "fan_count": 1250}
+                      "link": f"https://www.facebook.com/{node_id}", "fan_count": page.get("fan_count", 0)}
             if page["instagram_business_account"]:
                 values["instagram_business_account"] = {"id": page["instagram_business_account"]}
             if "access_token" in fields and token.kind == "user" and "pages_show_list" in self.granted(token):
@@ -517,6 +537,9 @@ class Graph:
                       "link": f"https://www.facebook.com/photo.php?fbid={node_id}", "name": photo["caption"],
                       "images": [{"height": 800, "width": 640, "source": photo["url"]}]}
             default = ["created_time", "id"]
+        elif node_id in s.fb_videos:
+            values = self.render_fb_video(s.fb_videos[node_id])
+            default = ["updated_time", "id"]
         elif node_id in s.ig_containers:
             container = s.ig_containers[node_id]
             status = self.container_status(container, poll=True)
@@ -530,7 +553,8 @@ class Graph:
         if "insights" in fields:
             values.update(self.expand_insights(token, node_id, field_modifiers(fields_param)["insights"]))
         wanted = fields or default
-        unknown = [f for f in wanted if f not in values and f not in OPTIONAL_FIELDS]
+        optional = OPTIONAL_FIELDS - {"shares"} if node_id in s.fb_videos else OPTIONAL_FIELDS  # Video: no shares
+        unknown = [f for f in wanted if f not in values and f not in optional]
         if unknown:
             raise graph_error(100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type "
                                    f"({self.node_type(node_id)})")
@@ -559,6 +583,8 @@ class Graph:
             return "IGMedia"
         if node_id in s.fb_photos:
             return "Photo"
+        if node_id in s.fb_videos:
+            return "Video"
         return "Post"
 
     def render_fb_post(self, post, fields):
@@ -679,6 +705,61 @@ class Graph:
         s.fb_photos[photo_id]["published"] = True
         return Response(200, {"id": photo_id, "post_id": post["id"]})
 
+    def post_video(self, token, page_id, params):
+        """POST /{page}/videos with file_url (fetched by the platform) and description: needs
+        publish_video besides the posting rights; the video then processes for the time set for
+        Facebook (simulated clock) before it is ready."""
+        s = self.state
+        self.check_can_post(token, page_id)
+        self.require_permission(token, "publish_video", "Publishing a video to a Page")
+        url = params.get("file_url")
+        if not url:
+            raise graph_error(100, "(#100) The parameter file_url or source is required")
+        try:
+            with s.unlocked():
+                fetch_image(url, video=True)
+        except MediaFetchError as exc:
+            raise graph_error(351, f"(#351) Sorry, there was a problem with your video file ({exc})",
+                              user_title="Video file problem") from None
+        video_id = s.next_id("fb_video")
+        processing = s.processing["facebook"]
+        s.fb_videos[video_id] = {
+            "id": video_id, "page_id": page_id, "url": url, "description": params.get("description", ""),
+            "title": params.get("title", ""), "created_at": s.now(), "processing": (processing["seconds"],
+                                                                                   processing["outcome"]),
+            "permalink_url": f"https://www.facebook.com/{page_id}/videos/{video_id}/"}
+        s.published.append({
+            "platform": "facebook", "account_id": page_id, "post_id": video_id,
+            "text": s.fb_videos[video_id]["description"], "media": [url], "link": None,
+            "created_at": s.now(), "url": s.fb_videos[video_id]["permalink_url"], "published": True})
+        return Response(200, {"id": video_id})
+
+    def video_status(self, video):
+        seconds, outcome = video["processing"]
+        elapsed = self.state.now() - video["created_at"]
+        if elapsed < seconds:
+            return {"video_status": "processing", "processing_progress": int(100 * elapsed / max(seconds, 1)),
+                    "uploading_phase": {"status": "complete"}, "processing_phase": {"status": "in_progress"}}
+        if outcome == "error":
+            return {"video_status": "error", "uploading_phase": {"status": "complete"},
+                    "processing_phase": {"status": "error", "error": {"message": "The video could not be "
+                                                                                 "processed."}}}
+        return {"video_status": "ready", "processing_progress": 100, "uploading_phase": {"status": "complete"},
+                "processing_phase": {"status": "complete"}, "publishing_phase": {"status": "complete"}}
+
+    def render_fb_video(self, video):
+        m = self.state.metrics(video["id"], video["created_at"])
+        values = {"id": video["id"], "description": video["description"], "title": video["title"],
+                  "created_time": graph_time(video["created_at"]), "updated_time": graph_time(video["created_at"]),
+                  "permalink_url": video["permalink_url"], "status": self.video_status(video),
+                  "from": {"name": world.FACEBOOK_PAGES[video["page_id"]]["name"], "id": video["page_id"]},
+                  "reactions": {"data": [], "summary": {"total_count": m["likes"], "viewer_reaction": "NONE"}},
+                  "comments": {"data": [], "summary": {"order": "ranked", "total_count": m["comments"],
+                                                        "can_comment": True}}}
+        if not video["description"]:
+            values.pop("description")
+        return values
+
     def page_feed(self, token, page_id, params):
         s = self.state
         since, until = parse_time(params.get("since")), parse_time(params.get("until"))
@@ -697,6 +778,10 @@ class Graph:
         page_id = self.state.fb_posts[post_id]["page_id"]
         self.require_page_token(token, page_id)
         self.require_permission(token, "pages_read_engagement", "Reading Page post insights")
+        self.require_permission(token, "read_insights", "Reading Page post insights")
+        if world.FACEBOOK_PAGES[page_id].get("fan_count", 0) < world.FACEBOOK_INSIGHTS_MIN_FANS:
+            raise graph_error(100, f"(#100) Insights are only available for Pages with {world.FACEBOOK_INSIGHTS_MIN_FANS}"
+                                   " or more likes.")
         metrics = list_param(params.get("metric"))
         if not metrics or any(m not in FB_INSIGHT_METRICS for m in metrics):
             raise graph_error(100, "(#100) The value must be a valid insights metric")
@@ -720,12 +805,22 @@ class Graph:
         self.require_permission(token, "instagram_basic", "Reading Instagram accounts")
 
     def container_status(self, container, poll=False):
+        """Images finish after one poll or one second; videos (REELS, VIDEO) take the processing
+        time set for Instagram (simulated clock) and end FINISHED or ERROR; a carousel is as far as
+        its slowest child."""
         s = self.state
+        age = s.now() - container["created_at"]
         if container["media_id"]:
             status = "PUBLISHED"
-        elif s.now() - container["created_at"] >= world.INSTAGRAM_CONTAINER_TTL:
+        elif age >= world.INSTAGRAM_CONTAINER_TTL:
             status = "EXPIRED"
-        elif container["polls"] >= 1 or s.now() - container["created_at"] >= 1.0:
+        elif container.get("processing") is not None:
+            seconds, outcome = container["processing"]
+            status = "IN_PROGRESS" if age < seconds else ("ERROR" if outcome == "error" else "FINISHED")
+        elif container["children"]:
+            states = {self.container_status(s.ig_containers[c]) for c in container["children"]}
+            status = next((x for x in ("ERROR", "EXPIRED", "IN_PROGRESS") if x in states), "FINISHED")
+        elif container["polls"] >= 1 or age >= 1.0:
             status = "FINISHED"
         else:
             status = "IN_PROGRESS"
@@ -764,6 +859,7 @@ class Graph:
         elif media_type in ("REELS", "VIDEO", "STORIES") and params.get("video_url"):
             url = params["video_url"]
             self.fetch_ig(url, video=True)
+            processing = s.processing["instagram"]
         elif media_type in ("IMAGE", "STORIES"):
             url = params.get("image_url")
             if not url:
@@ -776,13 +872,15 @@ class Graph:
             "id": container_id, "ig_user": ig_user, "media_type": media_type, "url": url, "caption": caption,
             "alt_text": params.get("alt_text"), "children": children,
             "is_carousel_item": truthy(params.get("is_carousel_item", "false")), "created_at": s.now(),
-            "polls": 0, "media_id": None}
+            "polls": 0, "media_id": None,
+            "processing": (processing["seconds"], processing["outcome"]) if url and media_type != "IMAGE"
+            and params.get("video_url") else None}
         return Response(200, {"id": container_id})
 
     def fetch_ig(self, url, video=False):
         try:
             with self.state.unlocked():
-                fetch_image(url, jpeg_only=not video, any_bytes=video)
+                fetch_image(url, jpeg_only=not video, video=video)
         except MediaFetchError as exc:
             raise graph_error(9004, "Media download has failed. The media URI doesn't meet our requirements.",
                               subcode=2207052, user_title="Media download has failed",
@@ -806,6 +904,10 @@ class Graph:
         if status == "EXPIRED":
             raise graph_error(100, "The media container has expired. Create a new container.", subcode=2207006,
                               user_title="Media expired")
+        if status == "ERROR":
+            raise graph_error(9007, "The media could not be processed.", subcode=2207032,
+                              user_title="Create media fail", user_msg="The media could not be processed; create a "
+                                                                       "new container.")
         if status != "FINISHED":
             raise graph_error(9007, "Media ID is not available", subcode=2207027,
                               user_title="Media is not ready to be published",
@@ -813,7 +915,7 @@ class Graph:
         if container["is_carousel_item"]:
             raise graph_error(100, "(#100) A carousel item container cannot be published on its own.")
         used = self.quota_usage(ig_user)
-        if used >= world.INSTAGRAM_PUBLISH_QUOTA:
+        if used >= s.ig_quota_total:
             raise graph_error(9, "Application request limit reached", subcode=2207042,
                               user_title="Maximum number of posts reached",
                               user_msg="You have reached the maximum number of posts that is allowed to be "
@@ -846,7 +948,7 @@ class Graph:
         if "quota_usage" in fields:
             entry["quota_usage"] = self.quota_usage(ig_user)
         if "config" in fields:
-            entry["config"] = {"quota_total": world.INSTAGRAM_PUBLISH_QUOTA, "quota_duration": DAY}
+            entry["config"] = {"quota_total": self.state.ig_quota_total, "quota_duration": DAY}
         return Response(200, {"data": [entry]})
 
     def ig_media_list(self, token, ig_user, params):
@@ -874,6 +976,10 @@ class Graph:
                 raise graph_error(100, f"(#100) metric[{index}] must be one of the following values: "
                                        + ", ".join(IG_INSIGHT_METRICS))
         m = self.state.metrics(media_id, media["created_at"])
+        if m["reach"] < world.INSTAGRAM_INSIGHTS_MIN_REACH:
+            raise graph_error(10, "(#10) Not enough viewers for the media to show insights",
+                              user_title="Not enough viewers",
+                              user_msg="Insights are not available for this media because too few people saw it.")
         values = {"views": m["impressions"], "reach": m["reach"], "likes": m["likes"], "comments": m["comments"],
                   "shares": m["shares"], "saved": m["saves"],
                   "total_interactions": m["likes"] + m["comments"] + m["shares"] + m["saves"],

@@ -72,16 +72,43 @@ def gradient_jpeg(width, height, top, bottom):
 # upload, whose checks look at the type and the size, not at the frames.
 SAMPLE_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
               b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-SAMPLE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x20mdat" + bytes(range(24))
+
+
+def _box(kind, payload):
+    return struct.pack(">I", len(payload) + 8) + kind + payload
+
+
+def tiny_mp4(seconds=12):
+    """An MP4 container (ftyp, moov with mvhd giving its duration, empty mdat): enough for
+    the platforms' download and type checks; nobody plays it."""
+    mvhd = _box(b"mvhd", b"\x00" * 4 + struct.pack(">IIII", 0, 0, 1000, seconds * 1000) + b"\x00" * 80)
+    return _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41") + _box(b"moov", mvhd) + _box(b"mdat", b"\x00" * 64)
+
+
+def tiny_png(width=64, height=64):
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
 
 SAMPLES = {
     "sample.jpg": gradient_jpeg(640, 800, 60, 200),
     "sample2.jpg": gradient_jpeg(1080, 1080, 30, 180),
     "sample3.jpg": gradient_jpeg(1080, 566, 90, 230),
     "sample.gif": SAMPLE_GIF,
-    "sample.mp4": SAMPLE_MP4,
+    "sample.png": tiny_png(),
+    "sample.mp4": tiny_mp4(),
 }
-SAMPLE_TYPES = {"jpg": "image/jpeg", "gif": "image/gif", "mp4": "video/mp4"}
+CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".mp4": "video/mp4"}
+
+
+def content_type_of(name):
+    return next((t for ext, t in CONTENT_TYPES.items() if name.endswith(ext)), "application/octet-stream")
 assert set(SAMPLES) == set(world.SAMPLE_MEDIA)
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -91,7 +118,7 @@ class MediaFetchError(Exception):
     pass
 
 
-def fetch_image(url, *, jpeg_only=False, any_bytes=False, timeout=5):
+def fetch_image(url, *, jpeg_only=False, any_bytes=False, video=False, timeout=5):
     """Download an image the way the platforms do; only loopback URLs can be reached from here."""
     parsed = urllib.parse.urlsplit(url or "")
     if parsed.scheme not in ("http", "https") or parsed.hostname not in LOCAL_HOSTS:
@@ -101,8 +128,12 @@ def fetch_image(url, *, jpeg_only=False, any_bytes=False, timeout=5):
             data = response.read(9 * 1024 * 1024)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise MediaFetchError(f"could not download {url}: {exc}") from exc
-    if len(data) > 8 * 1024 * 1024:
+    if len(data) > 8 * 1024 * 1024 and not video:
         raise MediaFetchError("image larger than 8 MB")
+    if video:
+        if data[4:8] != b"ftyp":
+            raise MediaFetchError("not an MP4 or MOV video")
+        return data
     if any_bytes:
         return data
     is_jpeg = data.startswith(b"\xff\xd8")

@@ -58,6 +58,7 @@ class State:
         self._ids = {
             "fb_post": itertools.count(500000000000001),
             "fb_photo": itertools.count(600000000000001),
+            "fb_video": itertools.count(700000000000001),
             "ig_container": itertools.count(17900000000000001),
             "ig_media": itertools.count(17950000000000001),
             "tweet": itertools.count(1860000000000000001),
@@ -84,6 +85,10 @@ class State:
         self.fb_grants = {}  # user id -> set of granted permissions
         self.fb_posts = {}  # "page_post" -> dict
         self.fb_photos = {}  # photo id -> dict
+        self.fb_videos = {}  # video id -> dict
+        self.processing = {name: {"seconds": seconds, "outcome": "ready"}
+                           for name, seconds in world.VIDEO_PROCESSING_SECONDS.items()}
+        self.ig_quota_total = world.INSTAGRAM_PUBLISH_QUOTA
         self.ig_containers = {}
         self.ig_media = {}
         self.tweets = {}
@@ -101,7 +106,7 @@ class State:
                                                    for k, v in world.LINKEDIN_APPS.items()}}
 
     # persistence (so `make run` restarts keep the tokens staff connected with) ---------
-    PERSISTED = ("clock_offset", "tokens", "fb_grants", "fb_posts", "fb_photos", "ig_containers", "ig_media",
+    PERSISTED = ("clock_offset", "tokens", "fb_grants", "fb_posts", "fb_photos", "fb_videos", "ig_containers", "ig_media",
                  "tweets", "x_media", "li_images", "li_videos", "li_posts", "published", "metric_overrides", "_ids")
 
     def snapshot(self):
@@ -111,10 +116,12 @@ class State:
     def restore(self, blob):
         data = pickle.loads(blob)  # noqa: S301 - the simulator's own file under var/, written by snapshot()
         with self.lock:
+            fresh_ids = self._ids
             for name in self.PERSISTED:
                 if name in data:
-                    # id counters added since the file was written keep their fresh start
-                    setattr(self, name, {**self._ids, **data[name]} if name == "_ids" else data[name])
+                    setattr(self, name, data[name])
+            for kind, counter in fresh_ids.items():  # a state file from before a new kind of id
+                self._ids.setdefault(kind, counter)
 
     # clock -------------------------------------------------------------
     def now(self):

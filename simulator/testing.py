@@ -128,6 +128,15 @@ class SimulatorClient:
         processing_fails, chunk_max_bytes, image_max_bytes, gif_max_bytes, video_max_bytes."""
         return self._call("POST", "/_sim/x", options)["x"]
 
+    def set_processing(self, platform, seconds, outcome="ready"):
+        """Videos uploaded from now on take `seconds` of simulated time to process, then end `outcome`
+        ("ready" or "error"); platform "instagram" (containers) or "facebook" (Page videos)."""
+        return self._call("POST", "/_sim/processing", {"platform": platform, "seconds": seconds, "outcome": outcome})
+
+    def set_publish_quota(self, total):
+        """Instagram's content publishing limit (posts per rolling 24 h), 50 by default."""
+        return self._call("POST", "/_sim/limits", {"instagram_publish_quota": total})
+
     def revoke_tokens(self, platform, account=None):
         return self._call("POST", "/_sim/tokens/revoke", {"platform": platform, "account": account})["revoked"]
 
@@ -135,6 +144,9 @@ class SimulatorClient:
         """LinkedIn behaviour: processing_seconds, processing_outcome, video_part_size,
         programmatic_refresh={client_id: bool}."""
         return self._call("POST", "/_sim/linkedin", values)
+
+    def video_url(self):
+        return f"{self.url}/_sim/media/sample.mp4"
 
     def media_url(self, name="sample.jpg"):
         return f"{self.url}/_sim/media/{name}"

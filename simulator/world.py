@@ -12,6 +12,7 @@ FACEBOOK_USER_NAME = "Alex Fairway"
 PAGE_MAIN_ID = "2001"
 PAGE_JUNIORS_ID = "2002"
 PAGE_PRO_SHOP_ID = "2003"
+PAGE_ACADEMY_ID = "2004"  # reached through a Business Manager only
 INSTAGRAM_USER_ID = "17841400000000001"
 INSTAGRAM_USERNAME = "pinewoodgolf"
 
@@ -21,20 +22,33 @@ FACEBOOK_PAGES = {
         "category": "Golf Course & Country Club",
         "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
         "instagram_business_account": INSTAGRAM_USER_ID,
+        "fan_count": 1250,
     },
     PAGE_JUNIORS_ID: {
         "name": "Pinewood Juniors",
         "category": "Sports Club",
         "tasks": ["ANALYZE", "CREATE_CONTENT"],
         "instagram_business_account": None,
+        "fan_count": 40,  # under 100 likes: no Page insights
     },
     PAGE_PRO_SHOP_ID: {
         "name": "Pinewood Pro Shop",
         "category": "Sporting Goods Store",
         "tasks": ["ANALYZE"],
         "instagram_business_account": None,
+        "fan_count": 310,
+    },
+    PAGE_ACADEMY_ID: {
+        "name": "Pinewood Golf Academy",
+        "category": "Sports Instruction",
+        "tasks": ["ANALYZE", "CREATE_CONTENT", "MODERATE"],
+        "instagram_business_account": None,
+        "fan_count": 520,
+        "business_manager": True,  # listed in /me/accounts only with business_management
     },
 }
+# Page insights exist only for Pages with at least this many likes.
+FACEBOOK_INSIGHTS_MIN_FANS = 100
 
 INSTAGRAM_ACCOUNTS = {
     INSTAGRAM_USER_ID: {
@@ -47,6 +61,10 @@ INSTAGRAM_ACCOUNTS = {
 
 INSTAGRAM_PUBLISH_QUOTA = 50  # published posts per rolling 24 h per account
 INSTAGRAM_CONTAINER_TTL = 24 * 3600
+# Media insights answer "(#10) Not enough viewers" below this reach.
+INSTAGRAM_INSIGHTS_MIN_REACH = 5
+# Seconds (simulated clock) a video takes to process; /_sim/processing changes them per test.
+VIDEO_PROCESSING_SECONDS = {"instagram": 60, "facebook": 30}
 
 # X
 X_CLIENT_ID = "sim-x-client"
@@ -105,7 +123,7 @@ FACEBOOK_CODE_TTL = 10 * 60
 FACEBOOK_SHORT_TOKEN_TTL = 3600
 FACEBOOK_LONG_TOKEN_TTL = 5184000
 
-SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg", "sample.gif", "sample.mp4")
+SAMPLE_MEDIA = ("sample.jpg", "sample2.jpg", "sample3.jpg", "sample.gif", "sample.png", "sample.mp4")
 
 APP_CREDENTIALS = {
     "facebook": (FACEBOOK_APP_ID, FACEBOOK_APP_SECRET),

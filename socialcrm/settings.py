@@ -261,8 +261,6 @@ LINKEDIN_MEDIA_RETRY_SECONDS = env.float("LINKEDIN_MEDIA_RETRY_SECONDS", default
 LINKEDIN_MEDIA_PROCESSING_TIMEOUT = env.float("LINKEDIN_MEDIA_PROCESSING_TIMEOUT", default=3600.0)
 MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
-INSTAGRAM_CONTAINER_POLL_INTERVAL = env.float("INSTAGRAM_CONTAINER_POLL_INTERVAL", default=1.0)
-INSTAGRAM_CONTAINER_POLL_TIMEOUT = env.float("INSTAGRAM_CONTAINER_POLL_TIMEOUT", default=60.0)
 # X GIF and video uploads (issue 13): chunk size (X takes at most 5 MB), how long to wait for X to
 # process the file, and a fixed poll interval (unset: X's own check_after_secs).
 X_MEDIA_CHUNK_BYTES = env.int("X_MEDIA_CHUNK_BYTES", default=4 * 1024 * 1024)
@@ -277,6 +275,16 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False):
                          "X_API_URL": "", "LINKEDIN_OAUTH_URL": "/oauth/v2", "LINKEDIN_API_URL": ""}.items():
         if not env.str(_name, default=""):
             vars()[_name] = _simulator_url + _path
+# --- Media the platform processes (Instagram containers, Facebook videos), issue 13 ---
+# Poll no faster than every MEDIA_PROCESSING_POLL_INTERVAL seconds (doubling up to the max); one
+# publish call waits at most MEDIA_PROCESSING_WAIT_IN_CALL, then the post is re-scheduled and resumes
+# on the same media; after MEDIA_PROCESSING_TIMEOUT of processing the attempt counts as failed.
+MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
+MEDIA_PROCESSING_POLL_MAX_INTERVAL = env.float("MEDIA_PROCESSING_POLL_MAX_INTERVAL", default=60.0)
+MEDIA_PROCESSING_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_WAIT_IN_CALL", default=20.0)
+MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
+INSTAGRAM_QUOTA_RESET_DEFAULT = env.float("INSTAGRAM_QUOTA_RESET_DEFAULT", default=3600.0)
+GRAPH_RATE_LIMIT_DEFAULT_WAIT = env.float("GRAPH_RATE_LIMIT_DEFAULT_WAIT", default=900.0)
 
 # Content rules (seed): maximum lengths per platform, counted as each platform counts them.
 POST_MAX_LENGTH = {

@@ -110,7 +110,7 @@ class AdapterContract:
         from django.core.cache import cache
 
         cache.clear()
-        settings.INSTAGRAM_CONTAINER_POLL_INTERVAL = 0.02
+        settings.MEDIA_PROCESSING_POLL_INTERVAL = 0.02
         settings.X_MEDIA_POLL_INTERVAL = 0.05
         return adapter_for_slug(self.slug)
 

@@ -38,7 +38,7 @@ def graph(code, subcode=None, message="x", status=400, headers=None, url="https:
 
 @pytest.mark.parametrize("code, subcode, expected", [
     (1, None, TransientError), (2, None, TransientError), (341, None, TransientError), (368, None, TransientError),
-    (80001, None, TransientError), (4, None, RateLimited), (17, None, RateLimited), (32, None, RateLimited),
+    (80001, None, RateLimited), (80002, None, RateLimited), (4, None, RateLimited), (17, None, RateLimited), (32, None, RateLimited),
     (613, None, RateLimited), (190, 463, AuthExpired), (190, 460, AuthExpired), (102, None, AuthExpired),
     (10, None, PermissionMissing), (200, None, PermissionMissing), (299, None, PermissionMissing),
     (506, None, DuplicateContent), (100, None, InvalidContent), (100, 33, NotFound),
@@ -133,7 +133,8 @@ def test_linkedin_429_waits_for_midnight_utc_and_426_asks_for_a_new_version():
 
 
 def test_facebook_metrics_survive_missing_insights(monkeypatch):
-    """'(#10) Not enough viewers' on the batched read: the batch is read again for counts, reach stays 0."""
+    """Insights refused on the batched read: the batch is read again for counts; reach and views are
+    unknown (None), never 0."""
     from platforms import Credentials
 
     adapter = get_adapter("FACEBOOK")
@@ -151,7 +152,7 @@ def test_facebook_metrics_survive_missing_insights(monkeypatch):
     monkeypatch.setattr(adapter.session, "request", answer)
     metrics = adapter.fetch_metrics(credentials=Credentials("2001", "page-token"), post_ids=["2001_1"])
     assert metrics["2001_1"].likes == 7 and metrics["2001_1"].comments == 2
-    assert (metrics["2001_1"].shares, metrics["2001_1"].reach, metrics["2001_1"].impressions) == (0, 0, 0)
+    assert (metrics["2001_1"].shares, metrics["2001_1"].reach, metrics["2001_1"].impressions) == (0, None, None)
     assert len(asked) == 2 and "insights.metric(" in asked[0] and "insights" not in asked[1]
 
 

@@ -95,7 +95,7 @@ class TestInstagramAdapter(AdapterContract):
             adapter.fetch_metrics(credentials=credentials, post_ids=ids)), platforms=["facebook", "instagram"])
         assert [r["status"] for r in calls] == [400, 200]
         assert set(found) == set(ids)
-        assert all(m.likes > 0 and (m.reach, m.impressions, m.shares) == (0, 0, 0) for m in found.values())
+        assert all(m.likes > 0 and (m.reach, m.impressions, m.shares) == (None, None, None) for m in found.values())
 
     def test_without_the_insights_permission_metrics_keep_their_counts(self, adapter, simulator, credentials,
                                                                        tokens):
@@ -107,4 +107,136 @@ class TestInstagramAdapter(AdapterContract):
                                   params={"access_token": tokens.access_token}, timeout=5)
         assert removed.status_code == 200
         metrics = adapter.fetch_metrics(credentials=credentials, post_ids=[media_id])
-        assert metrics[media_id].likes > 0 and (metrics[media_id].reach, metrics[media_id].impressions) == (0, 0)
+        assert metrics[media_id].likes > 0 and (metrics[media_id].reach, metrics[media_id].impressions) == (None, None)
+
+
+class TestInstagramMetaFidelity:
+    """Behaviours of the real Instagram Graph API the adapter must honour (issue 13)."""
+
+    @pytest.fixture
+    def ig(self, simulator, simulator_settings, settings):
+        from django.core.cache import cache
+
+        from platforms import adapter_for_slug
+
+        cache.clear()
+        settings.MEDIA_PROCESSING_POLL_INTERVAL = 0.02
+        settings.MEDIA_PROCESSING_WAIT_IN_CALL = 0.5
+        return adapter_for_slug("instagram")
+
+    @pytest.fixture
+    def creds(self, ig):
+        from platforms import Credentials
+
+        contract = TestInstagramAdapter()
+        account = next(a for a in ig.list_accounts(tokens=contract.connect(ig))
+                       if a.account_id == "17841400000000001")
+        return Credentials(account.account_id, account.access_token, details=dict(account.details))
+
+    def content(self, simulator, **kw):
+        import uuid
+
+        from platforms import PostContent
+
+        kw.setdefault("media_urls", [simulator.media_url()])
+        return PostContent(text=f"Greens report {uuid.uuid4().hex[:8]}", **kw)
+
+    def containers_created(self, simulator):
+        return [r for r in simulator.requests(platform="instagram") if r["method"] == "POST"
+                and r["path"].endswith("/media")]
+
+    def test_scopes_ask_for_business_manager_pages(self, ig):
+        assert "business_management" in ig.scopes
+
+    def test_a_reel_taking_90_seconds_resumes_on_its_one_container(self, ig, creds, simulator):
+        from platforms import ProcessingPending
+
+        simulator.set_processing("instagram", seconds=90)
+        content, progress, cycles = self.content(simulator, media_urls=[simulator.video_url()]), {}, 0
+        while True:
+            try:
+                result = ig.publish_resuming(credentials=creds, content=content, progress=progress)
+                break
+            except ProcessingPending as pending:
+                assert pending.retry_after >= 0.02
+                cycles += 1
+                assert cycles < 10
+                simulator.advance_clock(25)
+        assert cycles >= 3
+        assert len(self.containers_created(simulator)) == 1
+        assert [p["post_id"] for p in simulator.published(platform="instagram")] == [result.platform_post_id]
+
+    def test_polling_never_runs_faster_than_the_interval(self, ig, creds, simulator, settings):
+        import time
+
+        from platforms import ProcessingPending
+
+        settings.MEDIA_PROCESSING_POLL_INTERVAL = 0.2
+        settings.MEDIA_PROCESSING_WAIT_IN_CALL = 1.0
+        simulator.set_processing("instagram", seconds=600)
+        started = time.monotonic()
+        with pytest.raises(ProcessingPending):
+            ig.publish(credentials=creds, content=self.content(simulator, media_urls=[simulator.video_url()]))
+        polls = [r for r in simulator.requests(platform="instagram") if r["method"] == "GET"
+                 and r["query"].get("fields") == "status_code,status"]
+        assert 2 <= len(polls) <= 1 + (time.monotonic() - started) / 0.2
+
+    def test_an_expired_container_is_rebuilt_and_a_failed_one_forgotten(self, ig, creds, simulator):
+        from platforms import ProcessingPending, TransientError
+
+        simulator.set_processing("instagram", seconds=120)
+        content, progress = self.content(simulator, media_urls=[simulator.video_url()]), {}
+        with pytest.raises(ProcessingPending):
+            ig.publish_resuming(credentials=creds, content=content, progress=progress)
+        first = progress["container"]
+        simulator.advance_clock(24 * 3600 + 5)
+        simulator.set_processing("instagram", seconds=0)
+        ig.publish_resuming(credentials=creds, content=content, progress=progress)
+        assert progress["container"] != first and len(self.containers_created(simulator)) == 2
+        simulator.set_processing("instagram", seconds=0, outcome="error")
+        failed = {}
+        with pytest.raises(TransientError):
+            ig.publish_resuming(credentials=creds, content=self.content(simulator, media_urls=[simulator.video_url()]),
+                                progress=failed)
+        assert "container" not in failed
+
+    def test_the_publishing_limit_is_checked_before_any_container(self, ig, creds, simulator):
+        from platforms import RateLimited
+
+        simulator.set_publish_quota(1)
+        ig.publish(credentials=creds, content=self.content(simulator))
+        before = len(self.containers_created(simulator))
+        with pytest.raises(RateLimited) as caught:
+            ig.publish(credentials=creds, content=self.content(simulator))
+        assert "1 posts a day" in caught.value.message and caught.value.code == "content_publishing_limit"
+        assert len(self.containers_created(simulator)) == before
+
+    def test_one_media_with_too_few_viewers_does_not_hide_the_others(self, ig, creds, simulator):
+        ids = [ig.publish(credentials=creds, content=self.content(simulator)).platform_post_id for _ in range(3)]
+        simulator.advance_clock(3600)
+        simulator.set_metrics(ids[1], reach=2, impressions=3)
+        metrics = ig.fetch_metrics(credentials=creds, post_ids=ids)
+        assert metrics[ids[1]].likes > 0 and (metrics[ids[1]].reach, metrics[ids[1]].impressions) == (None, None)
+        for media_id in (ids[0], ids[2]):
+            assert metrics[media_id].reach > 0 and metrics[media_id].impressions > 0
+
+    def test_instagram_throttle_80002_waits_for_the_regain_time(self, ig, creds, simulator):
+        from datetime import datetime, timezone
+
+        from platforms import RateLimited
+
+        simulator.inject("instagram", "POST */media", "rate_limit", reset_after=1200)
+        with pytest.raises(RateLimited) as caught:
+            ig.publish(credentials=creds, content=self.content(simulator))
+        assert caught.value.code == "80002"
+        assert 1100 < (caught.value.reset_at - datetime.now(timezone.utc)).total_seconds() < 1300
+
+    @pytest.mark.parametrize("text,media,expected", [
+        (" ".join(f"@golfer{i}" for i in range(21)), None, "20 @mentions"),
+        ("Spring", ["https://cdn.example.com/flag.png"], "JPEG images only"),
+    ])
+    def test_compose_time_refusals(self, ig, text, media, expected):
+        from platforms import PostContent
+
+        content = PostContent(text=text, media_urls=media or ["https://cdn.example.com/flag.jpg"])
+        assert any(expected in v.message for v in ig.validate(content))

@@ -18,7 +18,7 @@ def connect(simulator, simulator_settings, settings, club):
     from platforms.tests.contract import click_consent, query_of
 
     cache.clear()
-    settings.INSTAGRAM_CONTAINER_POLL_INTERVAL = 0.02
+    settings.MEDIA_PROCESSING_POLL_INTERVAL = 0.02
     settings.X_MEDIA_POLL_INTERVAL = 0.05
 
     def _connect(slug="twitter", *, club=club):

@@ -85,11 +85,37 @@ def test_composer_trusts_the_file_not_the_browser(staff, club, settings, tmp_pat
     page = staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
                                                  "media": disguised}).content.decode()
     assert "is not an image" in page and not list(tmp_path.rglob("*.*"))
-    png_named_html = SimpleUploadedFile("photo.html", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="text/html")
+    gif_named_html = SimpleUploadedFile("photo.html", b"GIF89a" + b"0" * 20, content_type="text/html")
     staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
-                                          "media": png_named_html})
+                                          "media": gif_named_html})
     (url,) = SocialPost.objects.get().media_urls
-    assert url.endswith("/photo.png")
+    assert url.endswith("/photo.gif")
+
+
+def _png(width, height):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (width, height), (10, 120, 40, 128)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_png_uploads_are_stored_as_jpeg(staff, club, settings, tmp_path):
+    """Instagram publishes JPEG only: still images are converted when they are uploaded."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    fb = SocialConnectionFactory(club=club, tenant=club.tenant)
+    upload = SimpleUploadedFile("flag.png", _png(100, 100), content_type="image/png")
+    staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft", "media": upload})
+    (url,) = SocialPost.objects.get().media_urls
+    assert url.endswith("/flag.jpg")
+    (stored,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert stored.read_bytes()[:3] == b"\xff\xd8\xff"
+    broken = SimpleUploadedFile("broken.png", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="image/png")
+    page = staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "y", "intent": "draft",
+                                                 "media": broken}).content.decode()
+    assert "could not be read as an image" in page and SocialPost.objects.count() == 1
 
 
 def test_refused_posts_leave_no_uploaded_files_behind(staff, club, settings, tmp_path):
@@ -196,12 +222,12 @@ def test_detail_page_edits_text_and_media_of_a_draft(staff, club, settings, tmp_
     post = SocialPostFactory(connection=ig, content="Course walk", media_urls=[old, "https://cdn.example.com/b.jpg"])
     url = reverse("posts:action", args=[post.pk])
     assert "Edit text and media" in staff.get(reverse("posts:detail", args=[post.pk])).content.decode()
-    new = SimpleUploadedFile("green.png", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="image/png")
+    new = SimpleUploadedFile("green.png", _png(100, 100), content_type="image/png")
     staff.post(url, {"action": "edit", "content": "Course walk at dawn", "hashtags": "golf", "media_form": "1",
                      "keep_media": ["https://cdn.example.com/b.jpg"], "media": new})
     post.refresh_from_db()
     assert post.content == "Course walk at dawn" and post.hashtags == ["golf"]
-    assert post.media_urls[0] == "https://cdn.example.com/b.jpg" and post.media_urls[1].endswith("/green.png")
+    assert post.media_urls[0] == "https://cdn.example.com/b.jpg" and post.media_urls[1].endswith("/green.jpg")
     # Removing every image is refused for Instagram, and nothing changes.
     response = staff.post(url, {"action": "edit", "content": "No picture", "media_form": "1"}, follow=True)
     post.refresh_from_db()

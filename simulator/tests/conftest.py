@@ -62,7 +62,8 @@ def pkce():
     return verifier, challenge
 
 
-FB_SCOPES = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "instagram_basic",
+FB_SCOPES = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "read_insights", "publish_video",
+             "instagram_basic",
              "instagram_content_publish", "instagram_manage_insights"]
 X_SCOPES = ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"]
 LI_SCOPES = ["w_organization_social", "r_organization_social", "rw_organization_admin"]

@@ -46,6 +46,9 @@ def test_sample_media_are_jpegs(sim):
         height, width = struct.unpack(">HH", data[sof + 5:sof + 9])
         assert 320 <= width <= 1440 and 0.8 <= width / height <= 1.91
     assert sim.get("/_sim/media/other.jpg").status_code == 404
+    png, mp4 = sim.get("/_sim/media/sample.png"), sim.get("/_sim/media/sample.mp4")
+    assert png.headers["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    assert mp4.headers["Content-Type"] == "video/mp4" and mp4.content[4:8] == b"ftyp"
 
 
 def test_sample_gif_and_video_for_x_uploads(sim):

@@ -19,7 +19,8 @@
     var times = data.map(function (d) { return Date.parse(d.t); });
     var t0 = Math.min.apply(null, times), t1 = Math.max.apply(null, times);
     var max = 1;
-    data.forEach(function (d) { SERIES.forEach(function (s) { max = Math.max(max, d[s[0]]); }); });
+    // null = the platform did not give that number at that sync: a gap in the line, never a 0.
+    data.forEach(function (d) { SERIES.forEach(function (s) { if (d[s[0]] !== null) max = Math.max(max, d[s[0]]); }); });
     var x = function (t) { return L + (t1 === t0 ? (W - L - R) / 2 : (t - t0) / (t1 - t0) * (W - L - R)); };
     var y = function (v) { return T + (1 - v / max) * (H - T - B); };
     var svg = node("svg", {viewBox: "0 0 " + W + " " + H, "class": "chart"});
@@ -33,10 +34,12 @@
                                      fill: "#667085"}, new Date(t).toLocaleString()));
     });
     SERIES.forEach(function (s) {
-      var points = data.map(function (d, i) { return x(times[i]) + "," + y(d[s[0]]); }).join(" ");
+      var points = data.map(function (d, i) { return d[s[0]] === null ? null : x(times[i]) + "," + y(d[s[0]]); })
+        .filter(function (p) { return p !== null; }).join(" ");
       svg.appendChild(node("polyline", {points: points, fill: "none", stroke: s[1], "stroke-width": 2,
                                         "data-metric": s[0]}));
       data.forEach(function (d, i) {
+        if (d[s[0]] === null) return;
         var dot = node("circle", {cx: x(times[i]), cy: y(d[s[0]]), r: 3, fill: s[1]});
         dot.appendChild(node("title", {}, s[0] + ": " + d[s[0]]));
         svg.appendChild(dot);
