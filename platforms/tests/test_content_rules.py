@@ -80,13 +80,13 @@ def test_x_allows_four_images_or_one_gif_or_one_video():
 def test_x_media_size_rules_are_x_own():
     """docs.x.com/x-api/media: image 5 MB, GIF 15 MB, video 512 MB (not the app's 8 MB upload cap)."""
     mb = 1024 * 1024
-    assert x().media_violations([("a.jpg", "image/jpeg", 5 * mb), ("b.gif", "image/gif", 15 * mb),
+    assert x().media_size_violations([("a.jpg", "image/jpeg", 5 * mb), ("b.gif", "image/gif", 15 * mb),
                                  ("c.mp4", "video/mp4", 512 * mb)]) == []
-    assert [v.message for v in x().media_violations([("a.jpg", "image/jpeg", 6 * mb)])] == [
+    assert [v.message for v in x().media_size_violations([("a.jpg", "image/jpeg", 6 * mb)])] == [
         "X (Twitter) takes images of at most 5 MB; a.jpg is larger."]
-    assert [v.message for v in x().media_violations([("b.gif", "image/gif", 16 * mb)])] == [
+    assert [v.message for v in x().media_size_violations([("b.gif", "image/gif", 16 * mb)])] == [
         "X (Twitter) takes GIFs of at most 15 MB; b.gif is larger."]
-    assert [v.message for v in x().media_violations([("c.mp4", "video/mp4", 513 * mb)])] == [
+    assert [v.message for v in x().media_size_violations([("c.mp4", "video/mp4", 513 * mb)])] == [
         "X (Twitter) takes videos of at most 512 MB; c.mp4 is larger."]
 
 
