@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connections import vault
-from connections.models import SocialConnection, SocialPlatform
-from platforms import AuthExpired, Credentials, PlatformError, get_adapter
+from connections.models import SocialConnection
+from platforms import AuthExpired, Credentials, PlatformError, adapters_where, all_adapters, get_adapter
 
 logger = logging.getLogger("connections")
 
@@ -220,10 +220,13 @@ def connection_call(*, connection, operation):
 
 def _due_for_refresh(*, now=None):
     now = now or timezone.now()
-    rotating = Q()
-    for platform, seconds in settings.TOKEN_REFRESH_AHEAD_SECONDS.items():
-        rotating |= Q(platform=platform, token_expiry__lte=now + timedelta(seconds=seconds))
-    long_lived_check = Q(platform__in=[SocialPlatform.FACEBOOK, SocialPlatform.INSTAGRAM]) & (
+    rotating = Q(pk__in=[])
+    for adapter in all_adapters():
+        seconds = adapter.refresh_ahead_seconds()
+        if seconds is not None:
+            rotating |= Q(platform=adapter.platform, token_expiry__lte=now + timedelta(seconds=seconds))
+    long_lived = [adapter.platform for adapter in adapters_where(lambda adapter: adapter.long_lived_tokens)]
+    long_lived_check = Q(platform__in=long_lived) & (
         Q(token_checked_at__isnull=True) | Q(token_checked_at__lte=now - timedelta(hours=24))
     )
     # Rotating tokens need a refresh token; without one (LinkedIn non-partners) staff are warned instead.

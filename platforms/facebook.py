@@ -27,6 +27,8 @@ class FacebookAdapter(GraphAdapter):
     platform = "FACEBOOK"
     slug = "facebook"
     display_name = "Facebook"
+    position = 10
+    max_length_default = 63206
     account_type = "page"
     required_permissions = ["pages_manage_posts", "pages_read_engagement"]
     scopes = ["pages_show_list", "pages_manage_posts", "pages_read_engagement"]

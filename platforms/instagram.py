@@ -27,6 +27,8 @@ class InstagramAdapter(GraphAdapter):
     platform = "INSTAGRAM"
     slug = "instagram"
     display_name = "Instagram"
+    position = 20
+    max_length_default = 2200
     account_type = "business"
     required_permissions = ["instagram_basic", "instagram_content_publish"]
     scopes = ["instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement",

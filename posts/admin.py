@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
+from posts.content import content_violations
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
 
@@ -25,7 +26,7 @@ class SocialPostAdminForm(forms.ModelForm):
             content = services.PostContent(
                 text=cleaned.get("content") or "", hashtags=list(cleaned.get("hashtags") or []),
                 link=cleaned.get("link_url") or None, media_urls=list(cleaned.get("media_urls") or []))
-            violations = services.content_violations(platform=connection.platform, content=content)
+            violations = content_violations(platform=connection.platform, content=content)
             for violation in violations:
                 field = services.VIOLATION_FIELDS.get(violation.field, "content")
                 self.add_error(field if field in self.fields else None, violation.message)

@@ -11,18 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from platforms import PostContent, get_adapter
+from posts.content import content_violations, post_content, raise_for_violations
 from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
+from posts.publishing import enqueue_publish, post_claim
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
 from socialcrm.inputs import date_in_range, moment_in_range, moment_range_message
 
 # A publish time this close to now (or in the past by at most this) is taken as "now".
 SCHEDULE_GRACE = timedelta(minutes=1)
-
-# Which model field each adapter violation belongs to.
-VIOLATION_FIELDS = {"text": "content", "hashtags": "hashtags", "link": "link_url", "media": "media_urls"}
-
 
 def actor_name(by):
     if by is None:
@@ -30,46 +27,6 @@ def actor_name(by):
     if hasattr(by, "get_username"):
         return by.get_username()
     return str(by)
-
-
-def post_content(post):
-    return PostContent(text=post.content or "", hashtags=list(post.hashtags or []), link=post.link_url or None,
-                       media_urls=list(post.media_urls or []))
-
-
-def content_violations(*, platform, content):
-    """The platform's content rules (the adapters' ``validate``): the one place they are checked.
-
-    Files the app stored itself are also held to the platform's size rules here, at compose time
-    (their size is known without any network call); other addresses are checked when published.
-    """
-    adapter = get_adapter(platform)
-    return adapter.validate(content) + adapter.media_violations(_stored_files(content.media_urls))
-
-
-def _stored_files(urls):
-    from platforms import PlatformError
-    from platforms.fetch import media_fetch, stored_media_name
-
-    files = []
-    for url in urls:
-        if stored_media_name(url) is None:
-            continue
-        try:
-            media = media_fetch(url, read_body=False)
-        except PlatformError:  # missing or unreadable: reported when it is published
-            continue
-        files.append((media.name, media.content_type, media.size or 0))
-    return files
-
-
-def _raise_for(violations):
-    if not violations:
-        return
-    errors = {}
-    for violation in violations:
-        errors.setdefault(VIOLATION_FIELDS.get(violation.field, "content"), []).append(violation.message)
-    raise ValidationError(errors)
 
 
 def _check_connection(*, tenant, connection):
@@ -116,7 +73,7 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
         hashtags=_clean_list(hashtags), link_url=link_url or None, media_urls=_clean_list(media_urls),
         created_by=actor_name(created_by), dispatch=dispatch, status=S.DRAFT,
     )
-    _raise_for(content_violations(platform=connection.platform, content=post_content(post)))
+    raise_for_violations(content_violations(platform=connection.platform, content=post_content(post)))
     if scheduled_at is not None:
         _check_time(scheduled_at)
         post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
@@ -143,7 +100,7 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         post.link_url = link_url or None
     if media_urls is not None:
         post.media_urls = _clean_list(media_urls)
-    _raise_for(content_violations(platform=post.connection.platform, content=post_content(post)))
+    raise_for_violations(content_violations(platform=post.connection.platform, content=post_content(post)))
     if post.status == S.FAILED:
         check_transition(post.status, S.DRAFT, action="edit")
         post.status = S.DRAFT
@@ -168,7 +125,7 @@ def post_schedule(*, post, at, by):
     fresh = _locked(post)
     check_action(fresh.status, "schedule")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     _check_time(at)
     fresh.status, fresh.scheduled_at = S.SCHEDULED, at
     fresh.error = fresh.error_kind = fresh.next_attempt_at = None
@@ -202,7 +159,7 @@ def post_retry(*, post, by, at=None):
     fresh = _locked(post)
     check_action(fresh.status, "retry")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     now = timezone.now()
     if at is not None:
         _check_time(at, now=now)
@@ -216,13 +173,11 @@ def post_retry(*, post, by, at=None):
 
 def post_publish_now(*, post, by):
     """Publish a DRAFT, SCHEDULED or FAILED post at once: schedule it for now and claim it straight away."""
-    from posts.publishing import enqueue_publish, post_claim
-
     with transaction.atomic():
         fresh = _locked(post)
         check_action(fresh.status, "publish")
         _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-        _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+        raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
         now = timezone.now()
         fresh.status, fresh.scheduled_at = S.SCHEDULED, now
         fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
@@ -298,7 +253,7 @@ def media_store(*, upload, tenant):
     from django.core.files.storage import default_storage
     from django.utils.text import get_valid_filename
 
-    from platforms.base import DEFAULT_MEDIA_MAX_BYTES
+    from platforms.fetch import media_max_bytes
 
     head = upload.read(16)
     upload.seek(0)
@@ -306,8 +261,7 @@ def media_store(*, upload, tenant):
     if media_type is None:
         raise ValidationError({"media": f"“{upload.name}” is not an image (JPEG, PNG, GIF, WebP) or video (MP4, MOV)."})
     kind = MEDIA_TYPES[media_type]
-    limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
-    limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+    limit = media_max_bytes(kind)
     if upload.size > limit:
         raise ValidationError({"media": f"“{upload.name}” is larger than {limit // (1024 * 1024)} MB."})
     stem = get_valid_filename(PurePath(upload.name).stem) or "media"

@@ -19,6 +19,7 @@ from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import PostContent, get_adapter
 from posts import selectors, services
+from posts.content import post_content
 from posts.models import SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions
 from socialcrm.inputs import date_in_range, uuid_or_none
@@ -274,7 +275,7 @@ def detail(request, post_id):
                                                                       "impressions")}} for h in history]
     return render(request, "posts/detail.html", {
         "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart,
-        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(services.post_content(post)),
+        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
         "scheduled_local": post.scheduled_at.astimezone(zone).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
     })
 

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from connections.models import SocialConnection, SocialPlatform
+from connections.models import SocialConnection
+from platforms import get_adapter
 from promotions import messages
 from promotions.models import (
     Channel,
@@ -35,7 +36,6 @@ from promotions.templating import TemplateRefused
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_REASON = "interrupted while sending; it may have gone out, so it is not resent automatically"
-INSTAGRAM_NO_IMAGE = "Instagram skipped: the event has no image and Instagram posts need one"
 
 
 # ---------------------------------------------------------------- finding and claiming
@@ -321,9 +321,10 @@ def _send_social(dispatch, now):
         if SocialPost.objects.filter(dispatch=dispatch, connection=connection).exists():
             sent += 1
             continue
-        if connection.platform == SocialPlatform.INSTAGRAM and not image:
+        adapter = get_adapter(connection.platform)
+        if adapter.requires_media and not image:
             skipped += 1
-            reasons.append(INSTAGRAM_NO_IMAGE)
+            reasons.append(adapter.media_required_reason())
             continue
         try:
             with transaction.atomic():

@@ -4,6 +4,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from crm.models import Member
+from platforms import adapters_where
 from crm.tenancy import scope_queryset
 from promotions import messages
 from promotions.models import Channel, DispatchKind, EventPromotion
@@ -94,4 +95,6 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         **shown,
         "refused": refused,
         "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
+        # platforms that take no post without an image (their adapters' requires_media)
+        "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }
