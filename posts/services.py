@@ -16,7 +16,7 @@ from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
 from posts.publishing import enqueue_publish, post_claim
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
-from socialcrm.inputs import date_in_range, moment_in_range, moment_range_message
+from socialcrm.inputs import moment_in_range
 
 # A publish time this close to now (or in the past by at most this) is taken as "now".
 SCHEDULE_GRACE = timedelta(minutes=1)
@@ -79,6 +79,39 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
         post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
     post.save()
     return post
+
+
+def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, media_urls=(), campaign=None,
+                  scheduled_at=None, publish_now=False, by):
+    """One post per connection from one draft, all or none: the composer page, the API and the admin.
+
+    Each post is held to its own platform's rules; when any is refused nothing is saved and every
+    refusal is reported (named by account when there are several).
+    """
+    connections = list(connections)
+    if not connections:
+        raise ValidationError("Choose at least one account to post to.")
+    created, problems = [], []
+    with transaction.atomic():
+        for connection in connections:
+            try:
+                with transaction.atomic():
+                    post = post_create(tenant=tenant, connection=connection, content=content, hashtags=hashtags,
+                                       link_url=link_url, media_urls=media_urls, campaign=campaign,
+                                       scheduled_at=scheduled_at(connection) if callable(scheduled_at) else scheduled_at,
+                                       created_by=by)
+                    if publish_now:
+                        post = post_publish_now(post=post, by=by)
+                created.append(post)
+            except ValidationError as exc:
+                if len(connections) == 1:
+                    raise
+                label = connection.get_platform_display()
+                problems.extend(m if m.startswith(label) else f"{connection.account_name}: {m}" for m in exc.messages)
+        if problems:
+            transaction.set_rollback(True)
+            raise ValidationError(problems)
+    return created
 
 
 @transaction.atomic
@@ -220,24 +253,6 @@ def media_type_of(head):
     if head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
     return None
-
-
-def club_local_to_utc(*, local, club):
-    """A wall-clock time in the club's timezone (DST-aware: the offset of that date, not of today)."""
-    import zoneinfo
-
-    zone = zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
-    try:  # the day either side too: the conversion itself must not leave the calendar
-        date_in_range(local.date() - timedelta(days=1))
-        date_in_range(local.date() + timedelta(days=1))
-    except (ValidationError, OverflowError):
-        raise ValidationError({"scheduled_at": moment_range_message()}) from None
-    aware = local.replace(tzinfo=zone)
-    # A time that does not exist (the hour skipped when clocks go forward) is moved past the gap.
-    round_trip = aware.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != local:
-        aware = round_trip
-    return aware.astimezone(zoneinfo.ZoneInfo("UTC"))
 
 
 def media_store(*, upload, tenant):

@@ -1,10 +1,10 @@
 import datetime
-import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
@@ -70,8 +70,7 @@ class PromotionForm(forms.Form):
 
     @classmethod
     def initial_for(cls, promotion):
-        zone = zoneinfo.ZoneInfo(str(promotion.club.timezone))
-        local = lambda value: timezone.localtime(value, zone).replace(tzinfo=None) if value else None  # noqa: E731
+        local = lambda value: club_utc_to_local(promotion.club, value).replace(tzinfo=None) if value else None  # noqa: E731
         return {
             "club": promotion.club, "event_name": promotion.event_name, "event_starts_at": local(promotion.event_starts_at),
             "event_location": promotion.event_location, "event_url": promotion.event_url,
@@ -91,15 +90,13 @@ class PromotionForm(forms.Form):
         club = cleaned.get("club") or (self.promotion.club if self.promotion else None)
         if club is None:
             return cleaned
-        zone = zoneinfo.ZoneInfo(str(club.timezone))
         for name in ("event_starts_at", "announce_at"):
             value = cleaned.get(name)
-            if isinstance(value, datetime.datetime):
-                # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
-                cleaned[name] = value.replace(tzinfo=None).replace(tzinfo=zone) if timezone.is_naive(value) else \
-                    timezone.make_naive(value).replace(tzinfo=zone)
-        for name in ("event_starts_at", "announce_at"):
             try:
+                if isinstance(value, datetime.datetime):
+                    # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
+                    wall = value if timezone.is_naive(value) else timezone.make_naive(value)
+                    cleaned[name] = club_local_to_utc(club, wall)
                 cleaned[name] = moment_in_range(cleaned.get(name))
             except ValidationError as exc:
                 self.add_error(name, exc)
