@@ -52,19 +52,16 @@ def post_index(request):
     if filters["campaign"] and uuid_or_none(filters["campaign"]) is None:
         messages.warning(request, "That campaign was not found; showing every campaign.")
         filters["campaign"] = ""
-    zone = _zone(request.club)
     for name in ("date_from", "date_to"):
         raw = request.GET.get(name, "")
         try:
-            day = date_in_range(date.fromisoformat(raw))
+            day = date_in_range(date.fromisoformat(raw)) + timedelta(days=1 if name == "date_to" else 0)
+            filters[name] = club_local_to_utc(request.club, datetime.combine(day, datetime.min.time()))
         except ValueError:
             continue
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
             continue
-        if name == "date_to":
-            day += timedelta(days=1)
-        filters[name] = datetime.combine(day, datetime.min.time(), tzinfo=zone)
     posts = selectors.post_list(user=request.user, club=request.club, filters=filters)[:200]
     return render(request, "posts/list.html", {
         "posts": posts, "query": request.GET, "statuses": SocialPostStatus.choices, "platforms": SocialPlatform.choices,
@@ -229,7 +226,7 @@ def calendar(request):
     except (ValueError, ValidationError):
         day = club_utc_to_local(request.club, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
-    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end, tz=zone)
+    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end)
     days = [start + timedelta(days=n) for n in range((end - start).days)]
     weeks = [[(d, by_day.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
     if view == "week":
