@@ -23,20 +23,32 @@ def parse_days(text):
     return days
 
 
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time as typed, without a zone: crm.clock reads it on the club's clock.
+
+    Django's own field would read it in the active zone and refuse times in a daylight-saving gap.
+    """
+
+    def to_python(self, value):
+        with timezone.override(datetime.UTC):
+            parsed = super().to_python(value)
+        return parsed.astimezone(datetime.UTC).replace(tzinfo=None) if parsed is not None else None
+
+
 class PromotionForm(forms.Form):
     """Create or edit a promotion. Times are typed on the club's clock and stored as UTC."""
 
     club = forms.ModelChoiceField(queryset=None, empty_label=None)
     event_name = forms.CharField(max_length=255, label="Event")
-    event_starts_at = forms.DateTimeField(label="Starts (club time)",
-                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    event_starts_at = WallClockDateTimeField(label="Starts (club time)",
+                                           widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     event_location = forms.CharField(max_length=255, required=False, label="Location")
     event_url = forms.URLField(max_length=2000, required=False, label="Event link")
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
                                      validators=[validate_media_address],
                                      help_text="Needed for Instagram; without it Instagram is skipped.")
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
-    announce_at = forms.DateTimeField(required=False, label="Announce at (club time)",
+    announce_at = WallClockDateTimeField(required=False, label="Announce at (club time)",
                                       help_text="Leave empty to announce at once.",
                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reminder_days = forms.CharField(initial="7, 3, 1", label="Reminders (days before)", required=False)
