@@ -86,7 +86,8 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
     """One post per connection from one draft, all or none: the composer page, the API and the admin.
 
     Each post is held to its own platform's rules; when any is refused nothing is saved and every
-    refusal is reported (named by account when there are several).
+    refusal is reported (named by account when there are several). ``scheduled_at`` is one time,
+    or a function of the connection (the composer reads the time on each account's club clock).
     """
     connections = list(connections)
     if not connections:
