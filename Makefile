@@ -55,8 +55,9 @@ fuzz: install ## Schemathesis on every API operation: all checks, coverage phase
 	SCHEMATHESIS_MAX_EXAMPLES=$${FUZZ_EXAMPLES:-200} SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_STATEFUL=1 \
 	  $(PY) -m pytest -q -p no:randomly socialcrm/tests/test_api_schemathesis.py $(PYTEST_ARGS)
 
-lint: install ## Static checks
+lint: install ## Static checks: ruff, and the architecture contracts in .importlinter (no import cycles)
 	$(PY) -m ruff check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 check-deploy: install ## Django's deployment checklist with production-like settings
 	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) TOKEN_ENCRYPTION_KEYS=$$($(PY) -c 'from connections.vault import generate_key_entry; print(generate_key_entry("k1"))') \

@@ -4,13 +4,11 @@ from django.db import models
 
 from connections import vault
 from crm.validators import validate_str_list
+from platforms import platform_choices
 
-
-class SocialPlatform(models.TextChoices):
-    FACEBOOK = "FACEBOOK", "Facebook"
-    INSTAGRAM = "INSTAGRAM", "Instagram"
-    TWITTER = "TWITTER", "X (Twitter)"
-    LINKEDIN = "LINKEDIN", "LinkedIn"
+# The platforms are the adapters' (platforms/<name>.py declares its stored code, label and place in
+# the list); the stored values never change, so neither do the migrations.
+SocialPlatform = models.TextChoices("SocialPlatform", [(code, (code, label)) for code, label in platform_choices()])
 
 
 class AccountType(models.TextChoices):

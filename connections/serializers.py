@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from connections.models import SocialConnection
-from connections.services import connection_health, connection_missing_permissions
+from connections.selectors import connection_health, connection_missing_permissions
 
 
 class SocialConnectionSerializer(serializers.ModelSerializer):

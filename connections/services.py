@@ -4,14 +4,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.apps import apps
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from connections import vault
-from connections.models import SocialConnection, SocialPlatform
-from platforms import AuthExpired, Credentials, PlatformError, get_adapter
+from connections.models import SocialConnection
+from platforms import AuthExpired, Credentials, PlatformError, adapters_where, all_adapters, get_adapter
 
 logger = logging.getLogger("connections")
 
@@ -220,10 +219,13 @@ def connection_call(*, connection, operation):
 
 def _due_for_refresh(*, now=None):
     now = now or timezone.now()
-    rotating = Q()
-    for platform, seconds in settings.TOKEN_REFRESH_AHEAD_SECONDS.items():
-        rotating |= Q(platform=platform, token_expiry__lte=now + timedelta(seconds=seconds))
-    long_lived_check = Q(platform__in=[SocialPlatform.FACEBOOK, SocialPlatform.INSTAGRAM]) & (
+    rotating = Q(pk__in=[])
+    for adapter in all_adapters():
+        seconds = adapter.refresh_ahead_seconds()
+        if seconds is not None:
+            rotating |= Q(platform=adapter.platform, token_expiry__lte=now + timedelta(seconds=seconds))
+    long_lived = [adapter.platform for adapter in adapters_where(lambda adapter: adapter.long_lived_tokens)]
+    long_lived_check = Q(platform__in=long_lived) & (
         Q(token_checked_at__isnull=True) | Q(token_checked_at__lte=now - timedelta(hours=24))
     )
     # Rotating tokens need a refresh token; without one (LinkedIn non-partners) staff are warned instead.
@@ -250,47 +252,6 @@ def connection_keep_fresh(*, connection):
         connection_refresh_tokens(connection=connection)
     SocialConnection.objects.filter(pk=connection.pk).update(token_checked_at=timezone.now())
     return "refreshed"
-
-
-# ----------------------------------------------------------------------------- health
-
-
-class Health:
-    ACTIVE = "active"
-    EXPIRING_SOON = "expiring_soon"
-    NEEDS_RECONNECT = "needs_reconnect"
-    MISSING_PERMISSIONS = "missing_permissions"
-
-    LABELS = {
-        ACTIVE: "Active",
-        EXPIRING_SOON: "Expiring soon",
-        NEEDS_RECONNECT: "Needs reconnect",
-        MISSING_PERMISSIONS: "Missing permissions",
-    }
-
-
-def connection_missing_permissions(connection):
-    required = get_adapter(connection.platform).required_permissions
-    granted = set(connection.permissions or [])
-    return [permission for permission in required if permission not in granted]
-
-
-def connection_health(connection, *, now=None):
-    """What staff need to know about a connection, in one word."""
-    now = now or timezone.now()
-    if not connection.is_active:
-        return Health.NEEDS_RECONNECT
-    if connection.token_expiry and connection.token_expiry <= now and not connection.refresh_token:
-        return Health.NEEDS_RECONNECT
-    if connection_missing_permissions(connection):
-        return Health.MISSING_PERMISSIONS
-    warning = now + timedelta(days=settings.TOKEN_EXPIRY_WARNING_DAYS)
-    renews_itself = connection.refresh_token and (
-        connection.refresh_token_expiry is None or connection.refresh_token_expiry > warning
-    )
-    if connection.token_expiry and connection.token_expiry <= warning and not renews_itself:
-        return Health.EXPIRING_SOON
-    return Health.ACTIVE
 
 
 # ----------------------------------------------------------------------------- disconnecting

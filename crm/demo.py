@@ -6,6 +6,7 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from crm.clock import club_utc_to_local
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffRole, TemplateChannel, Tenant
 from crm.services import staff_create
 
@@ -76,7 +77,7 @@ def seed_demo_promotion(*, tenant, club, segment, by):
 
     if EventPromotion.objects.filter(tenant=tenant, event_name="Club Championship").exists():
         return
-    today = timezone.localtime(timezone.now(), club.timezone)
+    today = club_utc_to_local(club, timezone.now())
     starts = (today + datetime.timedelta(days=30)).replace(hour=8, minute=30, second=0, microsecond=0)
     send = club.send_time
     announce = (today + datetime.timedelta(days=2)).replace(hour=send.hour, minute=send.minute, second=0, microsecond=0)

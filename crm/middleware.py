@@ -1,7 +1,6 @@
-import zoneinfo
-
 from django.utils import timezone
 
+from crm.clock import club_zone
 from crm.tenancy import membership_of, visible_clubs
 
 SESSION_KEY = "current_club_id"
@@ -22,7 +21,7 @@ class ClubContextMiddleware:
             wanted = request.session.get(SESSION_KEY)
             request.club = next((c for c in clubs if c.pk == wanted), clubs[0] if clubs else None)
         if request.club is not None:
-            timezone.activate(zoneinfo.ZoneInfo(str(request.club.timezone)))
+            timezone.activate(club_zone(request.club))
         try:
             return self.get_response(request)
         finally:

@@ -1,9 +1,9 @@
 """Platform adapters: one module per social platform behind a common contract.
 
-Adding a platform = adding a module that subclasses PlatformAdapter + one import line below.
+Adding a platform = adding a module that subclasses PlatformAdapter (the registry finds it)
+and its stand-in in simulator/.
 """
 
-from . import facebook, instagram, linkedin, twitter  # noqa: E402,F401  (registers the adapters)
 from .base import (
                    Account,
                    Credentials,
@@ -26,13 +26,13 @@ from .errors import (
                    RateLimited,
                    TransientError,
 )
-from .registry import adapter_for_slug, all_adapters, get_adapter
+from .registry import adapter_for_slug, adapters_where, all_adapters, get_adapter, platform_choices
 from .scrub import install_log_filters
 
 install_log_filters()
 
 __all__ = [
-    "get_adapter", "all_adapters", "adapter_for_slug", "PlatformAdapter",
+    "get_adapter", "all_adapters", "adapter_for_slug", "adapters_where", "platform_choices", "PlatformAdapter",
     "PostContent", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "Metrics", "Violation",
     "PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing", "InvalidContent",
     "DuplicateContent", "NotFound",

@@ -26,8 +26,6 @@ from .scrub import scrub
 
 logger = logging.getLogger("platforms")
 
-DEFAULT_POST_MAX_LENGTH = {"FACEBOOK": 63206, "INSTAGRAM": 2200, "TWITTER": 280, "LINKEDIN": 3000}
-DEFAULT_MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v")
 _HASHTAG_RE = re.compile(r"(?<![\w&#])#(\w+)")
 
@@ -198,10 +196,13 @@ def chunked(items: list, size: int):
 
 
 class PlatformAdapter(ABC):
-    platform: ClassVar[str]
+    """One platform. A subclass that sets ``platform`` is found by platforms/registry.py."""
+
+    platform: ClassVar[str]  # the code stored in SocialConnection.platform (never change it once used)
     slug: ClassVar[str]
     display_name: ClassVar[str]
     account_type: ClassVar[str]
+    position: ClassVar[int] = 100  # where the platform sits in lists and pickers
     uses_pkce: ClassVar[bool] = False
     can_revoke: ClassVar[bool] = True  # whether one account's access can be revoked on its own
     required_permissions: ClassVar[list[str]] = []
@@ -218,17 +219,16 @@ class PlatformAdapter(ABC):
     max_hashtags_default: ClassVar[int | None] = None
     length_note: ClassVar[str] = ""
     inspects_media: ClassVar[bool] = False  # has rules on the files themselves (media_violations)
+    max_length_default: ClassVar[int]  # characters, counted as the platform counts them; POST_MAX_LENGTH overrides
+
+    # tokens: rotating ones are refreshed this long before they expire (TOKEN_REFRESH_AHEAD_SECONDS
+    # overrides); long-lived ones cannot be refreshed, only checked once a day
+    long_lived_tokens: ClassVar[bool] = False
+    refresh_ahead_seconds_default: ClassVar[int | None] = None
 
     # names of the settings holding this platform's app credentials
     client_id_setting: ClassVar[str] = ""
     client_secret_setting: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "platform" in cls.__dict__:
-            from .registry import register
-
-            register(cls)
 
     def __init__(self) -> None:
         self.session = requests.Session()
@@ -301,12 +301,25 @@ class PlatformAdapter(ABC):
 
     def max_length(self) -> int:
         limits = setting("POST_MAX_LENGTH", None) or {}
-        return int(limits.get(self.platform, DEFAULT_POST_MAX_LENGTH[self.platform]))
+        override = limits.get(self.platform)
+        return int(override) if override is not None else self.max_length_default
 
     def max_hashtags(self) -> int | None:
         if not self.max_hashtags_setting:
             return None
-        return int(setting(self.max_hashtags_setting, self.max_hashtags_default))
+        override = setting(self.max_hashtags_setting, None)
+        return int(override) if override is not None else self.max_hashtags_default
+
+    def media_required_reason(self) -> str:
+        """Why an announcement for an event without an image skips this platform (requires_media)."""
+        return f"{self.display_name} skipped: the event has no image and {self.display_name} posts need one"
+
+    def refresh_ahead_seconds(self) -> int | None:
+        """How long before expiry a rotating token is refreshed; None for long-lived tokens."""
+        if self.long_lived_tokens:
+            return None
+        override = (setting("TOKEN_REFRESH_AHEAD_SECONDS", None) or {}).get(self.platform)
+        return int(override) if override is not None else self.refresh_ahead_seconds_default
 
     def violation(self, field_name: str, message: str) -> Violation:
         return Violation(platform=self.platform, field=field_name, message=message)

@@ -30,6 +30,8 @@ class FacebookAdapter(GraphAdapter):
     platform = "FACEBOOK"
     slug = "facebook"
     display_name = "Facebook"
+    position = 10
+    max_length_default = 63206
     account_type = "page"
     required_permissions = ["pages_manage_posts", "pages_read_engagement"]
     # publish_video: videos go to /{page}/videos; read_insights: post reach and views;

@@ -198,11 +198,14 @@ def _session(url: str, timeouts) -> requests.Session:
 # ---------------------------------------------------------------------------- fetching
 
 
-def _limit(kind: str) -> int:
-    from .base import DEFAULT_MEDIA_MAX_BYTES
+# The largest media file SocialCRM fetches or stores, by kind; MEDIA_MAX_BYTES overrides per kind.
+DEFAULT_MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
 
-    limits = getattr(_settings(), "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
-    return int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+
+def media_max_bytes(kind: str) -> int:
+    limits = getattr(_settings(), "MEDIA_MAX_BYTES", None) or {}
+    override = limits.get(kind)
+    return int(override) if override is not None else DEFAULT_MEDIA_MAX_BYTES[kind]
 
 
 def _megabytes(limit: int) -> str:
@@ -278,7 +281,7 @@ def _read(response, *, name, read_body, kinds, deadline, late):
     kind = _kind_of(content_type, kinds)
     if kind is None:
         raise _not_media(name, kinds)
-    limit = _limit(kind)
+    limit = media_max_bytes(kind)
     try:
         declared = int(response.headers.get("Content-Length") or -1)
     except ValueError:
@@ -331,7 +334,7 @@ def _from_storage(stored, *, name, read_body, kinds):
     kind = _kind_of(content_type, kinds)
     if kind is None:
         raise _not_media(name, kinds)
-    limit = _limit(kind)
+    limit = media_max_bytes(kind)
     try:
         if not default_storage.exists(stored):
             raise gone

@@ -42,6 +42,7 @@ class GraphAdapter(PlatformAdapter):
     client_id_setting = "FACEBOOK_APP_ID"
     client_secret_setting = "FACEBOOK_APP_SECRET"
     max_batch = GRAPH_BATCH
+    long_lived_tokens = True  # Page tokens do not expire: checked once a day, never refreshed
     can_revoke = False  # revoking a Page token means removing the app for every Page of the person
 
     # ------------------------------------------------------------ URLs

@@ -44,6 +44,8 @@ class InstagramAdapter(GraphAdapter):
     platform = "INSTAGRAM"
     slug = "instagram"
     display_name = "Instagram"
+    position = 20
+    max_length_default = 2200
     account_type = "business"
     required_permissions = ["instagram_basic", "instagram_content_publish"]
     # business_management: accounts whose Page the person manages through a Business Manager.

@@ -75,6 +75,9 @@ class LinkedInAdapter(PlatformAdapter):
     platform = "LINKEDIN"
     slug = "linkedin"
     display_name = "LinkedIn"
+    position = 40
+    max_length_default = 3000
+    refresh_ahead_seconds_default = 7 * 24 * 3600
     account_type = "company"
     required_permissions = ["w_organization_social"]
     scopes = ["w_organization_social", "r_organization_social", "rw_organization_admin"]

@@ -1,23 +1,41 @@
-"""Adapters register themselves when their module is imported (see PlatformAdapter.__init_subclass__).
+"""Where the rest of SocialCRM finds platforms: every PlatformAdapter subclass that names a ``platform``.
 
-Each thread gets its own adapter instances, so each requests.Session stays in one thread.
+Adapter modules are found by walking the platforms package, so adding a platform means adding
+one module here (and one in simulator/) and nothing else. Each thread gets its own adapter
+instances, so each requests.Session stays in one thread.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .base import PlatformAdapter
+from .base import PlatformAdapter
 
-_classes: dict[str, type[PlatformAdapter]] = {}
 _local = threading.local()
+_discovered: dict[str, type[PlatformAdapter]] = {}
+_lock = threading.Lock()
 
 
-def register(cls: type[PlatformAdapter]) -> type[PlatformAdapter]:
-    _classes[cls.platform] = cls
-    return cls
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _adapter_classes() -> dict[str, type[PlatformAdapter]]:
+    """Platform code -> adapter class, in the adapters' declared order (stable, for pickers)."""
+    if not _discovered:
+        with _lock:
+            if not _discovered:
+                package = importlib.import_module(__package__)
+                for module in pkgutil.iter_modules(package.__path__):
+                    if module.name != "tests" and not module.name.startswith("_"):
+                        importlib.import_module(f"{__package__}.{module.name}")
+                found = {sub.platform: sub for sub in _subclasses(PlatformAdapter) if "platform" in sub.__dict__}
+                _discovered.update(sorted(found.items(), key=lambda item: (item[1].position, item[0])))
+    return _discovered
 
 
 def _instances() -> dict[str, PlatformAdapter]:
@@ -27,21 +45,31 @@ def _instances() -> dict[str, PlatformAdapter]:
 
 
 def get_adapter(platform: str) -> PlatformAdapter:
+    classes = _adapter_classes()
     key = str(getattr(platform, "value", platform)).upper()
-    if key not in _classes:
-        raise LookupError(f"No adapter for platform {platform!r}; known: {', '.join(_classes)}")
+    if key not in classes:
+        raise LookupError(f"No adapter for platform {platform!r}; known: {', '.join(classes)}")
     instances = _instances()
     if key not in instances:
-        instances[key] = _classes[key]()
+        instances[key] = classes[key]()
     return instances[key]
 
 
 def adapter_for_slug(slug: str) -> PlatformAdapter:
-    for cls in _classes.values():
+    for cls in _adapter_classes().values():
         if cls.slug == slug:
             return get_adapter(cls.platform)
     raise LookupError(f"No adapter for {slug!r}")
 
 
 def all_adapters() -> list[PlatformAdapter]:
-    return [get_adapter(platform) for platform in _classes]
+    return [get_adapter(platform) for platform in _adapter_classes()]
+
+
+def platform_choices() -> list[tuple[str, str]]:
+    """(stored code, label) of every platform, for model and form choices."""
+    return [(code, cls.display_name) for code, cls in _adapter_classes().items()]
+
+
+def adapters_where(predicate) -> list[PlatformAdapter]:
+    return [adapter for adapter in all_adapters() if predicate(adapter)]

@@ -52,6 +52,9 @@ class TwitterAdapter(PlatformAdapter):
     platform = "TWITTER"
     slug = "twitter"
     display_name = "X (Twitter)"
+    position = 30
+    max_length_default = 280
+    refresh_ahead_seconds_default = 30 * 60
     account_type = "profile"
     uses_pkce = True
     required_permissions = ["tweet.read", "tweet.write"]

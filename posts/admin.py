@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
@@ -9,7 +10,12 @@ from posts.states import EDITABLE, IllegalTransition
 
 
 class SocialPostAdminForm(forms.ModelForm):
-    """The same content rules and status flow as the pages and the API."""
+    """The same content rules and status flow as the pages and the API: the form's save is the services'.
+
+    ``clean`` runs the write inside a savepoint that is always rolled back, so whatever the service
+    refuses (an illegal status change, a platform rule, another tenant's row) is a form error; the
+    admin's save then runs the same service for real.
+    """
 
     class Meta:
         model = SocialPost
@@ -18,18 +24,38 @@ class SocialPostAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and self.instance.status not in EDITABLE:
+        if not self.instance._state.adding and self.instance.status not in EDITABLE:
             raise ValidationError(str(IllegalTransition(post_status=self.instance.status, action="edit")))
-        connection = cleaned.get("connection")
-        if connection is not None:
-            content = services.PostContent(
-                text=cleaned.get("content") or "", hashtags=list(cleaned.get("hashtags") or []),
-                link=cleaned.get("link_url") or None, media_urls=list(cleaned.get("media_urls") or []))
-            violations = services.content_violations(platform=connection.platform, content=content)
-            for violation in violations:
-                field = services.VIOLATION_FIELDS.get(violation.field, "content")
-                self.add_error(field if field in self.fields else None, violation.message)
+        if self.errors or cleaned.get("connection") is None:
+            return cleaned
+        try:
+            with transaction.atomic():
+                self.write(by=cleaned.get("created_by") or "admin")
+                transaction.set_rollback(True)
+        except IllegalTransition as exc:
+            raise ValidationError(exc.message) from None
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            for field, errors in exc.error_dict.items():
+                for error in errors:
+                    self.add_error(field if field in self.fields else None, error)
         return cleaned
+
+    def write(self, *, by):
+        """Create or edit the post through posts.services (schedule too, when a time is given)."""
+        data = self.cleaned_data
+        fields = {"content": data.get("content") or "", "hashtags": data.get("hashtags") or [],
+                  "link_url": data.get("link_url") or None, "media_urls": data.get("media_urls") or [],
+                  "campaign": data.get("campaign")}
+        if self.instance._state.adding:
+            return services.posts_compose(tenant=data["tenant"], connections=[data["connection"]],
+                                          scheduled_at=data.get("scheduled_at"), by=by, **fields)[0]
+        post = services.post_update(post=self.instance, by=by, connection=data["connection"], **fields)
+        at = data.get("scheduled_at")
+        if at is not None and at != post.scheduled_at:
+            post = services.post_schedule(post=post, at=at, by=by)
+        return post
 
 
 def _each(modeladmin, request, queryset, service, done_label, **kwargs):
@@ -62,6 +88,15 @@ class SocialPostAdmin(TenantScopedAdmin):
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "created_at", "updated_at", "dispatch",
     ]
+
+    def save_model(self, request, obj, form, change):
+        post = form.write(by=request.user if change else (form.cleaned_data.get("created_by") or request.user))
+        form.instance = post
+        obj.pk = post.pk
+        obj.__dict__.update({k: v for k, v in post.__dict__.items() if not k.startswith("_")})
+
+    def save_related(self, request, form, formsets, change):
+        return None  # no many-to-many fields or inlines; the service saved everything
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status not in EDITABLE:

@@ -52,7 +52,8 @@ class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         data = self._input()
         tenant = require_membership(request.user).tenant
-        post = services.post_create(tenant=tenant, created_by=request.user, **data)
+        connection = data.pop("connection")
+        [post] = services.posts_compose(tenant=tenant, connections=[connection], by=request.user, **data)
         return self._output(post, status.HTTP_201_CREATED)
 
     @extend_schema(request=PostUpdateInputSerializer, responses=SocialPostSerializer)

@@ -14,7 +14,7 @@ from platforms.base import chunked
 from platforms.usage import should_slow_down
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.models import SocialPostStatus as S
-from posts.publishing import heartbeat_record
+from socialcrm.schedules import heartbeat_record
 
 logger = logging.getLogger("posts")
 

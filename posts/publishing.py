@@ -11,6 +11,7 @@ import logging
 import random
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -30,23 +31,20 @@ from platforms import (
     get_adapter,
 )
 from platforms.fetch import media_fetch
+from posts.content import content_violations, post_content
 from posts.models import PublishErrorKind as K
-from posts.models import SchedulerHeartbeat, SocialPost
+from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
-from posts.services import content_violations, post_content
 from posts.states import check_transition
+from socialcrm.schedules import heartbeat_record
 
 logger = logging.getLogger("posts")
 
+PUBLISH_TASK = "posts.publish_post"  # posts/tasks.py
 MISSED_MESSAGE = "The post missed its publish time and was not published late."
 
 
 # ----------------------------------------------------------------------------- claiming
-
-
-def heartbeat_record(*, name, summary, now=None):
-    SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_run_at": now or timezone.now(),
-                                                                     "last_summary": summary})
 
 
 def due_posts(*, now, limit):
@@ -76,12 +74,11 @@ def post_claim(*, post_id, now):
 
 
 def enqueue_publish(*, post_id, claimed_at=None):
-    from posts.tasks import publish_post
-
+    """After commit, hand the claimed post to the publish task (named, so the tasks module stays on top)."""
     if claimed_at is None:
         claimed_at = SocialPost.objects.filter(pk=post_id).values_list("publishing_started_at", flat=True).first()
     args = {"post_id": str(post_id), "claimed_at": claimed_at.isoformat() if claimed_at else None}
-    transaction.on_commit(lambda: publish_post.delay(**args))
+    transaction.on_commit(lambda: current_app.signature(PUBLISH_TASK, kwargs=args).delay())
 
 
 def posts_publish_due(*, now=None, limit=None):

@@ -1,12 +1,12 @@
 """Reads for the posts pages; every query goes through the user's tenancy scope."""
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 from itertools import groupby
 
 from django.db.models import Q
 
 from connections.models import SocialConnection
+from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign, Club
 from crm.tenancy import scope_queryset, visible_row
 from posts.models import SocialPost, SocialPostStatus
@@ -78,18 +78,17 @@ def calendar_range(*, view, day):
     return start, end
 
 
-def calendar_posts(*, user, club, start, end, tz):
-    """Scheduled and published posts between two local dates, keyed by local date."""
-    zone = zoneinfo.ZoneInfo(str(tz))
-    start_at = datetime.combine(start, time.min, tzinfo=zone)
-    end_at = datetime.combine(end, time.min, tzinfo=zone)
+def calendar_posts(*, user, club, start, end):
+    """Scheduled and published posts between two dates on the club's clock, keyed by the club's date."""
+    start_at = club_local_to_utc(club, datetime.combine(start, time.min))
+    end_at = club_local_to_utc(club, datetime.combine(end, time.min))
     posts = post_list(user=user, club=club).filter(
         Q(status=SocialPostStatus.PUBLISHED, published_at__gte=start_at, published_at__lt=end_at)
         | (~Q(status=SocialPostStatus.PUBLISHED) & Q(scheduled_at__gte=start_at, scheduled_at__lt=end_at))
     )
     by_day = {}
     for post in posts:
-        moment = (post.published_at if post.status == SocialPostStatus.PUBLISHED else post.scheduled_at).astimezone(zone)
+        moment = club_utc_to_local(club, post.published_at if post.status == SocialPostStatus.PUBLISHED else post.scheduled_at)
         by_day.setdefault(moment.date(), []).append((moment, post))
     for items in by_day.values():
         items.sort(key=lambda pair: pair[0])

@@ -11,18 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from platforms import PostContent, get_adapter
+from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
 from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
+from posts.publishing import enqueue_publish, post_claim
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
-from socialcrm.inputs import date_in_range, moment_in_range, moment_range_message
+from socialcrm.inputs import moment_in_range
 
 # A publish time this close to now (or in the past by at most this) is taken as "now".
 SCHEDULE_GRACE = timedelta(minutes=1)
-
-# Which model field each adapter violation belongs to.
-VIOLATION_FIELDS = {"text": "content", "hashtags": "hashtags", "link": "link_url", "media": "media_urls"}
-
 
 def actor_name(by):
     if by is None:
@@ -30,114 +27,6 @@ def actor_name(by):
     if hasattr(by, "get_username"):
         return by.get_username()
     return str(by)
-
-
-def post_content(post):
-    return PostContent(text=post.content or "", hashtags=list(post.hashtags or []), link=post.link_url or None,
-                       media_urls=list(post.media_urls or []))
-
-
-def content_violations(*, platform, content):
-    """The platform's content rules (the adapters' ``validate``): the one place they are checked.
-
-    Adapters with rules on the files themselves (X: size by type; Instagram: JPEG only, aspect
-    ratio, video length) also get what can be read from the files the app stores (uploads): known
-    without any network call. Other addresses are judged by their name here, and checked when
-    published."""
-    adapter = get_adapter(platform)
-    violations = adapter.validate(content)
-    if adapter.inspects_media or adapter.media_max_bytes:
-        facts = [f for f in (media_facts(url) for url in content.media_urls) if f is not None]
-        violations.extend(adapter.media_violations(content, facts))
-    return violations
-
-
-def media_facts(url):
-    """Type, size, dimensions or length of a file the app stored (None for any other address)."""
-    import mimetypes
-
-    from django.core.files.storage import default_storage
-
-    from platforms.base import MediaFacts
-    from platforms.fetch import file_name, stored_media_name
-
-    stored = stored_media_name(url)
-    if not stored or stored.startswith("/") or ".." in stored.split("/"):
-        return None
-    content_type = (mimetypes.guess_type(stored)[0] or "").lower()
-    kind = MEDIA_TYPES.get(content_type)
-    if kind is None:
-        return None
-    try:
-        if not default_storage.exists(stored):
-            return None
-        facts = MediaFacts(url=url, name=file_name(url), kind=kind, content_type=content_type,
-                           size=default_storage.size(stored))
-        with default_storage.open(stored, "rb") as handle:
-            if kind == "image":
-                from PIL import Image, UnidentifiedImageError
-
-                try:
-                    with Image.open(handle) as image:
-                        facts.width, facts.height = image.size
-                except (UnidentifiedImageError, OSError):
-                    pass
-            else:
-                facts.duration = mp4_duration(handle)
-    except (OSError, ValueError):
-        return None
-    return facts
-
-
-def mp4_duration(handle, limit=64 * 1024 * 1024):
-    """Seconds from the `mvhd` box of an MP4/MOV file (None when it cannot be found)."""
-    import struct
-
-    def boxes(end):
-        while handle.tell() + 8 <= end:
-            start = handle.tell()
-            header = handle.read(8)
-            if len(header) < 8:
-                return
-            size, kind = struct.unpack(">I4s", header)
-            if size == 1:
-                size = struct.unpack(">Q", handle.read(8))[0]
-            elif size == 0:
-                size = end - start
-            if size < 8:
-                return
-            yield kind, start, size
-            handle.seek(start + size)
-
-    handle.seek(0, 2)
-    end = min(handle.tell(), limit)
-    handle.seek(0)
-    for kind, start, size in boxes(end):
-        if kind != b"moov":
-            continue
-        handle.seek(start + 8)
-        for inner, inner_start, _ in boxes(start + size):
-            if inner != b"mvhd":
-                continue
-            handle.seek(inner_start + 8)
-            version = handle.read(1)[0]
-            handle.read(3)
-            if version == 1:
-                _, _, timescale, duration = struct.unpack(">QQIQ", handle.read(28))
-            else:
-                _, _, timescale, duration = struct.unpack(">IIII", handle.read(16))
-            return duration / timescale if timescale else None
-        return None
-    return None
-
-
-def _raise_for(violations):
-    if not violations:
-        return
-    errors = {}
-    for violation in violations:
-        errors.setdefault(VIOLATION_FIELDS.get(violation.field, "content"), []).append(violation.message)
-    raise ValidationError(errors)
 
 
 def _check_connection(*, tenant, connection):
@@ -184,12 +73,46 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
         hashtags=_clean_list(hashtags), link_url=link_url or None, media_urls=_clean_list(media_urls),
         created_by=actor_name(created_by), dispatch=dispatch, status=S.DRAFT,
     )
-    _raise_for(content_violations(platform=connection.platform, content=post_content(post)))
+    raise_for_violations(content_violations(platform=connection.platform, content=post_content(post)))
     if scheduled_at is not None:
         _check_time(scheduled_at)
         post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
     post.save()
     return post
+
+
+def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, media_urls=(), campaign=None,
+                  scheduled_at=None, publish_now=False, by):
+    """One post per connection from one draft, all or none: the composer page, the API and the admin.
+
+    Each post is held to its own platform's rules; when any is refused nothing is saved and every
+    refusal is reported (named by account when there are several). ``scheduled_at`` is one time,
+    or a function of the connection (the composer reads the time on each account's club clock).
+    """
+    connections = list(connections)
+    if not connections:
+        raise ValidationError("Choose at least one account to post to.")
+    created, problems = [], []
+    with transaction.atomic():
+        for connection in connections:
+            try:
+                with transaction.atomic():
+                    post = post_create(tenant=tenant, connection=connection, content=content, hashtags=hashtags,
+                                       link_url=link_url, media_urls=media_urls, campaign=campaign,
+                                       scheduled_at=scheduled_at(connection) if callable(scheduled_at) else scheduled_at,
+                                       created_by=by)
+                    if publish_now:
+                        post = post_publish_now(post=post, by=by)
+                created.append(post)
+            except ValidationError as exc:
+                if len(connections) == 1:
+                    raise
+                label = connection.get_platform_display()
+                problems.extend(m if m.startswith(label) else f"{connection.account_name}: {m}" for m in exc.messages)
+        if problems:
+            transaction.set_rollback(True)
+            raise ValidationError(problems)
+    return created
 
 
 @transaction.atomic
@@ -211,7 +134,7 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         post.link_url = link_url or None
     if media_urls is not None:
         post.media_urls = _clean_list(media_urls)
-    _raise_for(content_violations(platform=post.connection.platform, content=post_content(post)))
+    raise_for_violations(content_violations(platform=post.connection.platform, content=post_content(post)))
     if post.status == S.FAILED:
         check_transition(post.status, S.DRAFT, action="edit")
         post.status = S.DRAFT
@@ -236,7 +159,7 @@ def post_schedule(*, post, at, by):
     fresh = _locked(post)
     check_action(fresh.status, "schedule")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     _check_time(at)
     fresh.status, fresh.scheduled_at = S.SCHEDULED, at
     fresh.error = fresh.error_kind = fresh.next_attempt_at = None
@@ -270,7 +193,7 @@ def post_retry(*, post, by, at=None):
     fresh = _locked(post)
     check_action(fresh.status, "retry")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-    _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     now = timezone.now()
     if at is not None:
         _check_time(at, now=now)
@@ -284,13 +207,11 @@ def post_retry(*, post, by, at=None):
 
 def post_publish_now(*, post, by):
     """Publish a DRAFT, SCHEDULED or FAILED post at once: schedule it for now and claim it straight away."""
-    from posts.publishing import enqueue_publish, post_claim
-
     with transaction.atomic():
         fresh = _locked(post)
         check_action(fresh.status, "publish")
         _check_connection(tenant=fresh.tenant, connection=fresh.connection)
-        _raise_for(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+        raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
         now = timezone.now()
         fresh.status, fresh.scheduled_at = S.SCHEDULED, now
         fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
@@ -314,8 +235,6 @@ def post_delete(*, post, by):
 
 # ----------------------------------------------------------------------------- times and media
 
-MEDIA_TYPES = {"image/jpeg": "image", "image/png": "image", "image/gif": "image", "image/webp": "image",
-               "video/mp4": "video", "video/quicktime": "video"}
 MEDIA_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
                     "video/mp4": ".mp4", "video/quicktime": ".mov"}
 
@@ -335,24 +254,6 @@ def media_type_of(head):
     return None
 
 
-def club_local_to_utc(*, local, club):
-    """A wall-clock time in the club's timezone (DST-aware: the offset of that date, not of today)."""
-    import zoneinfo
-
-    zone = zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
-    try:  # the day either side too: the conversion itself must not leave the calendar
-        date_in_range(local.date() - timedelta(days=1))
-        date_in_range(local.date() + timedelta(days=1))
-    except (ValidationError, OverflowError):
-        raise ValidationError({"scheduled_at": moment_range_message()}) from None
-    aware = local.replace(tzinfo=zone)
-    # A time that does not exist (the hour skipped when clocks go forward) is moved past the gap.
-    round_trip = aware.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != local:
-        aware = round_trip
-    return aware.astimezone(zoneinfo.ZoneInfo("UTC"))
-
-
 def media_store(*, upload, tenant):
     """Save an uploaded image or video through Django's storage API; returns its public URL.
 
@@ -366,7 +267,7 @@ def media_store(*, upload, tenant):
     from django.core.files.storage import default_storage
     from django.utils.text import get_valid_filename
 
-    from platforms.base import DEFAULT_MEDIA_MAX_BYTES
+    from platforms.fetch import media_max_bytes
 
     head = upload.read(16)
     upload.seek(0)
@@ -374,8 +275,7 @@ def media_store(*, upload, tenant):
     if media_type is None:
         raise ValidationError({"media": f"“{upload.name}” is not an image (JPEG, PNG, GIF, WebP) or video (MP4, MOV)."})
     kind = MEDIA_TYPES[media_type]
-    limits = getattr(settings, "MEDIA_MAX_BYTES", None) or DEFAULT_MEDIA_MAX_BYTES
-    limit = int(limits.get(kind, DEFAULT_MEDIA_MAX_BYTES[kind]))
+    limit = media_max_bytes(kind)
     if upload.size > limit:
         raise ValidationError({"media": f"“{upload.name}” is larger than {limit // (1024 * 1024)} MB."})
     if media_type in CONVERT_TO_JPEG:

@@ -1,13 +1,11 @@
 """Staff pages for posts: list, composer, calendar, detail. Thin: parse, call a service or selector, render."""
 
 import json
-import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,10 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
+from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import PostContent, get_adapter
 from posts import selectors, services
+from posts.content import post_content
 from posts.models import SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions
 from socialcrm.inputs import date_in_range, uuid_or_none
@@ -27,7 +27,7 @@ LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 def _zone(club):
-    return zoneinfo.ZoneInfo(str(club.timezone)) if club is not None else timezone.get_current_timezone()
+    return club_zone(club)
 
 
 def _parse_local(value):
@@ -52,19 +52,16 @@ def post_index(request):
     if filters["campaign"] and uuid_or_none(filters["campaign"]) is None:
         messages.warning(request, "That campaign was not found; showing every campaign.")
         filters["campaign"] = ""
-    zone = _zone(request.club)
     for name in ("date_from", "date_to"):
         raw = request.GET.get(name, "")
         try:
-            day = date_in_range(date.fromisoformat(raw))
+            day = date_in_range(date.fromisoformat(raw)) + timedelta(days=1 if name == "date_to" else 0)
+            filters[name] = club_local_to_utc(request.club, datetime.combine(day, datetime.min.time()))
         except ValueError:
             continue
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
             continue
-        if name == "date_to":
-            day += timedelta(days=1)
-        filters[name] = datetime.combine(day, datetime.min.time(), tzinfo=zone)
     posts = selectors.post_list(user=request.user, club=request.club, filters=filters)[:200]
     return render(request, "posts/list.html", {
         "posts": posts, "query": request.GET, "statuses": SocialPostStatus.choices, "platforms": SocialPlatform.choices,
@@ -153,36 +150,25 @@ def _compose_posts(request, tenant, form, intent):
         local = _parse_local(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
-    created, problems, stored = [], [], []
-    with transaction.atomic():
-        media_urls = list(form["media_urls"])
-        try:
-            for upload in request.FILES.getlist("media"):
-                stored.append(services.media_store(upload=upload, tenant=tenant))
-        except ValidationError:
-            services.media_discard(urls=stored)
-            raise
-        media_urls += stored
-        form["media_urls"] = media_urls
-        for connection in connections:
-            at = services.club_local_to_utc(local=local, club=connection.club or request.club) if local else None
-            try:
-                post = services.post_create(
-                    tenant=tenant, connection=connection, content=form["content"],
-                    hashtags=_split_tags(form["hashtags"]), link_url=form["link_url"] or None, media_urls=media_urls,
-                    campaign=campaign, scheduled_at=at, created_by=request.user)
-                if intent == "publish":
-                    post = services.post_publish_now(post=post, by=request.user)
-                created.append(post)
-            except ValidationError as exc:
-                problems.extend(f"{connection.account_name}: {m}" if not m.startswith(
-                    connection.get_platform_display()) else m for m in exc.messages)
-        if problems:
-            transaction.set_rollback(True)
-            services.media_discard(urls=stored)
-            form["media_urls"] = [url for url in media_urls if url not in stored]
-            raise ValidationError(problems)
-    return created
+    stored = []
+    try:
+        for upload in request.FILES.getlist("media"):
+            stored.append(services.media_store(upload=upload, tenant=tenant))
+    except ValidationError:
+        services.media_discard(urls=stored)
+        raise
+    media_urls = list(form["media_urls"]) + stored
+    form["media_urls"] = media_urls
+    try:
+        return services.posts_compose(
+            tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
+            link_url=form["link_url"] or None, media_urls=media_urls, campaign=campaign,
+            scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
+            publish_now=intent == "publish", by=request.user)
+    except ValidationError:
+        services.media_discard(urls=stored)
+        form["media_urls"] = [url for url in media_urls if url not in stored]
+        raise
 
 
 def _rules_body(request):
@@ -240,9 +226,9 @@ def calendar(request):
     try:
         day = date_in_range(date.fromisoformat(request.GET.get("date", "")))
     except (ValueError, ValidationError):
-        day = timezone.now().astimezone(zone).date()
+        day = club_utc_to_local(request.club, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
-    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end, tz=zone)
+    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end)
     days = [start + timedelta(days=n) for n in range((end - start).days)]
     weeks = [[(d, by_day.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
     if view == "week":
@@ -252,7 +238,7 @@ def calendar(request):
         following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
     return render(request, "posts/calendar.html", {
         "view": view, "day": day, "weeks": weeks, "previous": previous, "following": following,
-        "today": timezone.now().astimezone(zone).date(), "zone": zone,
+        "today": club_utc_to_local(request.club, timezone.now()).date(), "zone": zone,
     })
 
 
@@ -280,8 +266,8 @@ def detail(request, post_id):
                                    ("reach", "Reach"), ("impressions", "Impressions"))]
     return render(request, "posts/detail.html", {
         "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart, "metrics": metrics,
-        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(services.post_content(post)),
-        "scheduled_local": post.scheduled_at.astimezone(zone).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
+        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
+        "scheduled_local": club_utc_to_local(club, post.scheduled_at).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
     })
 
 
@@ -315,7 +301,7 @@ def post_action(request, post_id):
             local = _parse_local(request.POST.get("scheduled_local"))
             if local is None:
                 raise ValidationError("Choose the date and time to publish.")
-            at = services.club_local_to_utc(local=local, club=post.connection.club or request.club)
+            at = club_local_to_utc(post.connection.club or request.club, local)
             services.post_schedule(post=post, at=at, by=request.user)
         elif action == "cancel":
             services.post_cancel(post=post, by=request.user)

@@ -1,5 +1,4 @@
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -11,9 +10,10 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from crm.api_scoping import TenantScopedViewSetMixin
+from crm.clock import club_utc_to_local
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
-from promotions.planning import club_zone, reminder_moments
+from promotions.planning import reminder_moments
 from promotions.serializers import (
     EventPromotionSerializer,
     InboundEventAcceptedSerializer,
@@ -71,10 +71,9 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
     def plan_preview(self, request, pk=None):
         """Every announcement and reminder the promotion's settings give right now, in the club's time."""
         promotion = self.get_object()
-        zone = club_zone(promotion.club)
         moments = [
             {"kind": m.kind, "days_before": m.days_before, "channel": m.channel, "scheduled_for": m.scheduled_for,
-             "scheduled_for_local": timezone.localtime(m.scheduled_for, zone).isoformat(), "skip_reason": m.skip_reason}
+             "scheduled_for_local": club_utc_to_local(promotion.club, m.scheduled_for).isoformat(), "skip_reason": m.skip_reason}
             for m in reminder_moments(promotion=promotion)
         ]
         return Response(PlanMomentSerializer(moments, many=True).data)

@@ -16,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from connections.models import SocialConnection, SocialPlatform
+from connections.models import SocialConnection
+from crm.clock import club_local_to_utc, club_utc_to_local
+from platforms import get_adapter
 from promotions import messages
 from promotions.models import (
     Channel,
@@ -27,7 +29,6 @@ from promotions.models import (
     PromotionDelivery,
     PromotionDispatch,
 )
-from promotions.planning import club_zone
 from promotions.recipients import recipient_ids
 from promotions.sms import SmsError, SmsMessage, e164, get_sms_backend
 from promotions.templating import TemplateRefused
@@ -35,7 +36,6 @@ from promotions.templating import TemplateRefused
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_REASON = "interrupted while sending; it may have gone out, so it is not resent automatically"
-INSTAGRAM_NO_IMAGE = "Instagram skipped: the event has no image and Instagram posts need one"
 
 
 # ---------------------------------------------------------------- finding and claiming
@@ -166,13 +166,13 @@ def _update_counts(dispatch):
 def quiet_hours_end(*, club, at):
     """When SMS may go out again if `at` falls in the club's quiet hours (21:00–08:00 local), else None."""
     start_hour, end_hour = settings.SMS_QUIET_HOURS
-    local = timezone.localtime(at, club_zone(club))
+    local = club_utc_to_local(club, at)
     hour = local.hour
     quiet = (hour >= start_hour or hour < end_hour) if start_hour > end_hour else (start_hour <= hour < end_hour)
     if not quiet:
         return None
     day = local.date() if hour < end_hour else local.date() + datetime.timedelta(days=1)
-    return datetime.datetime.combine(day, datetime.time(end_hour)).replace(tzinfo=club_zone(club))
+    return club_local_to_utc(club, datetime.datetime.combine(day, datetime.time(end_hour)))
 
 
 def _claim_delivery(delivery_id):
@@ -277,7 +277,7 @@ def _hold(dispatch, resume_at):
     _update_counts(dispatch)
     PromotionDispatch.objects.filter(pk=dispatch.pk, status=DispatchStatus.SENDING).update(
         status=DispatchStatus.HELD, resume_at=resume_at,
-        status_reason=f"quiet hours: texts held until {timezone.localtime(resume_at, club_zone(dispatch.promotion.club)):%H:%M} club time",
+        status_reason=f"quiet hours: texts held until {club_utc_to_local(dispatch.promotion.club, resume_at):%H:%M} club time",
         updated_at=timezone.now(),
     )
     dispatch.refresh_from_db()
@@ -321,9 +321,10 @@ def _send_social(dispatch, now):
         if SocialPost.objects.filter(dispatch=dispatch, connection=connection).exists():
             sent += 1
             continue
-        if connection.platform == SocialPlatform.INSTAGRAM and not image:
+        adapter = get_adapter(connection.platform)
+        if adapter.requires_media and not image:
             skipped += 1
-            reasons.append(INSTAGRAM_NO_IMAGE)
+            reasons.append(adapter.media_required_reason())
             continue
         try:
             with transaction.atomic():

@@ -1,10 +1,10 @@
 import datetime
-import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
@@ -23,20 +23,32 @@ def parse_days(text):
     return days
 
 
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time as typed, without a zone: crm.clock reads it on the club's clock.
+
+    Django's own field would read it in the active zone and refuse times in a daylight-saving gap.
+    """
+
+    def to_python(self, value):
+        with timezone.override(datetime.UTC):
+            parsed = super().to_python(value)
+        return parsed.astimezone(datetime.UTC).replace(tzinfo=None) if parsed is not None else None
+
+
 class PromotionForm(forms.Form):
     """Create or edit a promotion. Times are typed on the club's clock and stored as UTC."""
 
     club = forms.ModelChoiceField(queryset=None, empty_label=None)
     event_name = forms.CharField(max_length=255, label="Event")
-    event_starts_at = forms.DateTimeField(label="Starts (club time)",
-                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    event_starts_at = WallClockDateTimeField(label="Starts (club time)",
+                                           widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     event_location = forms.CharField(max_length=255, required=False, label="Location")
     event_url = forms.URLField(max_length=2000, required=False, label="Event link")
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
                                      validators=[validate_media_address],
                                      help_text="Needed for Instagram; without it Instagram is skipped.")
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
-    announce_at = forms.DateTimeField(required=False, label="Announce at (club time)",
+    announce_at = WallClockDateTimeField(required=False, label="Announce at (club time)",
                                       help_text="Leave empty to announce at once.",
                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reminder_days = forms.CharField(initial="7, 3, 1", label="Reminders (days before)", required=False)
@@ -70,8 +82,7 @@ class PromotionForm(forms.Form):
 
     @classmethod
     def initial_for(cls, promotion):
-        zone = zoneinfo.ZoneInfo(str(promotion.club.timezone))
-        local = lambda value: timezone.localtime(value, zone).replace(tzinfo=None) if value else None  # noqa: E731
+        local = lambda value: club_utc_to_local(promotion.club, value).replace(tzinfo=None) if value else None  # noqa: E731
         return {
             "club": promotion.club, "event_name": promotion.event_name, "event_starts_at": local(promotion.event_starts_at),
             "event_location": promotion.event_location, "event_url": promotion.event_url,
@@ -91,15 +102,13 @@ class PromotionForm(forms.Form):
         club = cleaned.get("club") or (self.promotion.club if self.promotion else None)
         if club is None:
             return cleaned
-        zone = zoneinfo.ZoneInfo(str(club.timezone))
         for name in ("event_starts_at", "announce_at"):
             value = cleaned.get(name)
-            if isinstance(value, datetime.datetime):
-                # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
-                cleaned[name] = value.replace(tzinfo=None).replace(tzinfo=zone) if timezone.is_naive(value) else \
-                    timezone.make_naive(value).replace(tzinfo=zone)
-        for name in ("event_starts_at", "announce_at"):
             try:
+                if isinstance(value, datetime.datetime):
+                    # The browser sends wall-clock time; it means the club's clock, whatever the server's zone.
+                    wall = value if timezone.is_naive(value) else timezone.make_naive(value)
+                    cleaned[name] = club_local_to_utc(club, wall)
                 cleaned[name] = moment_in_range(cleaned.get(name))
             except ValidationError as exc:
                 self.add_error(name, exc)

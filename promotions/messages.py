@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import dateformat, timezone
+from django.utils import dateformat
 
+from crm.clock import club_utc_to_local
 from promotions import templating
-from promotions.planning import club_zone
 from promotions.templating import EMAIL, SMS, SOCIAL
 from promotions.unsubscribe import unsubscribe_url
 
@@ -64,7 +64,7 @@ def _plain(text):
 
 def event_fields(*, promotion, kind, days_before):
     """The merge fields every member of one dispatch shares."""
-    local_start = timezone.localtime(promotion.event_starts_at, club_zone(promotion.club))
+    local_start = club_utc_to_local(promotion.club, promotion.event_starts_at)
     return {
         "club_name": promotion.club.name,
         "event_name": promotion.event_name,

@@ -5,12 +5,12 @@ Moments are computed in the club's own timezone (zoneinfo), so "3 days before at
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
+from crm.clock import club_local_to_utc, club_utc_to_local
 from promotions.models import (
     PENDING_DISPATCH_STATUSES,
     DispatchKind,
@@ -39,28 +39,23 @@ class PlannedMoment:
         return (self.kind, self.days_before, self.channel)
 
 
-def club_zone(club):
-    return zoneinfo.ZoneInfo(str(club.timezone))
-
-
-def reminder_moment(*, event_starts_at, days_before, send_time, zone):
+def reminder_moment(*, event_starts_at, days_before, send_time, club):
     """`days_before` calendar days before the event's local date, at `send_time` on the club's clock."""
-    event_day = timezone.localtime(event_starts_at, zone).date()
+    event_day = club_utc_to_local(club, event_starts_at).date()
     local = datetime.datetime.combine(event_day - datetime.timedelta(days=days_before), send_time)
-    return local.replace(tzinfo=zone)
+    return club_utc_to_local(club, club_local_to_utc(club, local))
 
 
 def reminder_moments(*, promotion, now=None):
     """Every (step, channel) the promotion should have, with its moment and why it is skipped, if it is."""
     now = now or timezone.now()
-    zone = club_zone(promotion.club)
     send_time = promotion.club.send_time
     if isinstance(send_time, str):
         send_time = datetime.time.fromisoformat(send_time)
     steps = [(DispatchKind.ANNOUNCEMENT, 0, promotion.announce_at or now)]
     steps += [
         (DispatchKind.REMINDER, days, reminder_moment(
-            event_starts_at=promotion.event_starts_at, days_before=days, send_time=send_time, zone=zone))
+            event_starts_at=promotion.event_starts_at, days_before=days, send_time=send_time, club=promotion.club))
         for days in sorted(set(promotion.reminder_days or []), reverse=True)
     ]
     moments = []

@@ -1,13 +1,13 @@
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
+from crm.clock import club_utc_to_local
 from crm.models import Member
 from crm.tenancy import scope_queryset
+from platforms import adapters_where
 from promotions import messages
 from promotions.models import Channel, DispatchKind, EventPromotion
-from promotions.planning import club_zone
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
 from socialcrm.inputs import uuid_or_none
@@ -39,14 +39,13 @@ def _percent(part, whole):
 
 def promotion_timeline(*, promotion):
     """The promotion's dispatches in order, with their moment on the club's clock and progress shares."""
-    zone = club_zone(promotion.club)
     entries = []
     for dispatch in promotion.dispatches.order_by("scheduled_for", "channel"):
         step = "Announcement" if dispatch.kind == DispatchKind.ANNOUNCEMENT else (
             "Reminder, 1 day before" if dispatch.days_before == 1 else f"Reminder, {dispatch.days_before} days before")
         planned = dispatch.planned_count
         entries.append(TimelineEntry(
-            dispatch=dispatch, local_time=timezone.localtime(dispatch.scheduled_for, zone), step=step,
+            dispatch=dispatch, local_time=club_utc_to_local(promotion.club, dispatch.scheduled_for), step=step,
             percent_sent=_percent(dispatch.sent_count, planned), percent_skipped=_percent(dispatch.skipped_count, planned),
             percent_failed=_percent(dispatch.failed_count, planned),
         ))
@@ -94,4 +93,6 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         **shown,
         "refused": refused,
         "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
+        # platforms that take no post without an image (their adapters' requires_media)
+        "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }

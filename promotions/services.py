@@ -86,7 +86,7 @@ def _check_future(promotion, *, before=None):
     """A promotion is for an event still to come: checked whenever its start time is set or moved."""
     starts = promotion.event_starts_at
     if starts is not None and starts != before and starts <= timezone.now():
-        raise ValidationError({"event_starts_at": "The event must be in the future."})
+        raise EventAlreadyStarted()
 
 
 @transaction.atomic

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
+
+from posts.models import SchedulerHeartbeat
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,9 @@ def periodic_schedules():
         Schedule("dispatch promotions", "promotions.dispatch_due", settings.PROMOTION_DISPATCH_INTERVAL_SECONDS,
                  "Send announcements and reminders whose moment has come."),
     ]
+
+
+def heartbeat_record(*, name, summary, now=None):
+    """A periodic job's proof of life, shown on the dashboard."""
+    SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_run_at": now or timezone.now(),
+                                                                     "last_summary": summary})

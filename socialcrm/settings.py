@@ -286,15 +286,17 @@ MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
 INSTAGRAM_QUOTA_RESET_DEFAULT = env.float("INSTAGRAM_QUOTA_RESET_DEFAULT", default=3600.0)
 GRAPH_RATE_LIMIT_DEFAULT_WAIT = env.float("GRAPH_RATE_LIMIT_DEFAULT_WAIT", default=900.0)
 
-# Content rules (seed): maximum lengths per platform, counted as each platform counts them.
-POST_MAX_LENGTH = {
-    "FACEBOOK": env.int("FACEBOOK_MAX_LENGTH", default=63206),
-    "INSTAGRAM": env.int("INSTAGRAM_MAX_LENGTH", default=2200),
-    "TWITTER": env.int("X_MAX_LENGTH", default=280),
-    "LINKEDIN": env.int("LINKEDIN_MAX_LENGTH", default=3000),
-}
-INSTAGRAM_MAX_HASHTAGS = env.int("INSTAGRAM_MAX_HASHTAGS", default=30)
-MEDIA_MAX_BYTES = {"image": 8 * 1024 * 1024, "video": 100 * 1024 * 1024}
+# Content rules (seed): maximum lengths per platform, counted as each platform counts them. Each
+# adapter (platforms/<name>.py) owns its default; only the environment's overrides are kept here.
+POST_MAX_LENGTH = {code: value for code, value in {
+    "FACEBOOK": env.int("FACEBOOK_MAX_LENGTH", default=None),
+    "INSTAGRAM": env.int("INSTAGRAM_MAX_LENGTH", default=None),
+    "TWITTER": env.int("X_MAX_LENGTH", default=None),
+    "LINKEDIN": env.int("LINKEDIN_MAX_LENGTH", default=None),
+}.items() if value is not None}
+INSTAGRAM_MAX_HASHTAGS = env.int("INSTAGRAM_MAX_HASHTAGS", default=None)  # unset: the adapter's 30
+# Largest media file fetched or stored, by kind ("image", "video"); unset kinds: platforms/fetch.py's defaults.
+MEDIA_MAX_BYTES = {}
 
 # Outbound fetches of media addresses (platforms/fetch.py): hosts that may be reached even though
 # they are loopback or private, as "host", "host:port", an IP or a network. Empty in production;
@@ -306,10 +308,11 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False) and "FETCH_ALLOWED_HOSTS" n
 
 # Connections: how far ahead tokens are refreshed and when staff are warned.
 TOKEN_REFRESH_INTERVAL_SECONDS = env.int("TOKEN_REFRESH_INTERVAL_SECONDS", default=300)
-TOKEN_REFRESH_AHEAD_SECONDS = {
-    "TWITTER": env.int("X_REFRESH_AHEAD_SECONDS", default=30 * 60),
-    "LINKEDIN": env.int("LINKEDIN_REFRESH_AHEAD_SECONDS", default=7 * 24 * 3600),
-}
+# Rotating tokens: overrides of the adapters' own lead times (X 30 minutes, LinkedIn 7 days).
+TOKEN_REFRESH_AHEAD_SECONDS = {code: value for code, value in {
+    "TWITTER": env.int("X_REFRESH_AHEAD_SECONDS", default=None),
+    "LINKEDIN": env.int("LINKEDIN_REFRESH_AHEAD_SECONDS", default=None),
+}.items() if value is not None}
 TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", default=7)
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 

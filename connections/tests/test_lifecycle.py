@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 
 from connections import tasks
 from connections.models import SocialConnection
-from connections.services import Health, connection_health, connection_refresh_tokens, connections_due_for_refresh
+from connections.selectors import Health, connection_health
+from connections.services import connection_refresh_tokens, connections_due_for_refresh
 from connections.tests.factories import SocialConnectionFactory
 from connections.tests.helpers import connect
 from crm.models import StaffRole

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from crm.clock import club_local_to_utc
 from crm.tests.factories import ClubFactory
 from posts.metrics import metrics_due, posts_sync_metrics, sync_interval
 from posts.models import PostMetricSnapshot
 from posts.models import SocialPostStatus as S
 from posts.publishing import posts_publish_due
-from posts.services import club_local_to_utc, post_create
+from posts.services import post_create
 from posts.tests.factories import SocialPostFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def test_sydney_post_scheduled_across_dst_change_publishes_at_intended_local_tim
     today = timezone.now().astimezone(SYDNEY).date()
     change = next_dst_change(SYDNEY, today + timedelta(days=1))
     intended = datetime.combine(change + timedelta(days=1), time(9, 0))  # 9:00 the day after the change
-    at = club_local_to_utc(local=intended, club=sydney)
+    at = club_local_to_utc(sydney, intended)
     # The offset of the publish day, not today's: a fixed offset would be an hour out.
     assert at.astimezone(SYDNEY).replace(tzinfo=None) == intended
     assert at.astimezone(SYDNEY).utcoffset() != timezone.now().astimezone(SYDNEY).utcoffset()
@@ -63,7 +64,7 @@ def test_sydney_post_scheduled_across_dst_change_publishes_at_intended_local_tim
 def test_local_time_in_the_skipped_hour_moves_past_the_gap():
     club = ClubFactory(timezone="Australia/Sydney")
     change = next_dst_change(SYDNEY, date(2030, 9, 1))  # clocks go forward at 02:00 → 03:00
-    at = club_local_to_utc(local=datetime.combine(change, time(2, 30)), club=club)
+    at = club_local_to_utc(club, datetime.combine(change, time(2, 30)))
     assert at.astimezone(SYDNEY).hour == 3
 
 

@@ -194,3 +194,18 @@ def test_api_list_queries_do_not_grow_with_page_size(api, tenant, django_assert_
     SocialPostFactory.create_batch(40, connection=connection)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert len(api.get(reverse("post-list")).json()["results"]) == 43
+
+
+def test_admin_add_goes_through_the_services_and_their_time_rules(admin_client):
+    connection = SocialConnectionFactory(platform="TWITTER")
+    form = {"tenant": connection.tenant_id, "connection": connection.pk, "content": "Course open", "media_urls": "[]",
+            "hashtags": "[]", "created_by": "admin", "likes": 0, "comments": 0, "shares": 0, "reach": 0,
+            "impressions": 0}
+    past = admin_client.post(reverse("admin:posts_socialpost_add"), {
+        **form, "scheduled_at_0": "2020-01-01", "scheduled_at_1": "09:00:00"})
+    assert past.status_code == 200 and not SocialPost.objects.exists()  # a form error, not a silent write
+    future = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
+    admin_client.post(reverse("admin:posts_socialpost_add"), {
+        **form, "scheduled_at_0": future.strftime("%Y-%m-%d"), "scheduled_at_1": future.strftime("%H:%M:%S")})
+    post = SocialPost.objects.get()
+    assert post.status == S.SCHEDULED  # the status flow: a post with a time is scheduled, not a draft with a date

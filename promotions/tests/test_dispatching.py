@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, SegmentFactory
+from platforms import get_adapter
 from posts.models import SocialPost
-from promotions.dispatching import INSTAGRAM_NO_IMAGE, dispatch_claim, dispatch_due, dispatch_run, dispatch_send
+from promotions.dispatching import dispatch_claim, dispatch_due, dispatch_run, dispatch_send
 from promotions.models import DeliveryStatus, DispatchStatus, PromotionDelivery, PromotionDispatch
 from promotions.planning import promotion_plan
 from promotions.services import dispatch_retry_failed
@@ -208,7 +209,8 @@ def test_social_posts_one_per_active_connection_and_instagram_needs_an_image(clu
     [post] = SocialPost.objects.all()
     assert post.connection == facebook and post.status == "SCHEDULED" and post.campaign == campaign
     assert post.dispatch == dispatch and "Club Champs" in post.content and post.link_url == promotion.event_url
-    assert INSTAGRAM_NO_IMAGE in dispatch.status_reason
+    assert get_adapter("INSTAGRAM").media_required_reason() in dispatch.status_reason
+    assert "Instagram skipped: the event has no image and Instagram posts need one" in dispatch.status_reason
     assert (dispatch.planned_count, dispatch.sent_count, dispatch.skipped_count) == (2, 1, 1)
     # A re-run (say, a duplicate task) finds the post already there.
     PromotionDispatch.objects.filter(pk=dispatch.pk).update(status=DispatchStatus.SENDING)

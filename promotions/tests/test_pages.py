@@ -55,3 +55,26 @@ def test_other_tenants_promotions_are_not_found(client, club):
     client.force_login(StaffFactory(tenant=club.tenant).user)
     for suffix in ("", "edit/", "preview/"):
         assert client.get(f"/promotions/{foreign.pk}/{suffix}").status_code == 404
+
+
+def test_a_past_event_is_refused_by_the_service_and_shown_on_the_field(client, club):
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    yesterday = (timezone.now() - datetime.timedelta(days=1)).date()
+    response = client.post("/promotions/new/", {
+        "club": club.pk, "event_name": "Past Medal", "event_starts_at": f"{yesterday:%Y-%m-%d}T10:00",
+        "channels": ["EMAIL"], "reminder_days": "1"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["event_starts_at"] == ["The event must be in the future."]
+    assert not EventPromotion.objects.filter(event_name="Past Medal").exists()
+
+
+def test_a_start_in_the_spring_forward_gap_is_read_past_the_gap(client, club):
+    promotion = EventPromotionFactory(club=club, source_type="SPECIAL", channels=["EMAIL"])
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    response = client.post(f"/promotions/{promotion.pk}/edit/", {
+        "event_name": "Dawn Medal", "event_starts_at": "2030-03-31T01:30", "channels": ["EMAIL"],
+        "reminder_days": "1", "is_active": "on"})
+    assert response.status_code == 302, response.context["form"].errors
+    promotion.refresh_from_db()
+    # 31 March 2030: London skips 01:00-02:00; 01:30 is read as 02:30 BST (01:30 UTC), never an hour early.
+    assert promotion.event_starts_at == datetime.datetime(2030, 3, 31, 1, 30, tzinfo=datetime.UTC)
