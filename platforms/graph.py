@@ -251,3 +251,12 @@ class GraphAdapter(PlatformAdapter):
                       can_publish=not reason, reason=reason)
         values.update(overrides)
         return Account(**values)
+
+
+def graph_next_cursor(body: dict) -> str | None:
+    """Graph's cursor paging: the ``after`` cursor, only while ``paging.next`` says there is another page."""
+    paging = body.get("paging") or {}
+    if not paging.get("next"):
+        return None
+    return (paging.get("cursors") or {}).get("after")
+

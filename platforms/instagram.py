@@ -11,6 +11,7 @@ from .base import (
     Metrics,
     PostContent,
     PublishResult,
+    RecentPage,
     RemotePost,
     TokenSet,
     is_video,
@@ -18,7 +19,7 @@ from .base import (
     setting,
 )
 from .errors import InvalidContent, NotFound, TransientError
-from .graph import GraphAdapter
+from .graph import GraphAdapter, graph_next_cursor
 
 INSIGHT_METRICS = "views,reach,shares"
 
@@ -106,17 +107,20 @@ class InstagramAdapter(GraphAdapter):
                                      platform=self.platform, code="IN_PROGRESS")
             time.sleep(interval)
 
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """GET /{ig-user}/media, cursor-paged like every Graph edge (paging.cursors.after)."""
+        params = {"fields": "id,caption,timestamp,permalink", "since": int(since.timestamp()), "limit": 50}
+        if cursor:
+            params["after"] = cursor
         body = self.get(f"{credentials.account_id}/media", token=credentials.access_token,
-                        account_id=credentials.account_id, fields="id,caption,timestamp,permalink",
-                        since=int(since.timestamp()), limit=50)
+                        account_id=credentials.account_id, **params)
         posts = []
         for item in body.get("data", []):
             created = parse_time(item["timestamp"]) if item.get("timestamp") else since
-            if created >= since:
-                posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("caption", ""),
-                                        created_at=created, platform_url=item.get("permalink")))
-        return posts
+            posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("caption", ""),
+                                    created_at=created, platform_url=item.get("permalink")))
+        return RecentPage(posts=posts, next_cursor=graph_next_cursor(body))
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         call = {"token": credentials.access_token, "account_id": credentials.account_id}
