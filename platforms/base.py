@@ -202,6 +202,7 @@ class PlatformAdapter(ABC):
     required_permissions: ClassVar[list[str]] = []
     scopes: ClassVar[list[str]] = []
     max_batch: ClassVar[int] = 50
+    recent_page_size: ClassVar[int] = 50  # posts per page when looking back through the account
     # the usage key of the call that reads metrics, when the platform limits each endpoint on its own
     metrics_operation: ClassVar[str | None] = None
 

@@ -72,7 +72,8 @@ class FacebookAdapter(GraphAdapter):
     def recent_posts_page(self, *, credentials: Credentials, since: datetime,
                           cursor: str | None = None) -> RecentPage:
         """GET /{page}/feed, cursor-paged: paging.cursors.after, present with paging.next while there is more."""
-        params = {"since": int(since.timestamp()), "fields": "id,message,created_time,permalink_url", "limit": 100}
+        params = {"since": int(since.timestamp()), "fields": "id,message,created_time,permalink_url",
+                  "limit": self.recent_page_size}
         if cursor:
             params["after"] = cursor
         body = self.get(f"{credentials.account_id}/feed", token=credentials.access_token,

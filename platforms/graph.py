@@ -35,6 +35,7 @@ class GraphAdapter(PlatformAdapter):
     client_id_setting = "FACEBOOK_APP_ID"
     client_secret_setting = "FACEBOOK_APP_SECRET"
     max_batch = GRAPH_BATCH
+    recent_page_size = 100
     can_revoke = False  # revoking a Page token means removing the app for every Page of the person
 
     # ------------------------------------------------------------ URLs

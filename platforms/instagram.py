@@ -110,7 +110,8 @@ class InstagramAdapter(GraphAdapter):
     def recent_posts_page(self, *, credentials: Credentials, since: datetime,
                           cursor: str | None = None) -> RecentPage:
         """GET /{ig-user}/media, cursor-paged like every Graph edge (paging.cursors.after)."""
-        params = {"fields": "id,caption,timestamp,permalink", "since": int(since.timestamp()), "limit": 50}
+        params = {"fields": "id,caption,timestamp,permalink", "since": int(since.timestamp()),
+                  "limit": self.recent_page_size}
         if cursor:
             params["after"] = cursor
         body = self.get(f"{credentials.account_id}/media", token=credentials.access_token,

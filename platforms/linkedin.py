@@ -228,7 +228,7 @@ class LinkedInAdapter(PlatformAdapter):
                           cursor: str | None = None) -> RecentPage:
         """GET /rest/posts?q=author pages by start/count (newest first); it has no time filter, so the
         walk stops at the first post older than ``since``."""
-        start, count = int(cursor or 0), 50
+        start, count = int(cursor or 0), self.recent_page_size
         body = self.get("posts", token=credentials.access_token, account_id=credentials.account_id,
                         author=self.organization_urn(credentials), q="author", count=count, start=start)
         posts = []

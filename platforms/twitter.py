@@ -58,6 +58,7 @@ class TwitterAdapter(PlatformAdapter):
     required_permissions = ["tweet.read", "tweet.write"]
     scopes = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
     max_batch = 100
+    recent_page_size = 100
     max_media = 4
     allows_video = True
     length_note = " (links count as 23)"
@@ -246,7 +247,7 @@ class TwitterAdapter(PlatformAdapter):
                           cursor: str | None = None) -> RecentPage:
         """GET /2/users/:id/tweets pages with meta.next_token → pagination_token (newest first)."""
         params = {"start_time": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "max_results": 100, "tweet.fields": "created_at,entities,attachments"}
+                  "max_results": self.recent_page_size, "tweet.fields": "created_at,entities,attachments"}
         if cursor:
             params["pagination_token"] = cursor
         body = self.json_of(self.request("GET", self.api_url(f"2/users/{credentials.account_id}/tweets"),

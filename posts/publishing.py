@@ -109,6 +109,9 @@ def enqueue_publish_many(claims):
     messages = [{"post_id": str(post_id), "claimed_at": claimed_at.isoformat() if claimed_at else None}
                 for post_id, claimed_at in claims]
 
+    if not messages:
+        return
+
     def send():
         if publish_post.app.conf.task_always_eager:
             for kwargs in messages:
