@@ -310,3 +310,25 @@ def test_the_procfile_gives_publishing_its_own_worker_and_consumes_every_queue()
     assert set(QUEUES) == {q for queues in consumed.values() for q in queues}
     assert ["publishing"] in consumed.values()  # a worker process of its own
     assert ["scheduler"] in consumed.values()
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+def test_the_dashboard_shows_median_and_p95_publish_lag_of_the_last_day_for_the_callers_tenant(client, club):
+    from django.urls import reverse
+
+    from connections.tests.factories import SocialConnectionFactory
+    from crm.tests.factories import StaffFactory
+
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    connection = SocialConnectionFactory(club=club, tenant=club.tenant)
+    now = timezone.now()
+    for n, lag in enumerate([1, 2, 3, 4, 100]):
+        SocialPostFactory(connection=connection, status=S.PUBLISHED, published_at=now - timedelta(minutes=n),
+                          scheduled_at=now, publish_lag_seconds=lag)
+    SocialPostFactory(connection=connection, status=S.PUBLISHED, published_at=now - timedelta(hours=30),
+                      scheduled_at=now, publish_lag_seconds=5000)  # older than a day
+    SocialPostFactory(status=S.PUBLISHED, published_at=now, scheduled_at=now, publish_lag_seconds=9000)  # another tenant
+    body = client.get(reverse("dashboard")).content.decode()
+    assert "5 posts: median 3.0 s, p95 80.8 s, worst 100.0 s" in body
