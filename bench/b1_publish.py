@@ -290,7 +290,7 @@ def rush(sim, env, processes):
     processes += procfile_workers(env=env, name="b1")
     processes.append(beat_process(env=env, name="b1-beat"))
     concurrency = publishing_concurrency(env)
-    posts = SocialPost.objects.filter(tenant_id__startswith=f"{prefix}-")
+    posts = SocialPost.objects.filter(tenant__id__startswith=f"{prefix}-")
     deadline = time.monotonic() + max(600, 4 * POSTS * 0.3 / concurrency)
     while time.monotonic() < deadline and posts.filter(status__in=["SCHEDULED", "PUBLISHING"]).exists():
         time.sleep(2)
