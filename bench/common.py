@@ -215,8 +215,12 @@ class Process:
         self._log.close()
 
 
-def celery_worker(*, concurrency, env=None, name="worker"):
-    args = [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "--pool=threads",
+def celery_worker(*, concurrency, env=None, name="worker", queues=None):
+    """One worker consuming every queue (or ``queues``), threads pool (time limits are not enforced there)."""
+    from socialcrm.task_routing import QUEUES
+
+    args = [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "-Q", ",".join(queues or QUEUES),
+            "--pool=threads",
             f"--concurrency={concurrency}", "--loglevel=WARNING", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
     return Process(args, env=env, name=name)
