@@ -60,7 +60,10 @@ def drill_settings(sim):
             "PUBLISH_BACKOFF_MAX_SECONDS": 10, "PUBLISH_MAX_ATTEMPTS": 6, "PLATFORM_HTTP_TIMEOUT": 3,
             "INSTAGRAM_CONTAINER_POLL_INTERVAL": 0.2, "PUBLISH_SCAN_INTERVAL_SECONDS": 1,
             # the publishing hard limit must stay below the shortened stuck limit (checked at start-up)
-            "PUBLISH_SOFT_TIME_LIMIT": 7, "PUBLISH_TIME_LIMIT": 9}
+            "PUBLISH_SOFT_TIME_LIMIT": 7, "PUBLISH_TIME_LIMIT": 9,
+            # claims a SIGKILLed worker had reserved come back from Redis only after its visibility timeout
+            # (1 h): the scan re-sends claims whose task never started, shortened like the stuck limit
+            "PUBLISH_QUEUED_RESEND_AFTER_SECONDS": 20}
 
 
 class Drill:
@@ -439,7 +442,10 @@ def drill_scale(sim, results):
     published = sim.client.published()
     by_id = {p["post_id"]: p for p in published}
     texts = Counter((p["text"] or "").split(":")[0] for p in published if (p["text"] or "").startswith(tag))
-    rows = list(SocialPost.objects.filter(tenant=tenant).values("content", "status", "platform_post_id", "error"))
+    rows = list(SocialPost.objects.filter(tenant=tenant).values("content", "status", "platform_post_id", "error",
+                                                                "error_kind"))
+    kinds = Counter(r["error_kind"] for r in rows if r["status"] == "FAILED")
+    open_rows = Counter((r["status"], r["error_kind"]) for r in rows if r["status"] in ("SCHEDULED", "PUBLISHING"))
     false_published = duplicates = stuck = failed = 0
     recorded = Counter(r["platform_post_id"] for r in rows if r["platform_post_id"])
     for r in rows:
@@ -462,7 +468,8 @@ def drill_scale(sim, results):
                 duplicates == 0 and false_published == 0)
     results.note(f"scale ({time.monotonic() - started:.0f} s): 2 publishing workers (Procfile line, prefork) + 2 "
                  f"scanners; {kills} worker SIGKILLs; {sum(earlier.values())} texts already live before the claim; "
-                 f"{NEWER_POSTS} newer posts made meanwhile on the same accounts")
+                 f"{NEWER_POSTS} newer posts made meanwhile on the same accounts; failed by kind {dict(kinds)}; "
+                 f"open {dict(open_rows)}")
     return stuck == 0 and duplicates == 0 and false_published == 0
 
 
