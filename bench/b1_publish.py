@@ -323,6 +323,9 @@ def rush(sim, env, processes):
                         "workers": "the Procfile's worker-* lines (prefork)", "beat": "real beat, product periods",
                         "broker": "a redis-server of the bench's own", "quotas": "X and Instagram raised"}
     results.save()
+    for process in processes:  # the workers stop before the rows they might still work on go
+        process.stop()
+    processes.clear()
     wipe_tenants(prefix)
     return 0
 

@@ -124,6 +124,9 @@ def run(sim, env, processes):
                         "workers": "the Procfile's worker-* lines (prefork)", "beat": "real beat, product periods",
                         "email": "counting backend"}
     results.save()
+    for process in processes:  # the workers stop before the rows they might still work on go
+        process.stop()
+    processes.clear()
     Tenant.objects.filter(id__startswith="bench-b6-").delete()
     return 0
 
