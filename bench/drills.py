@@ -10,7 +10,7 @@ Every drill ends with the same check of every post: PUBLISHED and exactly once a
 or FAILED with a reason; none left SCHEDULED/PUBLISHING ("stuck"); no text twice at the simulator.
 
     python -m bench.drills                 # all
-    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat
+    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat, scale
 """
 
 import os
