@@ -1,14 +1,21 @@
 """Shared plumbing for the benchmarks and drills: environment, database, simulator, accounts, results.
 
-Every benchmark runs as its own process (``python -m bench.b2_database`` ...) against the database
-``socialcrm_bench`` on the local PostgreSQL, writes its figures to ``var/bench/<name>.json`` and
-``bench.run`` prints them as one table.
+Every benchmark runs as its own process (``python -m bench.b2_database`` ...) against a database of its
+own on the local PostgreSQL (``socialcrm_bench_<random>``, or ``BENCH_DB``), writes its figures to
+``var/bench/<name>.json`` and ``bench.run`` prints them as one table.
+
+The broker is a redis-server this package starts on a free port (and stops at exit); children inherit
+its address through ``BENCH_BROKER_URL``. A ``BENCH_BROKER_URL`` given from outside is used as is and
+never shut down or flushed whole.
 """
 
+import atexit
 import json
 import os
+import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,9 +26,71 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "var" / "bench"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCH_DB = os.environ.get("BENCH_DB", "socialcrm_bench")
+BENCH_DB = os.environ.get("BENCH_DB") or f"socialcrm_bench_{secrets.token_hex(4)}"
+os.environ["BENCH_DB"] = BENCH_DB  # the benchmark processes started from here use the same database
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of our own (no persistence) on a free port, stopped by its own pid."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.popen = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(RESULTS_DIR / f"redis-{self.port}.log", "ab")
+        self.popen = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"our redis-server did not start on port {self.port}")
+
+    def alive(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self):
+        """SIGKILL: what it held in memory (queued tasks) is lost, as in a crash."""
+        if self.alive():
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+
+    def stop(self):
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+OWN_REDIS = None
+if not os.environ.get("BENCH_BROKER_URL"):
+    OWN_REDIS = RedisServer()
+    os.environ["BENCH_BROKER_URL"] = OWN_REDIS.url
+    atexit.register(OWN_REDIS.stop)
+BROKER_URL = os.environ["BENCH_BROKER_URL"]
 
 MAIN_ACCOUNT = {"facebook": "2001", "instagram": "17841400000000001", "twitter": "1500000000000000001",
                 "linkedin": "3001"}
@@ -146,8 +215,12 @@ class Process:
         self._log.close()
 
 
-def celery_worker(*, concurrency, env=None, name="worker"):
-    args = [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "--pool=threads",
+def celery_worker(*, concurrency, env=None, name="worker", queues=None):
+    """One worker consuming every queue (or ``queues``), threads pool (time limits are not enforced there)."""
+    from socialcrm.task_routing import QUEUES
+
+    args = [sys.executable, "-m", "celery", "-A", "socialcrm", "worker", "-Q", ",".join(queues or QUEUES),
+            "--pool=threads",
             f"--concurrency={concurrency}", "--loglevel=WARNING", "-n", f"bench-{name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
     return Process(args, env=env, name=name)
@@ -168,9 +241,40 @@ def wait_for_worker(timeout=60):
 
 
 def purge_queue():
+    """Empty the task queues: the whole database of our own Redis, only the queues of one given to us."""
     import redis
 
-    redis.Redis.from_url(BROKER_URL).flushdb()
+    from socialcrm.task_routing import QUEUES
+
+    client = redis.Redis.from_url(BROKER_URL)
+    if OWN_REDIS is not None:
+        client.flushdb()
+    else:
+        client.delete(*QUEUES, "celery", "unacked", "unacked_index")
+
+
+def procfile_workers(*, env, only=None, name="procfile"):
+    """The Procfile's ``worker-*`` lines, run as they are (queues, pool, concurrency), with this Python."""
+    workers = []
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        proc, _, command = line.partition(":")
+        if not proc.startswith("worker") or (only and proc not in only):
+            continue
+        command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), command.strip())
+        args = command.split()
+        assert args[0].endswith("celery"), line
+        args = [sys.executable, "-m", "celery"] + args[1:]
+        args = [a.replace("@%h", f"-{name}-{uuid.uuid4().hex[:6]}@%h") for a in args]
+        args = [a if not a.startswith("--loglevel") else "--loglevel=WARNING" for a in args]
+        workers.append(Process(args + ["--without-gossip", "--without-mingle"], env=env, name=f"{name}-{proc}"))
+    return workers
+
+
+def beat_process(*, env, name="beat"):
+    """Celery beat with the product's periodic jobs (the database scheduler), as the Procfile runs it."""
+    run([sys.executable, "manage.py", "setup_periodic_tasks"], env=env, capture_output=True)
+    return Process([sys.executable, "-m", "celery", "-A", "socialcrm", "beat", "--loglevel=WARNING"], env=env,
+                   name=name)
 
 
 # ----------------------------------------------------------------------------- simulator

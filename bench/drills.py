@@ -10,11 +10,12 @@ Every drill ends with the same check of every post: PUBLISHED and exactly once a
 or FAILED with a reason; none left SCHEDULED/PUBLISHING ("stuck"); no text twice at the simulator.
 
     python -m bench.drills                 # all
-    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat
+    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat, scale
 """
 
 import os
 import re
+import secrets  # noqa: E402
 import subprocess
 import sys
 import time
@@ -23,8 +24,9 @@ from datetime import timedelta
 
 from django.db.models import Q
 
-os.environ.setdefault("BENCH_DB", "socialcrm_drills")
+os.environ.setdefault("BENCH_DB", f"socialcrm_drills_{secrets.token_hex(4)}")  # never a fixed, shared name
 
+from bench import common  # noqa: E402
 from bench.common import (  # noqa: E402
     BENCH_DB,
     POSTING_ACCOUNTS,
@@ -49,8 +51,6 @@ BEAT_OUTAGE = int(os.environ.get("DRILL_BEAT_OUTAGE_SECONDS", "60"))  # stands f
 DRILL_LIMIT = 170  # seconds a drill may take to settle
 PER_PLATFORM = 30  # posts per platform per drill (X allows 100 tweets per 15 min, Instagram 50 a day)
 LATENCY_MS = 200
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "",
-               "--appendonly", "no"]
 PUBLISH_ENDPOINTS = {"twitter": "POST /2/tweets", "facebook": "POST */feed", "instagram": "POST */media_publish",
                      "linkedin": "POST /rest/posts"}
 
@@ -58,7 +58,12 @@ PUBLISH_ENDPOINTS = {"twitter": "POST /2/tweets", "facebook": "POST */feed", "in
 def drill_settings(sim):
     return {**sim.settings(), "PUBLISH_STUCK_AFTER_SECONDS": STUCK_AFTER, "PUBLISH_BACKOFF_BASE_SECONDS": 2,
             "PUBLISH_BACKOFF_MAX_SECONDS": 10, "PUBLISH_MAX_ATTEMPTS": 6, "PLATFORM_HTTP_TIMEOUT": 3,
-            "MEDIA_PROCESSING_POLL_INTERVAL": 0.2, "PUBLISH_SCAN_INTERVAL_SECONDS": 1}
+            "MEDIA_PROCESSING_POLL_INTERVAL": 0.2, "PUBLISH_SCAN_INTERVAL_SECONDS": 1,
+            # the publishing hard limit must stay below the shortened stuck limit (checked at start-up)
+            "PUBLISH_SOFT_TIME_LIMIT": 7, "PUBLISH_TIME_LIMIT": 9,
+            # claims a SIGKILLed worker had reserved come back from Redis only after its visibility timeout
+            # (1 h): the scan re-sends claims whose task never started, shortened like the stuck limit
+            "PUBLISH_QUEUED_RESEND_AFTER_SECONDS": 20}
 
 
 class Drill:
@@ -250,24 +255,25 @@ def early_retries_after_429(sim, since, *, reset_after):
 
 
 def drill_redis(sim, results):
-    """Redis shut down (nosave: queued tasks are lost) mid-run, started again 5 s later."""
+    """Our own Redis SIGKILLed (queued tasks are lost) mid-run, started again 5 s later on the same port."""
+    if common.OWN_REDIS is None:
+        results.add("drill", "Redis cut: skipped (BENCH_BROKER_URL is not a Redis these drills started)", "-", "")
+        return True
     drill = Drill(sim, "redis", concurrency=4)
     started = time.monotonic()
     drill.posts()
     for _ in range(4):
         drill.tick()
         time.sleep(1)
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], capture_output=True)
+    # Only the Redis these drills started themselves is ever killed (queued tasks are lost with it).
+    redis = common.OWN_REDIS
+    redis.kill()
     try:
         for _ in range(5):
             drill.tick()
             time.sleep(1)
     finally:
-        subprocess.run(REDIS_START, check=True, capture_output=True)
-        for _ in range(50):
-            if subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
-                break
-            time.sleep(0.2)
+        redis.start()  # same port: the worker and this process reconnect
     drill.events["Redis restarts"] = 1
     drill.settle(started=started)
     drill.stop()
@@ -339,6 +345,134 @@ def drill_beat(sim, results):
     return ok and early_ok and late_ok
 
 
+# ----------------------------------------------------------------------------- publishing at scale (issue 14)
+
+SCALE_ACCOUNTS = {"facebook": ["2001", "2002"], "linkedin": ["3001", "3002"]}  # no 15-minute caps
+SCALE_POSTS = 120
+NEWER_POSTS = 200
+
+
+def scanner_loop(seconds):
+    """A scanner process: the publisher's scan and the reconciler, every second (two of these race)."""
+    from django.db import close_old_connections
+
+    from posts.publishing import posts_publish_due, posts_reconcile_stuck
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            posts_publish_due()
+            posts_reconcile_stuck()
+        except Exception as exc:  # a killed peer or a dropped connection: try again next round
+            print(f"scanner round failed: {type(exc).__name__}: {exc}", flush=True)
+        close_old_connections()
+        time.sleep(1)
+
+
+def drill_scale(sim, results):
+    """Two publishing workers (the Procfile's line, prefork, twice) and two scanners; a worker SIGKILLed
+    every 5 s; texts that repeat posts already live before the claim; 200 newer posts made on the same
+    accounts while the batch publishes (more than a page of the feed). 0 duplicates, 0 false "published"."""
+    import threading
+
+    from django.utils import timezone
+
+    from bench.b1_publish import create_due_posts
+    from bench.common import make_tenant, procfile_workers
+    from connections.services import connection_credentials
+    from platforms import PostContent, adapter_for_slug
+    from posts.models import SocialPost
+
+    sim.client.reset()
+    purge_queue()
+    sim.client.set_latency(LATENCY_MS)
+    tenant, club = make_tenant("drill-scale")
+    connections = connect_accounts(tenant=tenant, club=club, accounts=SCALE_ACCOUNTS)
+    env = bench_environ(**drill_settings(sim))
+    tag = "D-scale"
+    # Half the texts are already live once, from before any claim (an earlier post with the same words).
+    earlier = Counter()
+    conns = list(connections.values())
+    for n in range(0, SCALE_POSTS, 2):
+        connection = conns[n % len(conns)]
+        text = f"{tag} post {n}: tee sheet open for the weekend medal"
+        adapter_for_slug(connection.platform.lower()).publish(
+            credentials=connection_credentials(connection=connection), content=PostContent(text=text))
+        earlier[f"{tag} post {n}"] += 1
+    time.sleep(3)  # the earlier copies are seconds older than any claim
+    workers = procfile_workers(env=env, only={"worker-publishing"}, name="scale-a")
+    workers += procfile_workers(env=env, only={"worker-publishing"}, name="scale-b")
+    scanners = [Process([sys.executable, "-m", "bench.drills", "scanner", str(DRILL_LIMIT)], env=env,
+                        name=f"drill-scale-scanner-{n}") for n in range(2)]
+    started = time.monotonic()
+    SocialPost.objects.filter(tenant=tenant).delete()
+    create_due_posts(tenant=tenant, connections=connections, count=SCALE_POSTS,
+                     due_at=timezone.now() + timedelta(seconds=2),
+                     media_url=sim.client.media_url("sample.jpg"), tag=tag)
+
+    def newer_posts():
+        for n in range(NEWER_POSTS):
+            connection = conns[n % len(conns)]
+            try:
+                adapter_for_slug(connection.platform.lower()).publish(
+                    credentials=connection_credentials(connection=connection),
+                    content=PostContent(text=f"Noise {n}: the bar is open until nine"))
+            except Exception as exc:  # noqa: BLE001 - noise only
+                print(f"noise post failed: {exc}", flush=True)
+            time.sleep(0.05)
+
+    noise = threading.Thread(target=newer_posts, daemon=True)
+    noise.start()
+    kills = 0
+    open_posts = SocialPost.objects.filter(tenant=tenant, status__in=["SCHEDULED", "PUBLISHING"])
+    next_kill = time.monotonic() + 5
+    while time.monotonic() < started + DRILL_LIMIT and (open_posts.exists() or noise.is_alive()):
+        if kills < 6 and time.monotonic() >= next_kill:
+            slot = kills % 2
+            workers[slot].kill()  # SIGKILL to its process group: the parent and its prefork children
+            kills += 1
+            workers[slot] = procfile_workers(env=env, only={"worker-publishing"}, name=f"scale-{kills}")[0]
+            next_kill = time.monotonic() + 5
+        time.sleep(1)
+    noise.join(timeout=30)
+    for process in workers + scanners:
+        process.stop()
+    # The check: every post PUBLISHED exactly once at the simulator (beyond the earlier copy), with an id
+    # that is its own copy; or FAILED with a reason. None stuck.
+    published = sim.client.published()
+    by_id = {p["post_id"]: p for p in published}
+    texts = Counter((p["text"] or "").split(":")[0] for p in published if (p["text"] or "").startswith(tag))
+    rows = list(SocialPost.objects.filter(tenant=tenant).values("content", "status", "platform_post_id", "error",
+                                                                "error_kind"))
+    kinds = Counter(r["error_kind"] for r in rows if r["status"] == "FAILED")
+    open_rows = Counter((r["status"], r["error_kind"]) for r in rows if r["status"] in ("SCHEDULED", "PUBLISHING"))
+    false_published = duplicates = stuck = failed = 0
+    recorded = Counter(r["platform_post_id"] for r in rows if r["platform_post_id"])
+    for r in rows:
+        key = r["content"].split(":")[0]
+        ours = texts[key] - earlier[key]
+        if r["status"] == "PUBLISHED":
+            copy = by_id.get(r["platform_post_id"])
+            if copy is None or not (copy["text"] or "").startswith(key + ":") or recorded[r["platform_post_id"]] > 1:
+                false_published += 1
+            if ours > 1:
+                duplicates += ours - 1
+        elif r["status"] == "FAILED":
+            failed += 1
+            duplicates += max(ours, 0)  # FAILED although live: a copy nobody recorded
+        else:
+            stuck += 1
+    results.add("drill", "scale: posts / published / failed / stuck",
+                f"{len(rows)} / {len(rows) - failed - stuck} / {failed} / {stuck}", "all settled", stuck == 0)
+    results.add("drill", "scale: duplicates / false 'published'", f"{duplicates} / {false_published}", "0 / 0",
+                duplicates == 0 and false_published == 0)
+    results.note(f"scale ({time.monotonic() - started:.0f} s): 2 publishing workers (Procfile line, prefork) + 2 "
+                 f"scanners; {kills} worker SIGKILLs; {sum(earlier.values())} texts already live before the claim; "
+                 f"{NEWER_POSTS} newer posts made meanwhile on the same accounts; failed by kind {dict(kinds)}; "
+                 f"open {dict(open_rows)}")
+    return stuck == 0 and duplicates == 0 and false_published == 0
+
+
 def wait_for(predicate, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -354,10 +488,14 @@ def wait_for(predicate, seconds):
 
 
 DRILLS = {"kill": drill_kill, "storms": drill_storms, "redis": drill_redis, "postgres": drill_postgres,
-          "beat": drill_beat}
+          "beat": drill_beat, "scale": drill_scale}
 
 
 def main(argv):
+    if argv[:1] == ["scanner"]:
+        setup_django()
+        scanner_loop(float(argv[1]))
+        return 0
     chosen = [d for d in DRILLS if not argv or d in argv]
     create_database()
     sim = Simulator()
@@ -373,8 +511,6 @@ def main(argv):
                 outcomes[name] = False
                 results.add("drill", f"{name}: crashed", f"{type(exc).__name__}: {exc}"[:60], "", False)
     finally:
-        if subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, text=True).stdout.strip() != "PONG":
-            subprocess.run(REDIS_START, capture_output=True)
         sim.stop()
         from django.db import connections
 

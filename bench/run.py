@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from bench.common import BENCH_DB, RESULTS_DIR, ROOT, bench_environ, create_database, drop_database
+from bench.common import BENCH_DB, BROKER_URL, RESULTS_DIR, ROOT, bench_environ, create_database, drop_database
 
-BENCHMARKS = ["b2_database", "b5_api", "b4_metrics", "b1_publish", "b3_fanout"]
+BENCHMARKS = ["b2_database", "b5_api", "b4_metrics", "b1_publish", "b3_fanout", "b6_morning_rush"]
 
 
 def machine():
@@ -27,7 +27,7 @@ def machine():
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SHOW server_version"],
                         capture_output=True, text=True).stdout.strip()
-    redis = subprocess.run(["redis-cli", "-h", "127.0.0.1", "INFO", "server"], capture_output=True, text=True).stdout
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.replace(" v=", "\nredis_version:").replace(" sha=", "\n")
     redis_version = next((x.split(":")[1].strip() for x in redis.splitlines() if x.startswith("redis_version")), "?")
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -43,7 +43,7 @@ def print_table(info, names, durations):
     print("SocialCRM benchmarks")
     for key in ("date", "machine", "software", "commit"):
         print(f"  {key:<9} {info[key]}")
-    print(f"  database  {BENCH_DB} on 127.0.0.1:5432; broker redis://127.0.0.1:6379/14; DEBUG off")
+    print(f"  database  {BENCH_DB} on 127.0.0.1:5432; broker {BROKER_URL} (a redis-server of its own); DEBUG off")
     print("-" * width)
     print(f"  {'':<4} {'figure':<58} {'value':>18}  {'limit':<24} verdict")
     print("-" * width)

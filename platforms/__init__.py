@@ -10,7 +10,9 @@ from .base import (
                    Metrics,
                    PlatformAdapter,
                    PostContent,
+                   PostsSince,
                    PublishResult,
+                   RecentPage,
                    RemotePost,
                    TokenSet,
                    Violation,
@@ -33,7 +35,7 @@ install_log_filters()
 
 __all__ = [
     "get_adapter", "all_adapters", "adapter_for_slug", "adapters_where", "platform_choices", "PlatformAdapter",
-    "PostContent", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "Metrics", "Violation",
+    "PostContent", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "RecentPage", "PostsSince", "Metrics", "Violation",
     "PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing", "InvalidContent",
     "DuplicateContent", "NotFound",
 ]

@@ -115,6 +115,18 @@ class RemotePost:
 
 
 @dataclass
+class RecentPage:
+    posts: list[RemotePost]
+    next_cursor: str | None = None
+
+
+@dataclass
+class PostsSince:
+    posts: list[RemotePost]
+    complete: bool
+
+
+@dataclass
 class Metrics:
     """Counts read from the platform. None means "not available this time" (insights refused,
     too few viewers, a metric the object does not have): never the same as 0."""
@@ -208,6 +220,7 @@ class PlatformAdapter(ABC):
     required_permissions: ClassVar[list[str]] = []
     scopes: ClassVar[list[str]] = []
     max_batch: ClassVar[int] = 50
+    recent_page_size: ClassVar[int] = 50  # posts per page when looking back through the account
     # the usage key of the call that reads metrics, when the platform limits each endpoint on its own
     metrics_operation: ClassVar[str | None] = None
 
@@ -410,8 +423,32 @@ class PlatformAdapter(ABC):
         publish."""
         return self.publish(credentials=credentials, content=content)
 
+    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+        """The account's posts created at or after ``since`` (as far as ``posts_since`` could page)."""
+        return self.posts_since(credentials=credentials, since=since).posts
+
     @abstractmethod
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]: ...
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """One page of the account's posts, newest first, from ``cursor`` (None: the newest page).
+
+        ``next_cursor`` is None when the platform has no older page (within ``since`` where the
+        platform filters by time)."""
+
+    def posts_since(self, *, credentials: Credentials, since: datetime, max_pages: int | None = None) -> PostsSince:
+        """Every post of the account created since ``since``, page by page, newest first.
+
+        ``complete`` says whether the look reached back past ``since`` (a post older than it, or the
+        last page): when it is False the caller does not know, and must not conclude "not there"."""
+        max_pages = int(max_pages or setting("PUBLISH_RECONCILE_MAX_PAGES", 20) or 20)
+        posts, cursor = [], None
+        for _ in range(max_pages):
+            page = self.recent_posts_page(credentials=credentials, since=since, cursor=cursor)
+            posts += [p for p in page.posts if p.created_at >= since]
+            if any(p.created_at < since for p in page.posts) or not page.next_cursor:
+                return PostsSince(posts=posts, complete=True)
+            cursor = page.next_cursor
+        return PostsSince(posts=posts, complete=False)
 
     def same_post(self, *, text: str, media_count: int, created_after: datetime, remote: RemotePost) -> bool:
         """Whether ``remote`` (from recent_posts) is our post: its text as published, its media, its time.

@@ -11,6 +11,7 @@ from .base import (
     Metrics,
     PostContent,
     PublishResult,
+    RecentPage,
     RemotePost,
     TokenSet,
     Violation,
@@ -18,7 +19,7 @@ from .base import (
     parse_time,
 )
 from .errors import TransientError
-from .graph import GraphAdapter
+from .graph import GraphAdapter, graph_next_cursor
 
 COUNT_FIELDS = "reactions.summary(true),comments.summary(true),shares"
 # A Video node has reactions and comments but no `shares` and no post_* insights.
@@ -111,17 +112,21 @@ class FacebookAdapter(GraphAdapter):
         self.await_processing("the video", ready, progress, checkpoint)
         return PublishResult(platform_post_id=video_id, platform_url=self.permalink(video_id, "permalink_url", **call))
 
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """GET /{page}/feed, cursor-paged: paging.cursors.after, present with paging.next while there is more."""
+        params = {"since": int(since.timestamp()), "fields": "id,message,created_time,permalink_url",
+                  "limit": self.recent_page_size}
+        if cursor:
+            params["after"] = cursor
         body = self.get(f"{credentials.account_id}/feed", token=credentials.access_token,
-                        account_id=credentials.account_id, since=int(since.timestamp()),
-                        fields="id,message,created_time,permalink_url", limit=100)
+                        account_id=credentials.account_id, **params)
         posts = []
         for item in body.get("data", []):
-            created = parse_time(item["created_time"]) if item.get("created_time") else None
-            if created is None or created >= since:
-                posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("message", ""),
-                                        created_at=created or since, platform_url=item.get("permalink_url")))
-        return posts
+            created = parse_time(item["created_time"]) if item.get("created_time") else since
+            posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("message", ""),
+                                    created_at=created, platform_url=item.get("permalink_url")))
+        return RecentPage(posts=posts, next_cursor=graph_next_cursor(body))
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         """Counts from the post itself; reach and views from insights, None when Facebook gives none

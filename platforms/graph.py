@@ -43,6 +43,7 @@ class GraphAdapter(PlatformAdapter):
     client_secret_setting = "FACEBOOK_APP_SECRET"
     max_batch = GRAPH_BATCH
     long_lived_tokens = True  # Page tokens do not expire: checked once a day, never refreshed
+    recent_page_size = 100
     can_revoke = False  # revoking a Page token means removing the app for every Page of the person
 
     # ------------------------------------------------------------ URLs
@@ -323,3 +324,12 @@ class GraphAdapter(PlatformAdapter):
                       can_publish=not reason, reason=reason)
         values.update(overrides)
         return Account(**values)
+
+
+def graph_next_cursor(body: dict) -> str | None:
+    """Graph's cursor paging: the ``after`` cursor, only while ``paging.next`` says there is another page."""
+    paging = body.get("paging") or {}
+    if not paging.get("next"):
+        return None
+    return (paging.get("cursors") or {}).get("after")
+

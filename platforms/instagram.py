@@ -12,6 +12,7 @@ from .base import (
     Metrics,
     PostContent,
     PublishResult,
+    RecentPage,
     RemotePost,
     TokenSet,
     Violation,
@@ -21,7 +22,7 @@ from .base import (
     utcnow,
 )
 from .errors import InvalidContent, NotFound, RateLimited, TransientError
-from .graph import GraphAdapter
+from .graph import GraphAdapter, graph_next_cursor
 
 INSIGHT_METRICS = "views,reach,shares"
 MAX_MENTIONS = 20
@@ -218,17 +219,21 @@ class InstagramAdapter(GraphAdapter):
                                  "; it will be prepared again.", platform=self.platform, code="ERROR")
         return False
 
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """GET /{ig-user}/media, cursor-paged like every Graph edge (paging.cursors.after)."""
+        params = {"fields": "id,caption,timestamp,permalink", "since": int(since.timestamp()),
+                  "limit": self.recent_page_size}
+        if cursor:
+            params["after"] = cursor
         body = self.get(f"{credentials.account_id}/media", token=credentials.access_token,
-                        account_id=credentials.account_id, fields="id,caption,timestamp,permalink",
-                        since=int(since.timestamp()), limit=50)
+                        account_id=credentials.account_id, **params)
         posts = []
         for item in body.get("data", []):
             created = parse_time(item["timestamp"]) if item.get("timestamp") else since
-            if created >= since:
-                posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("caption", ""),
-                                        created_at=created, platform_url=item.get("permalink")))
-        return posts
+            posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("caption", ""),
+                                    created_at=created, platform_url=item.get("permalink")))
+        return RecentPage(posts=posts, next_cursor=graph_next_cursor(body))
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         """Likes and comments from the media; views, reach and shares from insights, None when

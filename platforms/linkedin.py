@@ -17,6 +17,7 @@ from .base import (
     PlatformAdapter,
     PostContent,
     PublishResult,
+    RecentPage,
     RemotePost,
     TokenSet,
     aware_from_timestamp,
@@ -384,18 +385,26 @@ class LinkedInAdapter(PlatformAdapter):
 
     # ------------------------------------------------------------ reading
 
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """GET /rest/posts?q=author pages by start/count (newest first); it has no time filter, so the
+        walk stops at the first post older than ``since``."""
+        start, count = int(cursor or 0), self.recent_page_size
         body = self.get("posts", token=credentials.access_token, account_id=credentials.account_id,
-                        author=self.organization_urn(credentials), q="author", count=50)
+                        author=self.organization_urn(credentials), q="author", count=count, start=start)
         posts = []
-        for item in body.get("elements") or []:
+        elements = body.get("elements") or []
+        for item in elements:
             millis = item.get("publishedAt") or item.get("createdAt")
             created = aware_from_timestamp(millis / 1000) if millis else since
-            if created >= since and item.get("id"):
+            if item.get("id"):
                 posts.append(RemotePost(platform_post_id=item["id"],
                                         text=unescape_little_text(item.get("commentary") or ""),
                                         created_at=created, platform_url=post_url(item["id"])))
-        return posts
+        paging = body.get("paging") or {}
+        total = paging.get("total")
+        more = len(elements) >= count if total is None else start + len(elements) < int(total)
+        return RecentPage(posts=posts, next_cursor=str(start + len(elements)) if more and elements else None)
 
     def fetch_metrics(self, *, credentials: Credentials, post_ids: list[str]) -> dict[str, Metrics]:
         entity = quote(self.organization_urn(credentials), safe="")

@@ -21,6 +21,7 @@ from .base import (
     PlatformAdapter,
     PostContent,
     PublishResult,
+    RecentPage,
     RemotePost,
     TokenSet,
     chunked,
@@ -60,6 +61,7 @@ class TwitterAdapter(PlatformAdapter):
     required_permissions = ["tweet.read", "tweet.write"]
     scopes = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
     max_batch = 100
+    recent_page_size = 100
     max_media = 4
     allows_video = True
     length_note = " (links count as 23)"
@@ -244,26 +246,25 @@ class TwitterAdapter(PlatformAdapter):
 
     # ------------------------------------------------------------ reading
 
-    def recent_posts(self, *, credentials: Credentials, since: datetime) -> list[RemotePost]:
+    def recent_posts_page(self, *, credentials: Credentials, since: datetime,
+                          cursor: str | None = None) -> RecentPage:
+        """GET /2/users/:id/tweets pages with meta.next_token → pagination_token (newest first)."""
         params = {"start_time": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "max_results": 100, "tweet.fields": "created_at,entities,attachments"}
+                  "max_results": self.recent_page_size, "tweet.fields": "created_at,entities,attachments"}
+        if cursor:
+            params["pagination_token"] = cursor
+        body = self.json_of(self.request("GET", self.api_url(f"2/users/{credentials.account_id}/tweets"),
+                                         token=credentials.access_token, account_id=credentials.account_id,
+                                         params=params))
         posts = []
-        for _ in range(5):
-            body = self.json_of(self.request("GET", self.api_url(f"2/users/{credentials.account_id}/tweets"),
-                                             token=credentials.access_token, account_id=credentials.account_id,
-                                             params=params))
-            for item in body.get("data") or []:
-                created = parse_time(item["created_at"]) if item.get("created_at") else since
-                media_keys = (item.get("attachments") or {}).get("media_keys") or []
-                posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("text", ""),
-                                        created_at=created, platform_url=self.post_url(credentials, str(item["id"])),
-                                        media_count=len(media_keys),
-                                        details={"urls": (item.get("entities") or {}).get("urls") or []}))
-            next_token = (body.get("meta") or {}).get("next_token")
-            if not next_token:
-                break
-            params["pagination_token"] = next_token
-        return posts
+        for item in body.get("data") or []:
+            created = parse_time(item["created_at"]) if item.get("created_at") else since
+            media_keys = (item.get("attachments") or {}).get("media_keys") or []
+            posts.append(RemotePost(platform_post_id=str(item["id"]), text=item.get("text", ""),
+                                    created_at=created, platform_url=self.post_url(credentials, str(item["id"])),
+                                    media_count=len(media_keys),
+                                    details={"urls": (item.get("entities") or {}).get("urls") or []}))
+        return RecentPage(posts=posts, next_cursor=(body.get("meta") or {}).get("next_token"))
 
     def same_post(self, *, text: str, media_count: int, created_after: datetime, remote: RemotePost) -> bool:
         """X keeps every link as t.co (plus a t.co link to attached media) and `& < >` HTML-escaped:

@@ -70,6 +70,8 @@ class SocialPost(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=16, choices=PublishErrorKind.choices, null=True, blank=True)
+    # When the publish task started working on the current claim (None while the claim waits in the queue):
+    # the reconciler only asks the platform about posts whose task started and then went silent.
     publishing_started_at = models.DateTimeField(null=True, blank=True)
     # What the platform already holds for an unfinished publish (Instagram container ids, a Facebook
     # video id, LinkedIn image and video URNs), so a retry resumes waiting on that media instead of
@@ -77,6 +79,12 @@ class SocialPost(models.Model):
     publish_state = models.JSONField(default=dict, blank=True)
     # Metric fields (above) never read from the platform yet: shown as "not available", not 0.
     metrics_unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+    # Publishing at scale (issue 14): when the scan claimed the post for the current attempt (the publish
+    # task's token), when it was first claimed (the reconciler looks at the platform back to then), and how
+    # long after its due time it went live.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_claimed_at = models.DateTimeField(null=True, blank=True)
+    publish_lag_seconds = models.FloatField(null=True, blank=True)
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
@@ -97,10 +105,19 @@ class SocialPost(models.Model):
             # Stuck-post reconciliation and metric sync scans.
             models.Index(fields=["publishing_started_at"], condition=Q(status="PUBLISHING"), name="post_publishing_idx"),
             models.Index(fields=["published_at"], condition=Q(status="PUBLISHED"), name="post_published_idx"),
+            # Claims whose task never started (a lost queue message): re-sent without asking the platform.
+            models.Index(fields=["claimed_at"], condition=Q(status="PUBLISHING", publishing_started_at__isnull=True),
+                         name="post_queued_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["dispatch", "connection"], condition=Q(dispatch__isnull=False), name="post_dispatch_connection_uniq"
+            ),
+            # One platform post is recorded for at most one of our posts: reconciliation can never give two
+            # posts the same live copy.
+            models.UniqueConstraint(
+                fields=["connection", "platform_post_id"], condition=Q(platform_post_id__isnull=False),
+                name="post_connection_platform_id_uniq"
             ),
         ]
 

@@ -9,12 +9,14 @@ reconciler asks the platform instead.
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connections.services import ConnectionUnusable, TokenUnreadable, connection_call
@@ -47,13 +49,14 @@ MISSED_MESSAGE = "The post missed its publish time and was not published late."
 # ----------------------------------------------------------------------------- claiming
 
 
+def _due(now):
+    return (SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)))
+
+
 def due_posts(*, now, limit):
     """Ids of SCHEDULED posts whose time has come (served by the partial index post_due_idx)."""
-    return list(
-        SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("scheduled_at", "pk").values_list("pk", flat=True)[:limit]
-    )
+    return list(_due(now).order_by("scheduled_at", "pk").values_list("pk", flat=True)[:limit])
 
 
 def posts_fail_missed(*, now):
@@ -64,36 +67,107 @@ def posts_fail_missed(*, now):
         status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
 
 
+def _claim_changes(now):
+    # A claim is not a start: publishing_started_at stays empty until the task takes the claim up.
+    return {"status": S.PUBLISHING, "claimed_at": now, "first_claimed_at": Coalesce(F("first_claimed_at"), now),
+            "publishing_started_at": None, "attempts": F("attempts") + 1, "updated_at": now}
+
+
 def post_claim(*, post_id, now):
     """SCHEDULED → PUBLISHING for exactly one caller; returns the claim time or None when another won."""
     check_transition(S.SCHEDULED, S.PUBLISHING, action="publish")
-    won = SocialPost.objects.filter(pk=post_id, status=S.SCHEDULED).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ).update(status=S.PUBLISHING, publishing_started_at=now, attempts=F("attempts") + 1, updated_at=now)
+    won = _due(now).filter(pk=post_id).update(**_claim_changes(now))
     return now if won else None
 
 
+def posts_claim_batch(*, now, size):
+    """Claim up to ``size`` due posts in one statement pair; rows another scanner holds are skipped."""
+    check_transition(S.SCHEDULED, S.PUBLISHING, action="publish")
+    with transaction.atomic():
+        ids = list(_due(now).order_by("scheduled_at", "pk").select_for_update(skip_locked=True)
+                   .values_list("pk", flat=True)[:size])
+        if not ids:
+            return []
+        won = list(SocialPost.objects.filter(pk__in=ids, status=S.SCHEDULED)
+                   .values_list("pk", flat=True))
+        SocialPost.objects.filter(pk__in=won).update(**_claim_changes(now))
+        enqueue_publish_many([(pk, now) for pk in won])
+    return won
+
+
 def enqueue_publish(*, post_id, claimed_at=None):
-    """After commit, hand the claimed post to the publish task (named, so the tasks module stays on top)."""
+    """After commit, hand the claimed post to the publish task."""
     if claimed_at is None:
-        claimed_at = SocialPost.objects.filter(pk=post_id).values_list("publishing_started_at", flat=True).first()
-    args = {"post_id": str(post_id), "claimed_at": claimed_at.isoformat() if claimed_at else None}
-    transaction.on_commit(lambda: current_app.signature(PUBLISH_TASK, kwargs=args).delay())
+        claimed_at = SocialPost.objects.filter(pk=post_id).values_list("claimed_at", flat=True).first()
+    enqueue_publish_many([(post_id, claimed_at)])
 
 
-def posts_publish_due(*, now=None, limit=None):
-    """The periodic scan: fail missed posts, claim due ones, enqueue one publish task per claim."""
+def enqueue_publish_many(claims):
+    """One publish task per claim, sent after the claim commits, over one broker connection.
+
+    The task is named, not imported, so the tasks module stays on top of this one."""
+    messages = [{"post_id": str(post_id), "claimed_at": claimed_at.isoformat() if claimed_at else None}
+                for post_id, claimed_at in claims]
+    if not messages:
+        return
+
+    def send():
+        if current_app.conf.task_always_eager:
+            for kwargs in messages:
+                current_app.signature(PUBLISH_TASK, kwargs=kwargs).apply_async()
+            return
+        with current_app.producer_or_acquire() as producer:
+            for kwargs in messages:
+                current_app.signature(PUBLISH_TASK, kwargs=kwargs).apply_async(producer=producer)
+
+    transaction.on_commit(send)
+
+
+def posts_publish_due(*, now=None, limit=None, budget_seconds=None):
+    """The periodic scan: fail missed posts, then claim everything due, batch by batch, until nothing is
+    left or the time budget is spent (the next scan carries on); one publish task per claim.
+
+    ``now`` pins the clock (tests); otherwise every batch claims at the current time, so the claim
+    time is when the post was really taken.
+    """
+    pinned = now
     now = now or timezone.now()
     missed = posts_fail_missed(now=now)
-    claimed = []
-    for post_id in due_posts(now=now, limit=limit or settings.PUBLISH_BATCH_SIZE):
-        with transaction.atomic():
-            claimed_at = post_claim(post_id=post_id, now=now)
-            if claimed_at:
-                enqueue_publish(post_id=post_id, claimed_at=claimed_at)
-                claimed.append(post_id)
-    heartbeat_record(name="publish_due_posts", summary={"claimed": len(claimed), "missed": missed}, now=now)
+    budget = settings.PUBLISH_SCAN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    claimed, batches = [], 0
+    while True:
+        size = settings.PUBLISH_BATCH_SIZE if limit is None else min(settings.PUBLISH_BATCH_SIZE, limit - len(claimed))
+        if size <= 0:
+            break
+        batch = posts_claim_batch(now=pinned or timezone.now(), size=size)
+        claimed += batch
+        batches += 1
+        if len(batch) < size or time.monotonic() >= deadline:
+            break
+    requeued = posts_requeue_lost(now=now)
+    heartbeat_record(name="publish_due_posts", now=now, summary={
+        "claimed": len(claimed), "batches": batches, "missed": missed, "requeued": requeued,
+        "seconds": round(budget - max(deadline - time.monotonic(), 0), 3)})
     return claimed
+
+
+def posts_requeue_lost(*, now):
+    """Claims whose task never started for PUBLISH_QUEUED_RESEND_AFTER_SECONDS (the queue message was
+    lost): the platform was never called for them, so they get a fresh claim and task — no look-up."""
+    cutoff = now - timedelta(seconds=settings.PUBLISH_QUEUED_RESEND_AFTER_SECONDS)
+    lost = list(SocialPost.objects.filter(status=S.PUBLISHING, publishing_started_at__isnull=True,
+                                          claimed_at__lt=cutoff).values_list("pk", "claimed_at")[:1000])
+    resent = []
+    with transaction.atomic():
+        for pk, old in lost:
+            if SocialPost.objects.filter(pk=pk, status=S.PUBLISHING, publishing_started_at__isnull=True,
+                                         claimed_at=old).update(claimed_at=now, updated_at=now):
+                resent.append((pk, now))
+        enqueue_publish_many(resent)
+    if resent:
+        logger.warning("%d claimed posts never started publishing; sent their tasks again", len(resent))
+    return len(resent)
 
 
 # ----------------------------------------------------------------------------- publishing
@@ -168,14 +242,12 @@ def media_check(urls):
 
 
 def _consume_claim(post_id, claimed_at):
-    """The task's claim is good once: a redelivered copy finds the timestamp changed and stops."""
-    stamp = timezone.now()
-    if claimed_at is None:
-        return SocialPost.objects.filter(pk=post_id, status=S.PUBLISHING).update(publishing_started_at=stamp) == 1
-    if stamp == claimed_at:
-        stamp += timedelta(microseconds=1)
-    return SocialPost.objects.filter(pk=post_id, status=S.PUBLISHING, publishing_started_at=claimed_at).update(
-        publishing_started_at=stamp) == 1
+    """The task takes up its claim once, and records that it started: a redelivered copy (or a copy
+    of a claim that was re-sent) finds the claim already started or replaced and stops."""
+    started = SocialPost.objects.filter(pk=post_id, status=S.PUBLISHING, publishing_started_at__isnull=True)
+    if claimed_at is not None:
+        started = started.filter(claimed_at=claimed_at)
+    return started.update(publishing_started_at=timezone.now()) == 1
 
 
 ERROR_KINDS = [
@@ -212,7 +284,13 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         _fail(post, kind=K.INVALID_CONTENT, message=" ".join(v.message for v in violations), now=now)
         return post
     try:
-        earlier = _published_copy(post) if _outcome_unknown(post) else None
+        earlier = None
+        if _outcome_unknown(post):
+            earlier, sure = _published_copy(post)
+            if earlier is None and not sure:
+                raise TransientError("Could not yet tell whether the platform already has this post "
+                                     "(its recent posts could not all be read); it will be checked again.",
+                                     platform=connection.platform)
         if earlier is None:
             media_check(content.media_urls)
             progress = dict(post.publish_state or {})
@@ -240,55 +318,104 @@ def post_publish(*, post_id, claimed_at=None, now=None):
         if earlier is not None:
             _record_found(post, earlier, now=now)
         else:
+            published_at = timezone.now()
             _finish(post, action="record publication", to=S.PUBLISHED, now=now,
                     platform_post_id=result.platform_post_id, platform_url=result.platform_url,
-                    published_at=timezone.now(), error=None, error_kind=None, next_attempt_at=None,
-                    publish_state={})
+                    published_at=published_at, publish_lag_seconds=_lag(post, published_at),
+                    error=None, error_kind=None, next_attempt_at=None, publish_state={})
     return post
+
+
+def _lag(post, published_at):
+    """Due → live, in seconds (never negative: a post published early by "publish now" has no lag)."""
+    if not post.scheduled_at or not published_at:
+        return None
+    return max((published_at - post.scheduled_at).total_seconds(), 0.0)
 
 
 # ----------------------------------------------------------------------------- reconciliation
 
 
+def _look_back_from(post):
+    """The platform's copy, if any, was created after the post was first claimed. Platforms keep
+    creation times to the second (and clocks differ a little): the bound is that second, less the
+    allowed skew."""
+    first = post.first_claimed_at or post.claimed_at or post.publishing_started_at
+    if first is None:
+        return None
+    skew = timedelta(seconds=settings.PUBLISH_RECONCILE_CLOCK_SKEW_SECONDS)
+    return first.replace(microsecond=0) - skew
+
+
 def _published_copy(post):
-    """The platform's copy of this post, if it has one: the adapter says which of the account's recent
-    posts is ours (its text as the platform keeps it, its media, created after we first tried)."""
+    """(the platform's copy of this post or None, sure): the adapter pages back through the account's
+    posts until before the first claim; a post matches only if its text (as the platform keeps it)
+    and media are ours, it was created after the claim, and it is not already recorded for another
+    of our posts. ``sure`` is False when the look could not reach back that far (listing failed part
+    way, or ran out of pages): then "not found" means "not known", never "not there"."""
+    since = _look_back_from(post)
+    if since is None:
+        return None, True
     adapter = get_adapter(post.connection.platform)
     content = post_content(post)
     expected = adapter.render_text(content)
-    since = min(filter(None, [post.publishing_started_at, post.scheduled_at, post.created_at])) - timedelta(minutes=5)
-    remote = connection_call(
+    found = connection_call(
         connection=post.connection,
-        operation=lambda adapter, credentials: adapter.recent_posts(credentials=credentials, since=since))
-    return next((r for r in remote if adapter.same_post(text=expected, media_count=len(content.media_urls),
-                                                         created_after=since, remote=r)), None)
+        operation=lambda adapter, credentials: adapter.posts_since(credentials=credentials, since=since))
+    candidates = [r for r in found.posts if adapter.same_post(text=expected, media_count=len(content.media_urls),
+                                                              created_after=since, remote=r)]
+    if candidates:
+        taken = set(SocialPost.objects.filter(
+            connection__platform=post.connection.platform, connection__account_id=post.connection.account_id,
+            platform_post_id__in=[r.platform_post_id for r in candidates]).exclude(pk=post.pk)
+            .values_list("platform_post_id", flat=True))
+        candidates = [r for r in candidates if r.platform_post_id not in taken]
+    if candidates:
+        return min(candidates, key=lambda r: r.created_at), True  # the earliest: what the first attempt made
+    return None, found.complete
 
 
 def _record_found(post, remote, *, now):
-    return _finish(post, action="record publication", to=S.PUBLISHED, now=now,
-                   platform_post_id=remote.platform_post_id, platform_url=remote.platform_url,
-                   published_at=remote.created_at, error=None, error_kind=None, next_attempt_at=None)
+    try:
+        with transaction.atomic():
+            return _finish(post, action="record publication", to=S.PUBLISHED, now=now,
+                           platform_post_id=remote.platform_post_id, platform_url=remote.platform_url,
+                           published_at=remote.created_at, publish_lag_seconds=_lag(post, remote.created_at),
+                           error=None, error_kind=None, next_attempt_at=None)
+    except IntegrityError:
+        # Another of our posts recorded that platform post in the meantime: it is not ours.
+        logger.warning("post %s: the matching platform post was recorded for another post meanwhile", post.pk)
+        return False
+
+
+UNSURE_MESSAGE = ("Could not tell whether the platform has this post: its recent posts could not all be read "
+                  "before the publish window closed. Check the account before publishing it again.")
 
 
 def post_reconcile(*, post, now):
-    """A post left PUBLISHING by a dead worker: published if the platform has it, else retried (or failed)."""
+    """A post whose publish task started and then went silent: published if the platform has it,
+    retried if the platform surely does not, held (checked again later) when that cannot be told."""
     started = post.publishing_started_at
     # Claim the reconciliation itself, so two reconcilers never both retry the post.
     if not SocialPost.objects.filter(pk=post.pk, status=S.PUBLISHING, publishing_started_at=started).update(
             publishing_started_at=now):
         return None
+    post.publishing_started_at = now
     try:
-        match = _published_copy(post)  # searches from the original start, before the stamp moved
+        match, sure = _published_copy(post)
     except (ConnectionUnusable, AuthExpired) as exc:
         _fail(post, kind=K.AUTH, message=f"Could not check whether the post was published: {exc}", now=now)
         return "failed"
     except PlatformError as exc:
         logger.warning("post %s: could not list recent posts (%s); will check again", post.pk, exc.message)
-        return "unknown"
-    post.publishing_started_at = now
+        match, sure = None, False
     if match is not None:
-        _record_found(post, match, now=now)
-        return "published"
+        return "published" if _record_found(post, match, now=now) else "unknown"
+    if not sure:
+        if post.scheduled_at and post.scheduled_at < now - timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS):
+            _fail(post, kind=K.OTHER, message=UNSURE_MESSAGE, now=now)
+            return "failed"
+        return "unknown"  # held: still PUBLISHING, looked at again after PUBLISH_STUCK_AFTER_SECONDS
     if post.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
         _fail(post, kind=K.TRANSIENT, now=now,
               message=f"Gave up after {post.attempts} attempts: the publishing worker stopped before finishing.")
@@ -302,8 +429,10 @@ def post_reconcile(*, post, now):
 def posts_reconcile_stuck(*, now=None):
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.PUBLISH_STUCK_AFTER_SECONDS)
+    # Only posts whose task started and went silent: a claim still waiting in the queue was never sent.
     stuck = SocialPost.objects.select_related("connection").filter(
-        status=S.PUBLISHING, publishing_started_at__lt=cutoff).order_by("publishing_started_at")[:200]
+        status=S.PUBLISHING, publishing_started_at__isnull=False, publishing_started_at__lt=cutoff,
+    ).order_by("publishing_started_at")[:200]
     outcomes = {}
     for post in stuck:
         outcome = post_reconcile(post=post, now=now)

@@ -199,9 +199,10 @@ def post_retry(*, post, by, at=None):
         _check_time(at, now=now)
     fresh.status, fresh.scheduled_at = S.SCHEDULED, max(at or now, now)
     fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
-    fresh.publishing_started_at = None
+    fresh.publishing_started_at = fresh.claimed_at = fresh.first_claimed_at = fresh.publish_lag_seconds = None
     fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
-                              "publishing_started_at", "updated_at"])
+                              "publishing_started_at", "claimed_at", "first_claimed_at", "publish_lag_seconds",
+                              "updated_at"])
     return _refresh(post, fresh)
 
 
@@ -215,7 +216,9 @@ def post_publish_now(*, post, by):
         now = timezone.now()
         fresh.status, fresh.scheduled_at = S.SCHEDULED, now
         fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
+        fresh.publishing_started_at = fresh.claimed_at = fresh.first_claimed_at = fresh.publish_lag_seconds = None
         fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
+                                  "publishing_started_at", "claimed_at", "first_claimed_at", "publish_lag_seconds",
                                   "updated_at"])
         if post_claim(post_id=fresh.pk, now=now):
             enqueue_publish(post_id=fresh.pk)

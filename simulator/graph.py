@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import secrets
+from urllib.parse import urlencode
 
 from . import world
 from .consent import consent_decision, consent_page
@@ -214,6 +215,31 @@ BUC_MESSAGES = {
     80002: "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again. For more "
            "info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
 }
+
+
+def _cursor(item_id):
+    return base64.b64encode(str(item_id).encode()).decode()
+
+
+def cursor_page(items, params, limit, *, path):
+    """Graph cursor paging over ``items`` (already newest first): ``after``/``before`` are cursors of
+    an item; ``paging.next`` (with ``cursors.after``) is there only while another page follows."""
+    ids = [str(item["id"]) for item in items]
+    start = 0
+    if params.get("after"):
+        try:
+            start = ids.index(base64.b64decode(params["after"]).decode()) + 1
+        except (ValueError, UnicodeDecodeError):
+            raise graph_error(100, "(#100) The after cursor is not valid") from None
+    page = items[start:start + limit]
+    paging = {}
+    if page:
+        paging["cursors"] = {"before": _cursor(page[0]["id"]), "after": _cursor(page[-1]["id"])}
+        if start + limit < len(items):
+            query = {k: v for k, v in params.items() if k not in ("access_token", "after")}
+            query.update(after=paging["cursors"]["after"], limit=limit)
+            paging["next"] = f"/{path}?" + urlencode(query)  # the real one is absolute; only its presence matters
+    return page, paging
 
 
 def rate_limit_error(platform, business, options, headers):
@@ -768,11 +794,12 @@ class Graph:
                  and (since is None or p["created_at"] >= since) and (until is None or p["created_at"] <= until)]
         posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
         fields = parse_fields(params.get("fields")) or ["created_time", "message", "id"]
+        page, paging = cursor_page(posts, params, limit, path=f"{page_id}/feed")
         data = []
-        for post in posts[:limit]:
+        for post in page:
             values = self.render_fb_post(post, fields)
             data.append({f: values[f] for f in fields if f in values} | {"id": post["id"]})
-        return Response(200, {"data": data, "paging": {}})
+        return Response(200, {"data": data, "paging": paging})
 
     def fb_insights(self, token, post_id, params):
         page_id = self.state.fb_posts[post_id]["page_id"]
@@ -959,11 +986,12 @@ class Graph:
                  and (since is None or m["created_at"] >= since) and (until is None or m["created_at"] <= until)]
         media.sort(key=lambda m: (m["created_at"], m["id"]), reverse=True)
         fields = parse_fields(params.get("fields")) or ["id"]
+        page, paging = cursor_page(media, params, limit, path=f"{ig_user}/media")
         data = []
-        for item in media[:limit]:
+        for item in page:
             values = self.render_ig_media(item)
             data.append({f: values[f] for f in fields if f in values} | {"id": item["id"]})
-        return Response(200, {"data": data, "paging": {}})
+        return Response(200, {"data": data, "paging": paging})
 
     def ig_insights(self, token, media_id, params):
         media = self.state.ig_media[media_id]

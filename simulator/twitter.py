@@ -81,6 +81,20 @@ def url_spans(text):
     return spans
 
 
+def page_token(below_id):
+    """An opaque next_token (the real API's are opaque too): the page starts below this tweet id."""
+    return base64.urlsafe_b64encode(f"below:{below_id}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token):
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, _, number = text.partition(":")
+    return int(number) if prefix == "below" and number.isdigit() else None
+
+
 def tco(seed):
     return "https://t.co/" + hashlib.sha256(seed.encode()).hexdigest()[:10]
 
@@ -539,10 +553,21 @@ class Twitter:
         start = parse_x_time(q["start_time"], "start_time") if q.get("start_time") else None
         end = parse_x_time(q["end_time"], "end_time") if q.get("end_time") else None
         since_id = int(q["since_id"]) if q.get("since_id", "").isdigit() else None
+        until_id = int(q["until_id"]) if q.get("until_id", "").isdigit() else None
+        # Pages newest first: meta.next_token leads to the next (older) page, like the real timeline.
+        token = q.get("pagination_token")
+        if token is not None:
+            below = decode_page_token(token)
+            if below is None:
+                raise invalid_request(f"The `pagination_token` query parameter value [{token}] is not valid",
+                                      {"pagination_token": [token]})
+            until_id = below if until_id is None else min(until_id, below)
         tweets = [t for t in self.state.tweets.values() if t["user"] == user_id
                   and (start is None or t["created_at"] >= start) and (end is None or t["created_at"] <= end)
-                  and (since_id is None or int(t["id"]) > since_id)]
+                  and (since_id is None or int(t["id"]) > since_id)
+                  and (until_id is None or int(t["id"]) < until_id)]
         tweets.sort(key=lambda t: int(t["id"]), reverse=True)
+        more = len(tweets) > max_results
         tweets = tweets[:max_results]
         fields = self.fields(req)
         meta = {"result_count": len(tweets)}
@@ -550,6 +575,8 @@ class Twitter:
         if tweets:
             body["data"] = [self.render(t, fields) for t in tweets]
             meta.update(newest_id=tweets[0]["id"], oldest_id=tweets[-1]["id"])
+            if more:
+                meta["next_token"] = page_token(int(tweets[-1]["id"]))
         return Response(200, body)
 
     def upload(self, req, token):

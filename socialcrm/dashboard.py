@@ -24,7 +24,24 @@ def dashboard_overview(*, user, club):
         "heartbeats": list(SchedulerHeartbeat.objects.order_by("name")),
         "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),
         "engagement_chart": engagement_by_day(posts=posts, days=14, now=now),
+        "publish_lag": publish_lag(posts=posts, now=now),
     }
+
+
+def publish_lag(*, posts, now, hours=24):
+    """Due → live for the visible posts published in the last ``hours``: count, median and p95 seconds."""
+    lags = sorted(posts.filter(status=SocialPostStatus.PUBLISHED, published_at__gte=now - timedelta(hours=hours),
+                               publish_lag_seconds__isnull=False).values_list("publish_lag_seconds", flat=True))
+    if not lags:
+        return {"count": 0, "hours": hours}
+    return {"count": len(lags), "hours": hours, "median": _percentile(lags, 50), "p95": _percentile(lags, 95),
+            "max": lags[-1]}
+
+
+def _percentile(ordered, p):
+    k = (len(ordered) - 1) * p / 100
+    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (k - low), 1)
 
 
 def engagement_by_day(*, posts, days, now):

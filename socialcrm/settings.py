@@ -196,6 +196,22 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the structured log format in workers
 
+# Queues and time limits (issue 14): socialcrm/task_routing.py routes tasks by name pattern; limits are
+# (soft, hard) seconds per queue, enforced by the prefork workers of the Procfile.
+from socialcrm import task_routing as _task_routing  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = _task_routing.DEFAULT_QUEUE
+CELERY_TASK_ROUTES = _task_routing.task_routes()
+CELERY_TIME_LIMITS = {
+    "scheduler": (env.int("SCHEDULER_SOFT_TIME_LIMIT", default=45), env.int("SCHEDULER_TIME_LIMIT", default=60)),
+    "publishing": (env.int("PUBLISH_SOFT_TIME_LIMIT", default=420), env.int("PUBLISH_TIME_LIMIT", default=480)),
+    "sending": (env.int("SENDING_SOFT_TIME_LIMIT", default=780), env.int("SENDING_TIME_LIMIT", default=840)),
+    "metrics": (env.int("METRICS_SOFT_TIME_LIMIT", default=540), env.int("METRICS_TIME_LIMIT", default=600)),
+    "housekeeping": (env.int("HOUSEKEEPING_SOFT_TIME_LIMIT", default=540),
+                     env.int("HOUSEKEEPING_TIME_LIMIT", default=600)),
+}
+CELERY_TASK_ANNOTATIONS = (_task_routing.TimeLimits(CELERY_TIME_LIMITS),)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm.authentication.ExpiringTokenAuthentication",
@@ -324,6 +340,13 @@ PUBLISH_BACKOFF_MAX_SECONDS = env.float("PUBLISH_BACKOFF_MAX_SECONDS", default=3
 PUBLISH_MISSED_WINDOW_SECONDS = env.int("PUBLISH_MISSED_WINDOW_SECONDS", default=6 * 3600)
 PUBLISH_STUCK_AFTER_SECONDS = env.int("PUBLISH_STUCK_AFTER_SECONDS", default=10 * 60)
 PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=500)
+# Publishing at scale (issue 14): a scan claims batch after batch until nothing is due or its budget is
+# spent; claims whose task never started are re-sent after a while; the reconciler's look-back.
+PUBLISH_SCAN_BUDGET_SECONDS = env.float("PUBLISH_SCAN_BUDGET_SECONDS", default=8.0)
+PUBLISH_QUEUED_RESEND_AFTER_SECONDS = env.int("PUBLISH_QUEUED_RESEND_AFTER_SECONDS", default=30 * 60)
+PUBLISH_RECONCILE_MAX_PAGES = env.int("PUBLISH_RECONCILE_MAX_PAGES", default=20)
+PUBLISH_RECONCILE_CLOCK_SKEW_SECONDS = env.int("PUBLISH_RECONCILE_CLOCK_SKEW_SECONDS", default=2)
+_task_routing.check_time_limits(limits=CELERY_TIME_LIMITS, stuck_after=PUBLISH_STUCK_AFTER_SECONDS)
 
 # Metrics: sync cadence by post age, as (age up to, interval) in hours; stop after the last.
 METRICS_SYNC_INTERVAL_SECONDS = env.int("METRICS_SYNC_INTERVAL_SECONDS", default=300)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from posts.models import SchedulerHeartbeat, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.services import post_create
+from socialcrm.task_routing import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -55,7 +56,8 @@ def celery_processes(transactional_db, simulator, simulator_settings, settings, 
     celery = [sys.executable, "-m", "celery", "-A", "socialcrm"]
     logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("worker", "beat")}
     processes = [
-        subprocess.Popen(celery + ["worker", "--pool", "solo", "--loglevel", "info", "--without-gossip",
+        subprocess.Popen(celery + ["worker", "-Q", ",".join(QUEUES), "--pool", "solo", "--loglevel", "info",
+                                   "--without-gossip",
                                    "--without-mingle", "--without-heartbeat"], cwd=ROOT, env=env,
                          stdout=logs["worker"], stderr=subprocess.STDOUT),
         subprocess.Popen(celery + ["beat", "--loglevel", "info", "--max-interval", "1"], cwd=ROOT, env=env,
