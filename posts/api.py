@@ -10,6 +10,7 @@ from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.tenancy import require_membership
 from posts import services
 from posts.models import SocialPost
+from posts.selectors import POST_ORDER
 from posts.serializers import (
     PostInputSerializer,
     PostUpdateInputSerializer,
@@ -17,6 +18,7 @@ from posts.serializers import (
     ScheduleInputSerializer,
     SocialPostSerializer,
 )
+from socialcrm.api_inputs import KeysetCursorPagination
 
 
 class PostFilter(TenantScopedFilterSet):
@@ -32,8 +34,11 @@ class PostFilter(TenantScopedFilterSet):
 
 
 class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
-    base_queryset = SocialPost.objects.select_related("connection").order_by("-scheduled_at", "-created_at")
+    base_queryset = SocialPost.objects.select_related("connection")
     serializer_class = SocialPostSerializer
+    # Newest first by (publish time, created, id); a page is a seek on post_tenant_list_idx, never a COUNT.
+    pagination_class = KeysetCursorPagination
+    keyset = POST_ORDER
     filterset_class = PostFilter
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     # Service refusals (IllegalTransition → 409, ValidationError → 400) are mapped by socialcrm.api_errors.
