@@ -271,3 +271,11 @@ def test_staff_list_shows_only_the_tenants_own_posts(staff, tenant):
     for query in ({}, {"cursor": forged}):
         shown = set(staff_rows(staff.get(reverse("posts:list"), query).content.decode()))
         assert shown and shown <= {str(p.pk) for p in mine}
+
+
+def test_api_list_looks_up_the_callers_clubs_once(api, tenant, django_assert_num_queries):
+    # Staff who see every club: "every club" is remembered for the request like a club list is,
+    # not looked up again by the list's scope and by each id filter.
+    tied_posts(tenant)
+    with django_assert_num_queries(2):  # the membership's clubs, one page of posts
+        assert len(api.get(LIST).json()["results"]) == 12
