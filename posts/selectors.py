@@ -49,6 +49,19 @@ def post_list(*, user, club=None, filters=None):
     return POST_ORDER.ordered(posts)
 
 
+def posts_scheduled_between(posts, *, start=None, end=None):
+    """Posts of a list whose publish time is in [start, end).
+
+    Said on the list's own key (``list_at``: the publish time, "infinity" for none), so the page is a
+    range seek on the list's index, estimated from that index's statistics, not a walk from the newest.
+    """
+    if start is not None:
+        posts = posts.filter(list_at__gte=start, list_at__lt=NO_TIME)
+    if end is not None:
+        posts = posts.filter(list_at__lt=end)
+    return posts
+
+
 def post_page(*, posts, cursor=None, size):
     """One page of a post list after (or before) a cursor; ``socialcrm.keyset.InvalidCursor`` for junk."""
     return POST_ORDER.page(posts, cursor=cursor, size=size)

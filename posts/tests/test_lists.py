@@ -279,3 +279,18 @@ def test_api_list_looks_up_the_callers_clubs_once(api, tenant, django_assert_num
     tied_posts(tenant)
     with django_assert_num_queries(2):  # the membership's clubs, one page of posts
         assert len(api.get(LIST).json()["results"]) == 12
+
+
+def test_api_publish_time_window_pages_by_cursor_and_leaves_out_undated_drafts(api, tenant, small_pages):
+    _, posts = tied_posts(tenant)
+    at = max(p.scheduled_at for p in posts if p.scheduled_at)
+    after = [p for p in posts if p.scheduled_at and p.scheduled_at >= at - timedelta(hours=36)]
+    before = [p for p in posts if p.scheduled_at and p.scheduled_at < at]
+    assert len(after) == 6 and len(before) == 3
+    seen, _, _ = walk(api, LIST, {"scheduled_after": (at - timedelta(hours=36)).isoformat()})
+    assert seen == list_order(after)
+    seen, _, _ = walk(api, LIST, {"scheduled_before": at.isoformat()})
+    assert seen == list_order(before)
+    seen, _, _ = walk(api, LIST, {"scheduled_after": (at - timedelta(hours=36)).isoformat(),
+                                  "scheduled_before": at.isoformat()})
+    assert seen == list_order([p for p in after if p in before])
