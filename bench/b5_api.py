@@ -204,6 +204,32 @@ def in_process_checks(results, token, session, cursors):
                 "yes", seen == expected)
 
 
+def cost_without_waiting(results, token, cursors):
+    """What one list request costs, whatever else the machine is doing: the list query's execution
+    time inside PostgreSQL (EXPLAIN ANALYZE) and the web process's own CPU time per request."""
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    api = APIClient(HTTP_HOST="127.0.0.1")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    for label, path in (("first page", API), ("deep page", f"{API}?cursor={cursors['deep']}")):
+        sql = next(s for s in captured(lambda path=path: api.get(path)) if "posts_socialpost" in s and "LIMIT" in s)
+        executions = []
+        with connection.cursor() as cursor:
+            for _ in range(20):
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+                executions.append(cursor.fetchone()[0][0]["Execution Time"])
+        cpu = []
+        for _ in range(50):
+            start = time.process_time()
+            api.get(path)
+            cpu.append((time.process_time() - start) * 1000)
+        results.add("B5", f"API {label}: list query in PostgreSQL, p50 / p95",
+                    f"{percentile(executions, 50):.2f} / {percentile(executions, 95):.2f} ms")
+        results.add("B5", f"API {label}: web process CPU per request, p50 / p95",
+                    f"{percentile(cpu, 50):.1f} / {percentile(cpu, 95):.1f} ms")
+
+
 def old_way(results):
     """What the lists used to cost: an exact COUNT and a numbered page by OFFSET (ORM, for comparison)."""
     from posts.models import SocialPost
@@ -303,6 +329,7 @@ def main(argv):
         token, session = staff_of(BIG)
         cursors = {"deep": deep_cursor(offset=DEEP), "published": deep_cursor(offset=100_000, status="PUBLISHED")}
         in_process_checks(results, token, session, cursors)
+        cost_without_waiting(results, token, cursors)
         old_way(results)
 
         port = free_port()
@@ -332,6 +359,8 @@ def main(argv):
             print(f"B5: kept the database {name}", flush=True)
         else:
             drop_scratch_database(name)
+    results.note(f"load average when done: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
+                 f"on {os.cpu_count()} cores (other work on the machine is not stopped)")
     results.settings = {"database": f"{name} (own, dropped after)", "rows": "200,000 in the tenant, 380,000 in all",
                         "page size": 50, "latency": f"{RUNS} requests per case, one client, after 1 warm-up",
                         "gunicorn": f"{WORKERS} sync workers", "CONN_MAX_AGE": 60, "load": f"python threads, "
