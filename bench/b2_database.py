@@ -138,7 +138,7 @@ def main(argv):
     from connections.selectors import connection_list
     from posts.models import SocialPost
     from posts.publishing import due_posts, post_claim
-    from posts.selectors import post_list
+    from posts.selectors import post_list, posts_scheduled_between
 
     results = Results("b2_database")
     print("B2: loading 1,000,000 posts over 1,000 tenants ...", flush=True)
@@ -164,8 +164,8 @@ def main(argv):
         return list(post_list(user=random.choice(users)).filter(status="SCHEDULED")[:50])
 
     def by_time():
-        return list(post_list(user=random.choice(users)).filter(
-            scheduled_at__gte=now, scheduled_at__lt=now + timedelta(days=7))[:50])
+        return list(posts_scheduled_between(post_list(user=random.choice(users)), start=now,
+                                            end=now + timedelta(days=7))[:50])
 
     def connections_by_platform():
         return list(connection_list(user=random.choice(users)).filter(platform=random.choice(PLATFORMS)))

@@ -405,3 +405,28 @@ def wait_until(predicate, *, timeout, interval=0.5):
             return True
         time.sleep(interval)
     return predicate()
+
+
+# ----------------------------------------------------------------------------- a database of one's own
+# A benchmark that loads its own rows works in a database named <prefix>_<random>, created and dropped by
+# itself, so two runs (or two benchmarks) never share or drop each other's fixed-name database.
+
+
+def scratch_database(prefix):
+    """Create and migrate ``<prefix>_<8 hex>``; returns (name, DATABASE_URL)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    with admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env=bench_environ(DATABASE_URL=url))
+    return name, url
+
+
+def drop_scratch_database(name):
+    """Drop a database made by ``scratch_database`` (and only such a one)."""
+    if not name.startswith(("socialcrm_b", "scrm_b")) or len(name.rsplit("_", 1)[-1]) != 8:
+        raise ValueError(f"{name} is not a scratch database")
+    with admin_connection() as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                     "AND pid <> pg_backend_pid()", [name])
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

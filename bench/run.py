@@ -1,6 +1,7 @@
 """``make bench``: create the bench database, run each benchmark in its own process, print one table.
 
-Order: B2 (loads 1,000,000 posts), B5 (reads them through gunicorn), B4, B1, B3. The database is
+Order: B2 (loads 1,000,000 posts), B5 (loads its own 200,000-post tenant into a database of its own and
+reads it through gunicorn), B4, B1, B3. The database is
 dropped at the end unless BENCH_KEEP_DB=1. Each benchmark's own output (EXPLAIN plans, wrk) is
 printed as it runs; the table at the end holds every figure beside its limit.
 """

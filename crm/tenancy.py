@@ -24,11 +24,10 @@ def allowed_club_ids(user):
     membership = membership_of(user)
     if membership is None:
         return set()
-    cache = getattr(membership, "_club_ids_cache", None)
-    if cache is None:
-        cache = set(membership.clubs.values_list("id", flat=True)) or None
-        membership._club_ids_cache = cache
-    return cache
+    # Looked up once per membership object (i.e. per request); "every club" (None) is remembered too.
+    if not hasattr(membership, "_club_ids_cache"):
+        membership._club_ids_cache = set(membership.clubs.values_list("id", flat=True)) or None
+    return membership._club_ids_cache
 
 
 def visible_clubs(user):

@@ -10,6 +10,7 @@ from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.tenancy import require_membership
 from posts import services
 from posts.models import SocialPost
+from posts.selectors import POST_ORDER, posts_scheduled_between
 from posts.serializers import (
     PostInputSerializer,
     PostUpdateInputSerializer,
@@ -17,11 +18,12 @@ from posts.serializers import (
     ScheduleInputSerializer,
     SocialPostSerializer,
 )
+from socialcrm.api_inputs import KeysetCursorPagination
 
 
 class PostFilter(TenantScopedFilterSet):
-    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_after = django_filters.IsoDateTimeFilter(method="scheduled_window", label="Publish time from")
+    scheduled_before = django_filters.IsoDateTimeFilter(method="scheduled_window", label="Publish time before")
     published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
     published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
     platform = django_filters.CharFilter(field_name="connection__platform", lookup_expr="iexact")
@@ -30,10 +32,17 @@ class PostFilter(TenantScopedFilterSet):
         model = SocialPost
         fields = ["status", "connection", "campaign"]
 
+    def scheduled_window(self, queryset, name, value):
+        bound = {"start": value} if name == "scheduled_after" else {"end": value}
+        return posts_scheduled_between(queryset, **bound)
+
 
 class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
-    base_queryset = SocialPost.objects.select_related("connection").order_by("-scheduled_at", "-created_at")
+    base_queryset = POST_ORDER.ordered(SocialPost.objects.select_related("connection"))
     serializer_class = SocialPostSerializer
+    # Newest first by (publish time, created, id); a page is a seek on post_tenant_list_idx, never a COUNT.
+    pagination_class = KeysetCursorPagination
+    keyset = POST_ORDER
     filterset_class = PostFilter
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     # Service refusals (IllegalTransition → 409, ValidationError → 400) are mapped by socialcrm.api_errors.

@@ -1,7 +1,8 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Cast, Coalesce
 
 from crm.validators import validate_str_list
 
@@ -25,6 +26,12 @@ class PublishErrorKind(models.TextChoices):
     MISSED = "MISSED", "Missed its publish time"
     PROCESSING = "PROCESSING", "Waiting for the platform to process media"
     OTHER = "OTHER", "Other"
+
+
+# Where a post stands in the lists (newest first): its publish time, and posts with none (drafts) before every
+# dated one, as "-scheduled_at" puts them on PostgreSQL. Never NULL, so a list position is one row comparison.
+NO_TIME = Cast(Value("infinity"), models.DateTimeField())
+LIST_AT = Coalesce("scheduled_at", NO_TIME, output_field=models.DateTimeField())
 
 
 class SocialPost(models.Model):
@@ -95,8 +102,11 @@ class SocialPost(models.Model):
         ordering = ["-scheduled_at", "-created_at"]
         indexes = [
             models.Index(fields=["tenant", "status"], name="post_tenant_status_idx"),
-            # Staff lists filter by status and show the latest first: this one also serves the order.
-            models.Index(fields=["tenant", "status", "-scheduled_at", "-created_at"], name="post_tenant_status_sched_idx"),
+            # The lists (API and staff page) in their order, (list time, created, id) newest first, which is
+            # unique: a page after a cursor is an index seek, with or without a status filter.
+            models.Index(F("tenant"), LIST_AT.desc(), F("created_at").desc(), F("id").desc(), name="post_tenant_list_idx"),
+            models.Index(F("tenant"), F("status"), LIST_AT.desc(), F("created_at").desc(), F("id").desc(),
+                         name="post_tenant_status_list_idx"),
             models.Index(fields=["tenant", "scheduled_at"], name="post_tenant_scheduled_idx"),
             models.Index(fields=["connection"], name="post_connection_idx"),
             models.Index(fields=["campaign"], name="post_campaign_idx"),

@@ -9,7 +9,18 @@ from connections.models import SocialConnection
 from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign, Club
 from crm.tenancy import scope_queryset, visible_row
-from posts.models import SocialPost, SocialPostStatus
+from posts.models import LIST_AT, NO_TIME, SocialPost, SocialPostStatus
+from socialcrm.keyset import Key, Keyset
+
+# The lists' order, newest first: publish time (undated drafts first), then created, then id (unique).
+# Served by the indexes post_tenant_list_idx and post_tenant_status_list_idx.
+POST_ORDER = Keyset(keys=(
+    Key("list_at", "moment", expression=LIST_AT, read=lambda post: post.scheduled_at, null_as=NO_TIME),
+    Key("created_at", "moment"),
+    Key("id", "uuid"),
+), tag="posts")
+# Counts on the staff list stop here: "more than 1,000" needs no count over every post of the tenant.
+COUNT_CAP = 1000
 
 
 def post_list(*, user, club=None, filters=None):
@@ -35,7 +46,35 @@ def post_list(*, user, club=None, filters=None):
     if filters.get("date_to"):
         end = filters["date_to"]
         posts = posts.filter(moment).filter(Q(scheduled_at__lt=end) | Q(published_at__lt=end))
-    return posts.order_by("-scheduled_at", "-created_at")
+    return POST_ORDER.ordered(posts)
+
+
+def posts_scheduled_between(posts, *, start=None, end=None):
+    """Posts of a list whose publish time is in [start, end).
+
+    Said on the list's own key (``list_at``: the publish time, "infinity" for none), so the page is a
+    range seek on the list's index, estimated from that index's statistics, not a walk from the newest.
+    """
+    if start is not None:
+        posts = posts.filter(list_at__gte=start, list_at__lt=NO_TIME)
+    if end is not None:
+        posts = posts.filter(list_at__lt=end)
+    return posts
+
+
+def post_page(*, posts, cursor=None, size):
+    """One page of a post list after (or before) a cursor; ``socialcrm.keyset.InvalidCursor`` for junk."""
+    return POST_ORDER.page(posts, cursor=cursor, size=size)
+
+
+def post_counts_by_status(*, posts, statuses=None, cap=COUNT_CAP):
+    """{status: count} for the posts of a list (of ``statuses``, default all), each stopping at ``cap + 1``.
+
+    Each is ``COUNT(*)`` over a ``LIMIT cap + 1`` subquery: at most cap + 1 index entries per status, so a
+    tenant with 200,000 posts costs the same as one with 2,000. Nothing counts the whole list.
+    """
+    return {status: posts.filter(status=status).order_by()[:cap + 1].count()
+            for status in statuses or SocialPostStatus.values}
 
 
 def post_get(*, user, post_id):

@@ -22,8 +22,10 @@ from posts.content import post_content
 from posts.models import SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions
 from socialcrm.inputs import date_in_range, uuid_or_none
+from socialcrm.keyset import InvalidCursor
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+LIST_PAGE_SIZE = 50
 
 
 def _zone(club):
@@ -62,11 +64,35 @@ def post_index(request):
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
             continue
-    posts = selectors.post_list(user=request.user, club=request.club, filters=filters)[:200]
+    posts = selectors.post_list(user=request.user, club=request.club, filters=filters)
+    try:
+        page = selectors.post_page(posts=posts, cursor=request.GET.get("cursor") or None, size=LIST_PAGE_SIZE)
+    except InvalidCursor:
+        messages.warning(request, "That page link is not valid for this list; showing the newest posts.")
+        page = selectors.post_page(posts=posts, size=LIST_PAGE_SIZE)
+    counts = selectors.post_counts_by_status(
+        posts=posts, statuses=[filters["status"]] if filters["status"] in SocialPostStatus.values else None,
+        cap=selectors.COUNT_CAP)
+    cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
-        "posts": posts, "query": request.GET, "statuses": SocialPostStatus.choices, "platforms": SocialPlatform.choices,
-        "clubs": visible_clubs(request.user), "campaigns": selectors.composer_campaigns(user=request.user),
+        "posts": page.rows, "query": request.GET, "statuses": SocialPostStatus.choices,
+        "platforms": SocialPlatform.choices, "clubs": visible_clubs(request.user),
+        "campaigns": selectors.composer_campaigns(user=request.user),
+        "counts": [(label, min(counts[value], cap), counts[value] > cap) for value, label in SocialPostStatus.choices
+                   if counts.get(value)],
+        "newest_url": _list_url(request, None) if not page.at_start else None,
+        "newer_url": page.previous and _list_url(request, page.previous),
+        "older_url": page.next and _list_url(request, page.next),
     })
+
+
+def _list_url(request, cursor):
+    """This list with its filters, at another page (``cursor``), or at the newest posts (None)."""
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    if cursor:
+        query["cursor"] = cursor
+    return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
 def _bulk(request):

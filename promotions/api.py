@@ -22,6 +22,8 @@ from promotions.serializers import (
     PromotionDispatchSerializer,
     PromotionInputSerializer,
 )
+from socialcrm.api_inputs import KeysetCursorPagination
+from socialcrm.keyset import Key, Keyset
 
 
 class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
@@ -82,8 +84,12 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
 class PromotionDispatchViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Each planned send (announcement or reminder, per channel) with its progress counts."""
 
-    base_queryset = PromotionDispatch.objects.select_related("promotion").order_by("scheduled_for", "channel")
+    base_queryset = PromotionDispatch.objects.select_related("promotion")
     serializer_class = PromotionDispatchSerializer
+    # Every promotion adds a few per channel, for good: cursor pages in send order, no COUNT.
+    pagination_class = KeysetCursorPagination
+    keyset = Keyset(keys=(Key("scheduled_for", "moment"), Key("channel", "text"), Key("id", "uuid")),
+                    descending=False, tag="dispatches")
     filterset_fields = ["promotion", "status", "channel", "kind"]
 
 

@@ -13,9 +13,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.utils.urls import replace_query_param
 
 from socialcrm import inputs
+from socialcrm.keyset import InvalidCursor
 
 # ------------------------------------------------------------------------------------------- serializers
 
@@ -155,3 +157,37 @@ class StrictPageNumberPagination(PageNumberPagination):
             if value not in self.last_page_strings and not (value.isascii() and value.isdigit() and int(value) >= 1):
                 raise serializers.ValidationError({self.page_query_param: ["A page is a whole number from 1."]})
         return super().get_page_number(request, paginator)
+
+
+class KeysetCursorPagination(CursorPagination):
+    """Cursor pages for lists that grow large: ``{"next", "previous", "results"}``, no count, no offset.
+
+    The view names its order as ``keyset`` (a ``socialcrm.keyset.Keyset`` over unique keys matching an
+    index), so page 3,000 costs what page 1 costs. Filters combine with the cursor (the links keep them).
+    A cursor that this list did not write is a 400 naming ``cursor``, never "page not found".
+    """
+
+    invalid_cursor_message = "This cursor is not valid for this list: start again from the first page."
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        values = request.query_params.getlist(self.cursor_query_param)
+        cursor = values[-1] if values else None
+        try:
+            page = view.keyset.page(queryset, cursor=cursor, size=self.get_page_size(request))
+        except InvalidCursor:
+            raise serializers.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+        self.next_cursor, self.previous_cursor = page.next, page.previous
+        return page.rows
+
+    def _link(self, cursor):
+        if cursor is None:
+            return None
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor)
+
+    def get_next_link(self):
+        return self._link(self.next_cursor)
+
+    def get_previous_link(self):
+        return self._link(self.previous_cursor)

@@ -43,7 +43,7 @@ def test_staff_create_a_special_promotion_and_it_is_planned(api, staff_club):
     assert reminder["scheduled_for_local"][11:16] == "09:00" and reminder["scheduled_for_local"][-6:] in ("+01:00", "+02:00")
 
     dispatches = api.get("/api/v1/dispatches/", {"promotion": promotion.pk}).json()
-    assert dispatches["count"] == 6 and {"planned_count", "sent_count", "status"} <= set(dispatches["results"][0])
+    assert len(dispatches["results"]) == 6 and {"planned_count", "sent_count", "status"} <= set(dispatches["results"][0])
     assert api.post("/api/v1/dispatches/", {}).status_code == 405
 
 
@@ -73,7 +73,7 @@ def test_other_tenants_ids_are_not_found(api, staff_club):
     foreign_segment = SegmentFactory(tenant=other_club.tenant)
     response = api.post("/api/v1/promotions/", special(staff_club, segment=str(foreign_segment.pk)), format="json")
     assert response.status_code == 400 and "segment" in response.json()["fields"]
-    assert api.get("/api/v1/dispatches/").json()["count"] == 0
+    assert api.get("/api/v1/dispatches/").json()["results"] == []
 
 
 @pytest.mark.parametrize("starts_at", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:30:00Z", "1999-06-01T10:00:00Z"])

@@ -84,7 +84,7 @@ def test_api_token_auth_and_schema(club):
     token = client.post("/api/v1/auth/token/", {"username": "api-user", "password": "pass1234"}, format="json").json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     listing = client.get("/api/v1/posts/")
-    assert listing.status_code == 200 and set(listing.json()) >= {"count", "next", "previous", "results"}
+    assert listing.status_code == 200 and set(listing.json()) == {"next", "previous", "results"}
     assert APIClient().get("/api/v1/posts/").status_code == 401
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
