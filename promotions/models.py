@@ -180,6 +180,8 @@ class PromotionDispatch(models.Model):
     # Held SMS (quiet hours) or deliveries put back for a retry: when the dispatcher picks it up again.
     resume_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set once every recipient has a delivery row and a chunk: until then a re-claim carries on planning.
+    planned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -230,6 +232,43 @@ class PromotionDelivery(models.Model):
 
     def __str__(self):
         return f"{self.member_id} — {self.get_status_display()}"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+
+
+class PromotionSendChunk(models.Model):
+    """A slice of one dispatch's recipients (a member-id range) that one task at a time sends, under a lease.
+
+    RUNNING with ``lease_until`` in the past: its worker died; the reaper hands it to another task.
+    PENDING with ``lease_until``: when it is due (a retry's moment) or when its queued task should have
+    started; PENDING without: waiting for its dispatch to resume (SMS quiet hours).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    first_member_id = models.UUIDField()
+    last_member_id = models.UUIDField()
+    size = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Bumped by every claim: a worker whose lease was taken over finds out at its next heartbeat.
+    claims = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dispatch", "seq"]
+        constraints = [models.UniqueConstraint(fields=["dispatch", "seq"], name="send_chunk_dispatch_seq_uniq")]
+        indexes = [
+            models.Index(fields=["lease_until"], condition=Q(status__in=["PENDING", "RUNNING"]), name="send_chunk_lease_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.dispatch_id} chunk {self.seq} ({self.get_status_display()})"
 
 
 class InboundEvent(models.Model):

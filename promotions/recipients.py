@@ -63,3 +63,35 @@ def recipient_ids(*, promotion, channel):
     for member_id, lat, lng in nearby.values_list("id", "latitude", "longitude").order_by().iterator(chunk_size=chunk):
         if distance_km(club.latitude, club.longitude, lat, lng) <= radius:
             yield member_id
+
+
+def recipient_id_pages(*, promotion, channel, size, after=None):
+    """Lists of up to `size` recipient ids in member-id order, after `after` (keyset pages: memory stays flat).
+
+    The order is what lets a dispatch be cut into member-id ranges, and a planner that died carry on
+    after the last range it recorded.
+    """
+    members = with_consent(audience(promotion=promotion), channel)
+    club = promotion.club
+    radius = promotion.target_radius
+    if radius:
+        if club.latitude is None or club.longitude is None:
+            return  # without the club's location there is no "near": nobody qualifies rather than everybody
+        members = _bounding_box(members, club.latitude, club.longitude, radius)
+    members = members.order_by("id")
+    page = []
+    while True:
+        rows = list((members.filter(id__gt=after) if after is not None else members)
+                    .values_list("id", "latitude", "longitude")[:size])
+        if not rows:
+            break
+        after = rows[-1][0]
+        for member_id, lat, lng in rows:
+            if radius and distance_km(club.latitude, club.longitude, lat, lng) > radius:
+                continue
+            page.append(member_id)
+            if len(page) == size:
+                yield page
+                page = []
+    if page:
+        yield page
