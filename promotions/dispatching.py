@@ -418,18 +418,20 @@ def _claim_batch(chunk, now):
     member_field = PromotionDelivery._meta.get_field("member")
     dispatch_field = PromotionDelivery._meta.get_field("dispatch")
     lock = " FOR UPDATE SKIP LOCKED" if conn.features.has_select_for_update_skip_locked else ""
-    # Only quoted names from the model's metadata are formatted in; values go as parameters.
+    # Only quoted names from the model's metadata are formatted in; values go as parameters. The pick is a
+    # MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run it per row and pass the LIMIT.
     sql = (
-        f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE status = %s AND id IN ("  # noqa: S608
-        f"SELECT id FROM {table} WHERE {q(dispatch_field.column)} = %s AND {q(member_field.column)} >= %s "
-        f"AND {q(member_field.column)} <= %s AND status = %s AND (not_before IS NULL OR not_before <= %s) "
-        f"ORDER BY id LIMIT %s{lock}) RETURNING id, {q(member_field.column)}, attempts"
+        f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE {q(dispatch_field.column)} = %s "  # noqa: S608
+        f"AND {q(member_field.column)} >= %s AND {q(member_field.column)} <= %s AND status = %s "
+        f"AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock}) "
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE status = %s "
+        f"AND id IN (SELECT id FROM picked) RETURNING id, {q(member_field.column)}, attempts"
     )
     params = [
-        DeliveryStatus.SENDING.value, DeliveryStatus.PENDING.value, dispatch_field.get_db_prep_value(chunk.dispatch_id, conn),
+        dispatch_field.get_db_prep_value(chunk.dispatch_id, conn),
         member_field.get_db_prep_value(chunk.first_member_id, conn), member_field.get_db_prep_value(chunk.last_member_id, conn),
         DeliveryStatus.PENDING.value, PromotionDelivery._meta.get_field("not_before").get_db_prep_value(now, conn),
-        settings.PROMOTION_DISPATCH_BATCH_SIZE,
+        settings.PROMOTION_DISPATCH_BATCH_SIZE, DeliveryStatus.SENDING.value, DeliveryStatus.PENDING.value,
     ]
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
