@@ -56,6 +56,8 @@ INSTAGRAM_NO_IMAGE = "Instagram skipped: the event has no image and Instagram po
 OPEN_CHUNK = (ChunkStatus.PENDING, ChunkStatus.RUNNING)
 # A delivery's outcome as the sender sees it; RETRY means "put back for later" (a transient error).
 RETRY = "RETRY"
+# What rendering and sending read of a member (messages.member_fields, consent, the unsubscribe token).
+MEMBER_FIELDS = ("id", "tenant_id", "first_name", "last_name", "email", "phone", "email_consent", "sms_consent")
 
 
 # ---------------------------------------------------------------- finding and claiming
@@ -349,6 +351,7 @@ def _chunk_send(chunk_id, clock):
     base = messages.event_fields(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     sender = SmsSender(dispatch, base) if dispatch.channel == Channel.SMS else EmailSender(dispatch, base)
     heartbeat = Heartbeat(chunk, clock)
+    after = None
     try:
         while True:
             if dispatch.channel == Channel.SMS:
@@ -357,17 +360,23 @@ def _chunk_send(chunk_id, clock):
                     _hold(dispatch, resume_at, clock())
                     _release(chunk, status=ChunkStatus.PENDING, lease_until=None, now=clock())
                     return ChunkOutcome("held")
-            batch = _claim_batch(chunk, clock())
+            batch = _claim_batch(chunk, clock(), after=after)
             if not batch:
-                break
+                if after is None:
+                    break
+                after = None  # one more walk from the start: deliveries put back (retries) wait there
+                continue
+            after = batch[-1][1]
             if not _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
                 return ChunkOutcome("lost")
     finally:
         sender.close()
     now = clock()
-    retry_at = _chunk_deliveries(chunk).filter(status=DeliveryStatus.PENDING, not_before__gt=now).order_by(
-        "not_before").values_list("not_before", flat=True).first()
-    if retry_at is not None:
+    # Any delivery still pending waits for a retry (its moment may have come since the last claim): not done yet.
+    waiting = _chunk_deliveries(chunk).filter(status=DeliveryStatus.PENDING).order_by(
+        F("not_before").asc(nulls_first=True)).values_list("not_before", flat=True)[:1]
+    if waiting:
+        retry_at = max(waiting[0] or now, now)
         grace = datetime.timedelta(seconds=settings.PROMOTION_CHUNK_START_GRACE_SECONDS)
         released = _release(chunk, status=ChunkStatus.PENDING, lease_until=retry_at + grace, now=now)
         return ChunkOutcome("waiting", retry_at) if released else ChunkOutcome("lost")
@@ -410,8 +419,12 @@ class Heartbeat:
 
 # ---------------------------------------------------------------- batches: one claim, one record
 
-def _claim_batch(chunk, now):
-    """Claim up to PROMOTION_DISPATCH_BATCH_SIZE due deliveries of the chunk in one UPDATE … RETURNING."""
+def _claim_batch(chunk, now, after=None):
+    """Claim up to PROMOTION_DISPATCH_BATCH_SIZE due deliveries of the chunk in one UPDATE … RETURNING.
+
+    In member order from `after` (the last member of the previous batch), so each claim walks the
+    (dispatch, member) index from where the last one stopped instead of over what was already sent.
+    """
     conn = _db()
     q = conn.ops.quote_name
     table = q(PromotionDelivery._meta.db_table)
@@ -422,21 +435,23 @@ def _claim_batch(chunk, now):
     # MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run it per row and pass the LIMIT.
     sql = (
         f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE {q(dispatch_field.column)} = %s "  # noqa: S608
-        f"AND {q(member_field.column)} >= %s AND {q(member_field.column)} <= %s AND status = %s "
-        f"AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock}) "
+        f"AND {q(member_field.column)} {'>' if after is not None else '>='} %s AND {q(member_field.column)} <= %s "
+        f"AND status = %s AND (not_before IS NULL OR not_before <= %s) ORDER BY {q(member_field.column)} LIMIT %s{lock}) "
         f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE status = %s "
         f"AND id IN (SELECT id FROM picked) RETURNING id, {q(member_field.column)}, attempts"
     )
     params = [
         dispatch_field.get_db_prep_value(chunk.dispatch_id, conn),
-        member_field.get_db_prep_value(chunk.first_member_id, conn), member_field.get_db_prep_value(chunk.last_member_id, conn),
+        member_field.get_db_prep_value(after if after is not None else chunk.first_member_id, conn),
+        member_field.get_db_prep_value(chunk.last_member_id, conn),
         DeliveryStatus.PENDING.value, PromotionDelivery._meta.get_field("not_before").get_db_prep_value(now, conn),
         settings.PROMOTION_DISPATCH_BATCH_SIZE, DeliveryStatus.SENDING.value, DeliveryStatus.PENDING.value,
     ]
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return sorted((pk, m if isinstance(m, uuid.UUID) else uuid.UUID(str(m)), attempts) for pk, m, attempts in rows)
+    return sorted(((pk, m if isinstance(m, uuid.UUID) else uuid.UUID(str(m)), attempts) for pk, m, attempts in rows),
+                  key=lambda row: row[1])
 
 
 class Outcomes:
@@ -454,7 +469,7 @@ class Outcomes:
 
 def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
     """Send one claimed batch and record it; False when another worker took the chunk over meanwhile."""
-    members = Member.objects.in_bulk([member_id for _, member_id, _ in batch])
+    members = Member.objects.only(*MEMBER_FIELDS).in_bulk([member_id for _, member_id, _ in batch])
     outcomes = Outcomes()
     in_flight = None
     lost = False
@@ -488,16 +503,15 @@ def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
             logger.exception("dispatch %s chunk %s: could not record a batch while stopping", dispatch.pk, chunk.seq)
         raise
     untried = [pk for pk, _, _ in batch if pk not in outcomes.ids()]
-    return _record(dispatch, chunk, outcomes, untried, clock()) and not lost
+    return _record(dispatch, chunk, outcomes, untried, clock(), heartbeat=heartbeat) and not lost
 
 
-def _record(dispatch, chunk, outcomes, untried, now):
-    """The batch's outcomes in one transaction: the chunk's lease, one UPDATE per outcome, the dispatch counters."""
+def _record(dispatch, chunk, outcomes, untried, now, heartbeat=None):
+    """The batch's outcomes in one transaction: the chunk's lease when due, one UPDATE per outcome, the counters."""
     counts = {DeliveryStatus.SENT: 0, DeliveryStatus.SKIPPED: 0, DeliveryStatus.FAILED: 0}
     with transaction.atomic():
         # Locks in one order everywhere (chunk, deliveries, dispatch) so recording never deadlocks with a reaper.
-        held = PromotionSendChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.RUNNING, claims=chunk.claims).update(
-            lease_until=_lease(now), updated_at=now)
+        held = heartbeat.beat() if heartbeat is not None else True
         for (status, reason, not_before), ids in outcomes.by_key.items():
             changes = {"status": status, "reason": reason}
             if status == DeliveryStatus.SENT:

@@ -228,7 +228,11 @@ class PromotionDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "member"], name="delivery_dispatch_member_uniq"),
         ]
-        indexes = [models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx")]
+        indexes = [
+            models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx"),
+            # A chunk's claim walks its member range in order among pending rows only, however large the dispatch.
+            models.Index(fields=["dispatch", "member"], condition=Q(status="PENDING"), name="delivery_pending_idx"),
+        ]
 
     def __str__(self):
         return f"{self.member_id} — {self.get_status_display()}"
@@ -247,6 +251,9 @@ class PromotionSendChunk(models.Model):
     PENDING with ``lease_until``: when it is due (a retry's moment) or when its queued task should have
     started; PENDING without: waiting for its dispatch to resume (SMS quiet hours).
     """
+
+    tenant_path = "dispatch__tenant"
+    club_path = "dispatch__promotion__club"
 
     id = models.BigAutoField(primary_key=True)
     dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="chunks")
