@@ -2,8 +2,6 @@
 
 import math
 
-from django.conf import settings
-
 from crm.models import Member
 from promotions.models import Channel
 
@@ -45,24 +43,6 @@ def _bounding_box(members, lat, lng, radius_km):
             if low >= -180 and high <= 180:
                 members = members.filter(longitude__gte=low, longitude__lte=high)
     return members
-
-
-def recipient_ids(*, promotion, channel):
-    """Ids of the members this channel's dispatch goes to, read in chunks (flat memory for large clubs)."""
-    members = with_consent(audience(promotion=promotion), channel)
-    club = promotion.club
-    radius = promotion.target_radius
-    chunk = settings.PROMOTION_RECIPIENT_CHUNK_SIZE
-    if not radius:
-        yield from members.values_list("id", flat=True).order_by().iterator(chunk_size=chunk)
-        return
-    if club.latitude is None or club.longitude is None:
-        # Without the club's location there is no "near": nobody qualifies rather than everybody.
-        return
-    nearby = _bounding_box(members, club.latitude, club.longitude, radius)
-    for member_id, lat, lng in nearby.values_list("id", "latitude", "longitude").order_by().iterator(chunk_size=chunk):
-        if distance_km(club.latitude, club.longitude, lat, lng) <= radius:
-            yield member_id
 
 
 def recipient_id_pages(*, promotion, channel, size, after=None):

@@ -293,8 +293,6 @@ LOGGING = {
 
 # Promotions (issue 6)
 SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
-# Members are read in chunks of this size, so a 100k-member club keeps memory flat.
-PROMOTION_RECIPIENT_CHUNK_SIZE = env.int("PROMOTION_RECIPIENT_CHUNK_SIZE", default=2000)
 # A dispatch whose planner died (no progress this long) is claimed again and planning carries on;
 # its chunks have their own leases (PROMOTION_CHUNK_LEASE_SECONDS).
 PROMOTION_DISPATCH_STALE_SECONDS = env.int("PROMOTION_DISPATCH_STALE_SECONDS", default=120)
