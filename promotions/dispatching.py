@@ -4,12 +4,13 @@ A due dispatch is claimed with a conditional UPDATE (PLANNED/HELD → SENDING): 
 email and SMS it is then planned: its recipients, in member-id order, get one delivery row each
 (INSERT … ON CONFLICT DO NOTHING on the unique (dispatch, member)), cut into chunks of
 PROMOTION_SEND_CHUNK_SIZE members. One task at a time sends a chunk, under a lease it renews as it
-goes: it claims a batch of deliveries in one conditional UPDATE … RETURNING (PENDING → SENDING),
-sends them, and records the outcomes in one UPDATE per outcome, adding them to the dispatch's
-counters (progress is never counted with COUNT).
+goes: it claims a batch of pending deliveries by writing their ids into the chunk row (one UPDATE,
+conditional on still holding the chunk), sends them, and records the outcomes in one UPDATE per
+outcome, clearing the batch from the chunk and adding to the dispatch's counters in the same
+transaction (progress is never counted with COUNT; each delivery row is written once).
 
 A worker that dies leaves its chunk's lease to run out; the reaper (or a re-claim) hands the chunk
-on, and the deliveries the dead worker had claimed but not recorded are marked FAILED "interrupted":
+on, and the deliveries the dead worker had in flight (the batch in its chunk row) are marked FAILED "interrupted":
 they may have gone out, so they are never resent automatically (at most once). Transient provider
 errors put a delivery back with a backoff and jitter, up to PROMOTION_SEND_MAX_ATTEMPTS; permanent
 ones are recorded per member with the provider's reason.
@@ -20,7 +21,6 @@ import logging
 import random
 import smtplib
 import time
-import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -262,10 +262,13 @@ def _chunk_deliveries(chunk):
 
 
 def _recover(chunk, now):
-    """The chunk's worker died (its lease ran out): what it had claimed and not recorded has an unknown outcome."""
-    interrupted = _chunk_deliveries(chunk).filter(status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.FAILED, reason=INTERRUPTED_REASON
-    )
+    """The chunk's worker died (its lease ran out): the batch it had in flight has an unknown outcome."""
+    in_doubt = Q(pk__in=chunk.in_flight, status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING)
+    interrupted = _chunk_deliveries(chunk).filter(in_doubt).update(
+        status=DeliveryStatus.FAILED, reason=INTERRUPTED_REASON, attempts=F("attempts") + 1
+    ) if chunk.in_flight else _chunk_deliveries(chunk).filter(status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.FAILED, reason=INTERRUPTED_REASON)  # SENDING: rows claimed before chunks existed
+    chunk.in_flight = []
     if interrupted:
         logger.warning("dispatch %s chunk %s: %s deliveries in doubt after a worker died; marked failed, not resent",
                        chunk.dispatch_id, chunk.seq, interrupted)
@@ -286,7 +289,7 @@ def _claim_chunk(chunk_id, now):
                 return None  # its worker is alive
             _recover(chunk, now)
         chunk.status, chunk.lease_until, chunk.claims, chunk.updated_at = ChunkStatus.RUNNING, _lease(now), chunk.claims + 1, now
-        chunk.save(update_fields=["status", "lease_until", "claims", "updated_at"])
+        chunk.save(update_fields=["status", "lease_until", "claims", "updated_at", "in_flight"])
     return chunk
 
 
@@ -326,7 +329,7 @@ def send_chunks_reap(*, now=None, limit=1000):
             if chunk.status == ChunkStatus.RUNNING:
                 _recover(chunk, now)
             PromotionSendChunk.objects.filter(pk=chunk_id).update(
-                status=ChunkStatus.PENDING, lease_until=grace, updated_at=now)
+                status=ChunkStatus.PENDING, lease_until=grace, in_flight=[], updated_at=now)
     return ids
 
 
@@ -361,6 +364,8 @@ def _chunk_send(chunk_id, clock):
                     _release(chunk, status=ChunkStatus.PENDING, lease_until=None, now=clock())
                     return ChunkOutcome("held")
             batch = _claim_batch(chunk, clock(), after=after)
+            if batch is None:
+                return ChunkOutcome("lost")
             if not batch:
                 if after is None:
                     break
@@ -420,38 +425,22 @@ class Heartbeat:
 # ---------------------------------------------------------------- batches: one claim, one record
 
 def _claim_batch(chunk, now, after=None):
-    """Claim up to PROMOTION_DISPATCH_BATCH_SIZE due deliveries of the chunk in one UPDATE … RETURNING.
+    """Claim up to PROMOTION_DISPATCH_BATCH_SIZE due deliveries of the chunk: their ids go into the chunk row,
+    in one UPDATE that holds only while this worker still holds the chunk. None when it no longer does.
 
-    In member order from `after` (the last member of the previous batch), so each claim walks the
-    (dispatch, member) index from where the last one stopped instead of over what was already sent.
+    Read in member order from `after` (the last member of the previous batch) over the partial index of
+    pending rows, so each claim starts where the last one stopped, however large the dispatch.
     """
-    conn = _db()
-    q = conn.ops.quote_name
-    table = q(PromotionDelivery._meta.db_table)
-    member_field = PromotionDelivery._meta.get_field("member")
-    dispatch_field = PromotionDelivery._meta.get_field("dispatch")
-    lock = " FOR UPDATE SKIP LOCKED" if conn.features.has_select_for_update_skip_locked else ""
-    # Only quoted names from the model's metadata are formatted in; values go as parameters. The pick is a
-    # MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run it per row and pass the LIMIT.
-    sql = (
-        f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE {q(dispatch_field.column)} = %s "  # noqa: S608
-        f"AND {q(member_field.column)} {'>' if after is not None else '>='} %s AND {q(member_field.column)} <= %s "
-        f"AND status = %s AND (not_before IS NULL OR not_before <= %s) ORDER BY {q(member_field.column)} LIMIT %s{lock}) "
-        f"UPDATE {table} SET status = %s, attempts = attempts + 1 WHERE status = %s "
-        f"AND id IN (SELECT id FROM picked) RETURNING id, {q(member_field.column)}, attempts"
-    )
-    params = [
-        dispatch_field.get_db_prep_value(chunk.dispatch_id, conn),
-        member_field.get_db_prep_value(after if after is not None else chunk.first_member_id, conn),
-        member_field.get_db_prep_value(chunk.last_member_id, conn),
-        DeliveryStatus.PENDING.value, PromotionDelivery._meta.get_field("not_before").get_db_prep_value(now, conn),
-        settings.PROMOTION_DISPATCH_BATCH_SIZE, DeliveryStatus.SENDING.value, DeliveryStatus.PENDING.value,
-    ]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return sorted(((pk, m if isinstance(m, uuid.UUID) else uuid.UUID(str(m)), attempts) for pk, m, attempts in rows),
-                  key=lambda row: row[1])
+    due = _chunk_deliveries(chunk).filter(status=DeliveryStatus.PENDING).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now))
+    if after is not None:
+        due = due.filter(member_id__gt=after)
+    batch = list(due.order_by("member_id").values_list("pk", "member_id", "attempts")[:settings.PROMOTION_DISPATCH_BATCH_SIZE])
+    if not batch:
+        return []
+    held = PromotionSendChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.RUNNING, claims=chunk.claims).update(
+        in_flight=[pk for pk, _, _ in batch], lease_until=_lease(now), updated_at=now)
+    return batch if held else None
 
 
 class Outcomes:
@@ -485,6 +474,7 @@ def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
             in_flight = delivery_id
             status, reason = sender.send(member)
             in_flight = None
+            attempts += 1
             if status == RETRY:
                 if attempts >= settings.PROMOTION_SEND_MAX_ATTEMPTS:
                     outcomes.add(delivery_id, DeliveryStatus.FAILED, f"gave up after {attempts} attempts: {reason}")
@@ -494,43 +484,44 @@ def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
             else:
                 outcomes.add(delivery_id, status, reason)
     except BaseException:
-        # The worker is going down: keep what is known, put back what was never tried; the delivery in
-        # flight stays SENDING, in doubt, for the next claimant to mark.
-        untried = [pk for pk, _, _ in batch if pk not in outcomes.ids() and pk != in_flight]
+        # The worker is going down: keep what is known; what was never tried simply stays pending. The one in
+        # flight stays in the chunk's batch, in doubt, for the next claimant to mark.
         try:
-            _record(dispatch, chunk, outcomes, untried, clock())
-        except Exception:  # the database may be what failed; the reaper marks the whole batch in doubt then
+            _record(dispatch, chunk, outcomes, clock(), in_doubt=[in_flight] if in_flight else [])
+        except Exception:  # the database may be what failed; the next claimant marks the whole batch in doubt then
             logger.exception("dispatch %s chunk %s: could not record a batch while stopping", dispatch.pk, chunk.seq)
         raise
-    untried = [pk for pk, _, _ in batch if pk not in outcomes.ids()]
-    return _record(dispatch, chunk, outcomes, untried, clock(), heartbeat=heartbeat) and not lost
+    return _record(dispatch, chunk, outcomes, clock()) and not lost
 
 
-def _record(dispatch, chunk, outcomes, untried, now, heartbeat=None):
-    """The batch's outcomes in one transaction: the chunk's lease when due, one UPDATE per outcome, the counters."""
+def _record(dispatch, chunk, outcomes, now, in_doubt=()):
+    """The batch's outcomes in one transaction: the chunk's batch cleared, one UPDATE per outcome, the counters.
+
+    Locks in one order everywhere (chunk, deliveries, dispatch), so recording never deadlocks with a reaper; and
+    when another worker has taken the chunk over, nothing is written (it has marked this batch in doubt).
+    """
     counts = {DeliveryStatus.SENT: 0, DeliveryStatus.SKIPPED: 0, DeliveryStatus.FAILED: 0}
     with transaction.atomic():
-        # Locks in one order everywhere (chunk, deliveries, dispatch) so recording never deadlocks with a reaper.
-        held = heartbeat.beat() if heartbeat is not None else True
+        held = PromotionSendChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.RUNNING, claims=chunk.claims).update(
+            in_flight=list(in_doubt), lease_until=_lease(now), updated_at=now)
+        if not held:
+            return False
         for (status, reason, not_before), ids in outcomes.by_key.items():
-            changes = {"status": status, "reason": reason}
+            changes = {"status": status, "reason": reason, "attempts": F("attempts") + 1}
             if status == DeliveryStatus.SENT:
                 changes["sent_at"] = now
             if status == DeliveryStatus.PENDING:
                 changes["not_before"] = not_before
-            done = PromotionDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(**changes)
+            done = PromotionDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(**changes)
             if status in counts:
                 counts[status] += done
-        if untried:
-            PromotionDelivery.objects.filter(pk__in=untried, status=DeliveryStatus.SENDING).update(
-                status=DeliveryStatus.PENDING, attempts=F("attempts") - 1)
         PromotionDispatch.objects.filter(pk=dispatch.pk).update(
             sent_count=F("sent_count") + counts[DeliveryStatus.SENT],
             skipped_count=F("skipped_count") + counts[DeliveryStatus.SKIPPED],
             failed_count=F("failed_count") + counts[DeliveryStatus.FAILED],
             claimed_at=now, updated_at=now,
         )
-    return bool(held)
+    return True
 
 
 def retry_delay(attempt):

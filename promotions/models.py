@@ -265,6 +265,8 @@ class PromotionSendChunk(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     # Bumped by every claim: a worker whose lease was taken over finds out at its next heartbeat.
     claims = models.PositiveIntegerField(default=0)
+    # Delivery ids of the batch being sent and not yet recorded: in doubt if the worker dies.
+    in_flight = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
