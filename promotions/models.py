@@ -229,8 +229,10 @@ class PromotionDelivery(models.Model):
             models.UniqueConstraint(fields=["dispatch", "member"], name="delivery_dispatch_member_uniq"),
         ]
         indexes = [
-            models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx"),
             # A chunk's claim walks its member range in order among pending rows only, however large the dispatch.
+            # (It replaces (dispatch, status): right after planning, with no statistics yet, PostgreSQL preferred
+            # that one and sorted every pending row of the dispatch for each batch; the rarer by-status reads of
+            # one dispatch use the unique (dispatch, member) index.)
             models.Index(fields=["dispatch", "member"], condition=Q(status="PENDING"), name="delivery_pending_idx"),
         ]
 
