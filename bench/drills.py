@@ -10,7 +10,7 @@ Every drill ends with the same check of every post: PUBLISHED and exactly once a
 or FAILED with a reason; none left SCHEDULED/PUBLISHING ("stuck"); no text twice at the simulator.
 
     python -m bench.drills                 # all
-    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat, scale
+    python -m bench.drills kill storms     # some: kill, storms, redis, postgres, beat, scale, promotions
 """
 
 import os
@@ -487,8 +487,218 @@ def wait_for(predicate, seconds):
     return False
 
 
+# ----------------------------------------------------------------------------- promotion sending
+
+PROMO_MEMBERS = 600
+PROMO_BOUNCES = 6  # addresses the mail server refuses for good (550)
+PROMO_GREYLIST_EVERY = 10  # every 10th address is refused once with 451 (greylisting): retried, then delivered
+PROMO_SMTP_DELAY = 0.02  # seconds the mail server takes per message, so kills land mid-send
+PROMO_KILLS = 3
+PROMO_SETTINGS = {"PROMOTION_SEND_CHUNK_SIZE": 50, "PROMOTION_DISPATCH_BATCH_SIZE": 10, "PROMOTION_CHUNK_LEASE_SECONDS": 6,
+                  "PROMOTION_CHUNK_START_GRACE_SECONDS": 20, "PROMOTION_SEND_RETRY_BASE_SECONDS": 1,
+                  "PROMOTION_SEND_RETRY_MAX_SECONDS": 4, "PROMOTION_SEND_MAX_ATTEMPTS": 4,
+                  "PROMOTION_DISPATCH_STALE_SECONDS": 20}
+
+
+class DrillSmtpServer:
+    """A tiny SMTP server on a free loopback port, in a thread of the drill: it refuses some RCPTs with 451 the
+    first time (transient) and the bounce addresses with 550 (permanent), and counts what it accepted."""
+
+    def __init__(self, *, greylist, bounces, delay):
+        import socketserver
+        import threading
+
+        self.accepted, self.refused = Counter(), Counter()
+        self.greylist, self.bounces, self.delay = set(greylist), set(bounces), delay
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line):
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self):
+                self.reply("220 drill ESMTP")
+                rcpts = []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    command = line.decode("utf-8", "replace").strip()
+                    verb = command[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.reply("250 drill")
+                    elif verb == "MAIL":
+                        rcpts = []
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        address = command.split(":", 1)[1].strip().strip("<>").lower()
+                        with server.lock:
+                            if address in server.bounces:
+                                server.refused["550"] += 1
+                                self.reply("550 5.1.1 user unknown")
+                                continue
+                            if address in server.greylist:
+                                server.greylist.discard(address)
+                                server.refused["451"] += 1
+                                self.reply("451 4.7.1 greylisted, try again later")
+                                continue
+                        rcpts.append(address)
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 go ahead")
+                        while self.rfile.readline() not in (b".\r\n", b".\n", b""):
+                            pass
+                        time.sleep(server.delay)
+                        with server.lock:
+                            server.accepted.update(rcpts)
+                        rcpts = []
+                        self.reply("250 OK queued")
+                    elif verb == "RSET":
+                        rcpts = []
+                        self.reply("250 OK")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:
+                        self.reply("250 OK")
+
+        class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # a SIGKILLed worker drops its connection mid-message: expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def promotion_scheduler_loop():
+    """Stands in for beat in the promotion drill (its own process, its own broker): the dispatcher and the chunk
+    reaper every second, as `promotions.dispatch_due` and `promotions.reap_send_chunks` would run."""
+    setup_django(**{k: os.environ[k] for k in ("CELERY_BROKER_URL",) if k in os.environ})
+    from django.db import close_old_connections
+
+    from promotions import tasks
+
+    while True:
+        try:
+            tasks.dispatch_due()
+            tasks.reap_send_chunks()
+        except Exception as exc:  # the worker's restarts must not stop the scheduler
+            print(f"scheduler round failed: {type(exc).__name__}: {exc}", flush=True)
+        close_old_connections()
+        time.sleep(1)
+
+
+def drill_promotions(sim, results):
+    """An email announcement to 600 members through a local SMTP server that refuses some RCPTs with 451 once
+    and some with 550 for good, while the worker is SIGKILLed three times mid-send. Its own Redis (free port)."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from bench.b3_fanout import OwnRedis
+    from crm.models import Member
+    from promotions.models import EventPromotion, PromotionDelivery, PromotionDispatch, PromotionSendChunk
+
+    started = time.monotonic()
+    redis = OwnRedis()
+    addresses = [f"promo{n}@drill.example" for n in range(PROMO_MEMBERS)]
+    bounces = addresses[5::PROMO_MEMBERS // PROMO_BOUNCES][:PROMO_BOUNCES]
+    greylist = [a for n, a in enumerate(addresses) if n % PROMO_GREYLIST_EVERY == 3 and a not in bounces]
+    smtp = DrillSmtpServer(greylist=greylist, bounces=bounces, delay=PROMO_SMTP_DELAY)
+    env = bench_environ(CELERY_BROKER_URL=redis.url, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                        EMAIL_HOST="127.0.0.1", EMAIL_PORT=smtp.port, EMAIL_USE_TLS=0, EMAIL_URL="", **PROMO_SETTINGS)
+    worker = scheduler = None
+    kills = 0
+    try:
+        tenant, club = make_tenant("drill-promotions")
+        Member.objects.bulk_create([
+            Member(tenant=tenant, club=club, first_name=f"P{n}", last_name="Drill", email=address, email_consent=True)
+            for n, address in enumerate(addresses)])
+        now = timezone.now()
+        promotion = EventPromotion.objects.create(
+            tenant=tenant, club=club, source_type="SPECIAL", source_id="drill-promotions", channels=["EMAIL"],
+            reminder_days=[], event_name="Drill open", event_starts_at=now + timedelta(days=5), created_by="drill")
+        dispatch = PromotionDispatch.objects.create(tenant=tenant, promotion=promotion, kind="ANNOUNCEMENT",
+                                                    channel="EMAIL", scheduled_for=now)
+        worker = celery_worker(concurrency=2, env=env, name="drill-promotions-worker")
+        scheduler = Process([sys.executable, "-c", "import bench.drills as d; d.promotion_scheduler_loop()"], env=env,
+                            name="drill-promotions-scheduler")
+        # Kill the worker (its whole process group) whenever sending is under way, three times.
+        next_kill = None
+        while kills < PROMO_KILLS and time.monotonic() < started + 90:
+            sent = sum(smtp.accepted.values())
+            if next_kill is None and sent >= 20:
+                next_kill = time.monotonic() + 1.5
+            if next_kill is not None and time.monotonic() >= next_kill:
+                worker.kill()
+                kills += 1
+                time.sleep(0.5)
+                worker = celery_worker(concurrency=2, env=env, name="drill-promotions-worker")
+                next_kill = time.monotonic() + 4
+            time.sleep(0.2)
+        last_kill = time.monotonic()
+        settled = wait_for(lambda: PromotionDispatch.objects.get(pk=dispatch.pk).status not in ("PLANNED", "SENDING"),
+                           DRILL_LIMIT)
+        settle_s = time.monotonic() - last_kill
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.stop()
+        smtp.stop()
+        redis.stop()
+
+    dispatch.refresh_from_db()
+    rows = list(PromotionDelivery.objects.filter(dispatch=dispatch).values("member__email", "status", "reason"))
+    by_status = Counter(r["status"] for r in rows)
+    duplicates = sum(n - 1 for n in smtp.accepted.values() if n > 1)
+    sent_not_accepted = sum(1 for r in rows if r["status"] == "SENT" and smtp.accepted[r["member__email"]] != 1)
+    failed = [r for r in rows if r["status"] == "FAILED"]
+    failed_without_reason = sum(1 for r in failed if not r["reason"])
+    in_doubt = [r for r in failed if r["reason"].startswith("interrupted")]
+    in_doubt_delivered = sum(1 for r in in_doubt if smtp.accepted[r["member__email"]])
+    bounced = sum(1 for r in failed if "550" in r["reason"])
+    bounced_in_doubt = sum(1 for r in in_doubt if r["member__email"] in set(bounces))
+    greylisted_sent = sum(1 for r in rows if r["member__email"] in set(greylist) and r["status"] == "SENT")
+    greylisted_in_doubt = sum(1 for r in in_doubt if r["member__email"] in set(greylist))
+    missing = PROMO_MEMBERS - len(rows)
+    stuck = by_status["PENDING"] + by_status["SENDING"]
+    accounted = by_status["SENT"] - sent_not_accepted + len(failed) - failed_without_reason
+    counters_ok = (dispatch.planned_count, dispatch.sent_count, dispatch.failed_count) == (
+        len(rows), by_status["SENT"], len(failed))
+    open_chunks = PromotionSendChunk.objects.filter(dispatch=dispatch).exclude(status="DONE").count()
+    recovered = PromotionSendChunk.objects.filter(dispatch=dispatch, claims__gt=1).aggregate(n=Count("id"))["n"]
+
+    results.add("drill", "promotion: members / sent once / failed+reason / stuck+missing",
+                f"{PROMO_MEMBERS} / {by_status['SENT'] - sent_not_accepted} / {len(failed) - failed_without_reason} / "
+                f"{stuck + missing}", "all accounted for", accounted == PROMO_MEMBERS and stuck == missing == 0)
+    results.add("drill", "promotion: duplicates at the mail server", str(duplicates), "0", duplicates == 0)
+    results.add("drill", "promotion: 550 bounces failed with the reason (or in doubt)",
+                f"{bounced} + {bounced_in_doubt} / {len(bounces)}", f"{len(bounces)} / {len(bounces)}",
+                bounced + bounced_in_doubt == len(bounces))
+    results.add("drill", "promotion: 451 greylisted -> sent after a retry (or in doubt)",
+                f"{greylisted_sent} + {greylisted_in_doubt} / {len(greylist)}", f"{len(greylist)} / {len(greylist)}",
+                greylisted_sent + greylisted_in_doubt == len(greylist))
+    results.add("drill", "promotion: counters = rows; open chunks; status",
+                f"{'yes' if counters_ok else 'NO'}; {open_chunks}; {dispatch.status}", "yes; 0; SENT",
+                counters_ok and open_chunks == 0 and dispatch.status == "SENT" and settled)
+    results.note(f"promotion drill ({time.monotonic() - started:.0f} s): worker SIGKILLs {kills}; settled "
+                 f"{settle_s:.0f} s after the last kill; chunks handed on after a dead worker {recovered}; "
+                 f"in doubt (interrupted, not resent) {len(in_doubt)}, of which had reached the mail server "
+                 f"{in_doubt_delivered}; RCPT refusals served {dict(smtp.refused)}; settings {PROMO_SETTINGS}")
+    return accounted == PROMO_MEMBERS and stuck == missing == duplicates == 0 and counters_ok and settled
+
+
 DRILLS = {"kill": drill_kill, "storms": drill_storms, "redis": drill_redis, "postgres": drill_postgres,
-          "beat": drill_beat, "scale": drill_scale}
+          "beat": drill_beat, "scale": drill_scale, "promotions": drill_promotions}
 
 
 def main(argv):

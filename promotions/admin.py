@@ -1,7 +1,14 @@
 from django.contrib import admin, messages
 
 from crm.admin_scoping import TenantScopedAdmin
-from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, SmsOptOut
+from promotions.models import (
+    EventPromotion,
+    InboundEvent,
+    PromotionDelivery,
+    PromotionDispatch,
+    PromotionSendChunk,
+    SmsOptOut,
+)
 from promotions.services import dispatch_retry_failed
 
 
@@ -67,4 +74,21 @@ class SmsOptOutAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PromotionSendChunk)
+class PromotionSendChunkAdmin(TenantScopedAdmin):
+    """Read-only: who holds which slice of a dispatch, and until when (a lease past its time means a dead worker)."""
+
+    list_display = ["dispatch", "seq", "size", "status", "lease_until", "claims", "updated_at"]
+    list_filter = ["status"]
+    list_select_related = ["dispatch__promotion"]
+    readonly_fields = ["dispatch", "seq", "first_member_id", "last_member_id", "size", "status", "lease_until", "claims",
+                       "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -168,6 +168,8 @@ class PromotionDispatch(models.Model):
     # Held SMS (quiet hours) or deliveries put back for a retry: when the dispatcher picks it up again.
     resume_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set once every recipient has a delivery row and a chunk: until then a re-claim carries on planning.
+    planned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -214,10 +216,58 @@ class PromotionDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "member"], name="delivery_dispatch_member_uniq"),
         ]
-        indexes = [models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx")]
+        indexes = [
+            # A chunk's claim walks its member range in order among pending rows only, however large the dispatch.
+            # (It replaces (dispatch, status): right after planning, with no statistics yet, PostgreSQL preferred
+            # that one and sorted every pending row of the dispatch for each batch; the rarer by-status reads of
+            # one dispatch use the unique (dispatch, member) index.)
+            models.Index(fields=["dispatch", "member"], condition=Q(status="PENDING"), name="delivery_pending_idx"),
+        ]
 
     def __str__(self):
         return f"{self.member_id} — {self.get_status_display()}"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+
+
+class PromotionSendChunk(models.Model):
+    """A slice of one dispatch's recipients (a member-id range) that one task at a time sends, under a lease.
+
+    RUNNING with ``lease_until`` in the past: its worker died; the reaper hands it to another task.
+    PENDING with ``lease_until``: when it is due (a retry's moment) or when its queued task should have
+    started; PENDING without: waiting for its dispatch to resume (SMS quiet hours).
+    """
+
+    tenant_path = "dispatch__tenant"
+    club_path = "dispatch__promotion__club"
+
+    id = models.BigAutoField(primary_key=True)
+    dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    first_member_id = models.UUIDField()
+    last_member_id = models.UUIDField()
+    size = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Bumped by every claim: a worker whose lease was taken over finds out at its next heartbeat.
+    claims = models.PositiveIntegerField(default=0)
+    # Delivery ids of the batch being sent and not yet recorded: in doubt if the worker dies.
+    in_flight = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dispatch", "seq"]
+        constraints = [models.UniqueConstraint(fields=["dispatch", "seq"], name="send_chunk_dispatch_seq_uniq")]
+        indexes = [
+            models.Index(fields=["lease_until"], condition=Q(status__in=["PENDING", "RUNNING"]), name="send_chunk_lease_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.dispatch_id} chunk {self.seq} ({self.get_status_display()})"
 
 
 class InboundEvent(models.Model):

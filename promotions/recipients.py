@@ -2,8 +2,6 @@
 
 import math
 
-from django.conf import settings
-
 from crm.models import Member
 from promotions.models import Channel
 
@@ -47,19 +45,33 @@ def _bounding_box(members, lat, lng, radius_km):
     return members
 
 
-def recipient_ids(*, promotion, channel):
-    """Ids of the members this channel's dispatch goes to, read in chunks (flat memory for large clubs)."""
+def recipient_id_pages(*, promotion, channel, size, after=None):
+    """Lists of up to `size` recipient ids in member-id order, after `after` (keyset pages: memory stays flat).
+
+    The order is what lets a dispatch be cut into member-id ranges, and a planner that died carry on
+    after the last range it recorded.
+    """
     members = with_consent(audience(promotion=promotion), channel)
     club = promotion.club
     radius = promotion.target_radius
-    chunk = settings.PROMOTION_RECIPIENT_CHUNK_SIZE
-    if not radius:
-        yield from members.values_list("id", flat=True).order_by().iterator(chunk_size=chunk)
-        return
-    if club.latitude is None or club.longitude is None:
-        # Without the club's location there is no "near": nobody qualifies rather than everybody.
-        return
-    nearby = _bounding_box(members, club.latitude, club.longitude, radius)
-    for member_id, lat, lng in nearby.values_list("id", "latitude", "longitude").order_by().iterator(chunk_size=chunk):
-        if distance_km(club.latitude, club.longitude, lat, lng) <= radius:
-            yield member_id
+    if radius:
+        if club.latitude is None or club.longitude is None:
+            return  # without the club's location there is no "near": nobody qualifies rather than everybody
+        members = _bounding_box(members, club.latitude, club.longitude, radius)
+    members = members.order_by("id")
+    page = []
+    while True:
+        rows = list((members.filter(id__gt=after) if after is not None else members)
+                    .values_list("id", "latitude", "longitude")[:size])
+        if not rows:
+            break
+        after = rows[-1][0]
+        for member_id, lat, lng in rows:
+            if radius and distance_km(club.latitude, club.longitude, lat, lng) > radius:
+                continue
+            page.append(member_id)
+            if len(page) == size:
+                yield page
+                page = []
+    if page:
+        yield page

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.models import Member
 from promotions.models import (
+    ChunkStatus,
     DeliveryStatus,
     DispatchStatus,
     EventPromotion,
@@ -15,6 +16,7 @@ from promotions.models import (
     EventStatus,
     PromotionDelivery,
     PromotionDispatch,
+    PromotionSendChunk,
     SmsOptOut,
     validate_channels,
     validate_event_time,
@@ -231,10 +233,13 @@ def dispatch_retry_failed(*, dispatch):
     if dispatch.status not in (DispatchStatus.SENT, DispatchStatus.FAILED, DispatchStatus.HELD):
         return 0
     retried = PromotionDelivery.objects.filter(dispatch=dispatch, status=DeliveryStatus.FAILED).update(
-        status=DeliveryStatus.PENDING, reason="", not_before=None
+        status=DeliveryStatus.PENDING, reason="", not_before=None, attempts=0
     )
     if retried:
         now = timezone.now()
+        # Their chunks open again; a chunk without a failure among them finds nothing to claim and closes.
+        PromotionSendChunk.objects.filter(dispatch=dispatch, status=ChunkStatus.DONE).update(
+            status=ChunkStatus.PENDING, lease_until=None, updated_at=now)
         PromotionDispatch.objects.filter(pk=dispatch.pk).update(
             status=DispatchStatus.HELD, resume_at=now, failed_count=0, status_reason=f"retrying {retried} failed",
             completed_at=None, updated_at=now,

@@ -22,6 +22,14 @@ outbox = []
 class SmsError(Exception):
     """The text could not be handed to the gateway; the message says why in a person's words."""
 
+    transient = False  # refused for good (a 4xx): retrying the same text would not help
+
+
+class SmsTemporaryError(SmsError):
+    """The gateway could not be reached, timed out or answered 5xx/429: worth another try later."""
+
+    transient = True
+
 
 @dataclass(frozen=True)
 class SmsMessage:
@@ -123,7 +131,9 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise SmsError(f"The SMS gateway could not be reached: {exc.__class__.__name__}.") from exc
+            raise SmsTemporaryError(f"The SMS gateway could not be reached: {exc.__class__.__name__}.") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise SmsTemporaryError(f"The SMS gateway is unavailable (HTTP {response.status_code}): {response.text[:200]}")
         if response.status_code >= 300:
             raise SmsError(f"The SMS gateway refused the text (HTTP {response.status_code}): {response.text[:200]}")
         try:

@@ -31,6 +31,8 @@ def periodic_schedules():
                  "Delete abandoned platform sign-ins, and the sealed tokens they hold, once they expire."),
         Schedule("dispatch promotions", "promotions.dispatch_due", settings.PROMOTION_DISPATCH_INTERVAL_SECONDS,
                  "Send announcements and reminders whose moment has come."),
+        Schedule("hand on promotion chunks", "promotions.reap_send_chunks", settings.PROMOTION_CHUNK_REAP_INTERVAL_SECONDS,
+                 "Give the recipients of a worker that died while sending (its lease ran out) to another worker."),
     ]
 
 

@@ -380,14 +380,28 @@ LOGGING = {
 
 # Promotions (issue 6)
 SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
-# Members are read in chunks of this size, so a 100k-member club keeps memory flat.
-PROMOTION_RECIPIENT_CHUNK_SIZE = env.int("PROMOTION_RECIPIENT_CHUNK_SIZE", default=2000)
-# A dispatch left SENDING this long by a worker that died is picked up again (unsent members only).
-PROMOTION_DISPATCH_STALE_SECONDS = env.int("PROMOTION_DISPATCH_STALE_SECONDS", default=15 * 60)
+# A dispatch whose planner died (no progress this long) is claimed again and planning carries on;
+# its chunks have their own leases (PROMOTION_CHUNK_LEASE_SECONDS).
+PROMOTION_DISPATCH_STALE_SECONDS = env.int("PROMOTION_DISPATCH_STALE_SECONDS", default=120)
+# Deliveries claimed (one UPDATE ... RETURNING) and recorded per batch of this many.
 PROMOTION_DISPATCH_BATCH_SIZE = env.int("PROMOTION_DISPATCH_BATCH_SIZE", default=100)
 SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
 # A reminder whose moment passed this long ago while the scheduler was down is skipped, not sent late.
 PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", default=3 * 3600)
+
+# Promotion sending at scale (issue 14): chunks, leases, retries.
+# Members per chunk: one task sends one chunk; chunks of one dispatch run on as many workers as there are.
+PROMOTION_SEND_CHUNK_SIZE = env.int("PROMOTION_SEND_CHUNK_SIZE", default=1000)
+# A running chunk renews its lease as it goes; one whose lease ran out (its worker died) is handed on.
+PROMOTION_CHUNK_LEASE_SECONDS = env.int("PROMOTION_CHUNK_LEASE_SECONDS", default=30)
+# How long a queued chunk may wait for a worker before the reaper queues it again (a lost task).
+PROMOTION_CHUNK_START_GRACE_SECONDS = env.int("PROMOTION_CHUNK_START_GRACE_SECONDS", default=300)
+PROMOTION_CHUNK_REAP_INTERVAL_SECONDS = env.int("PROMOTION_CHUNK_REAP_INTERVAL_SECONDS", default=15)
+# Transient provider errors (SMTP connection trouble or 4xx, gateway 5xx/429/timeouts) are retried
+# with exponential backoff and jitter, up to this many attempts per member.
+PROMOTION_SEND_MAX_ATTEMPTS = env.int("PROMOTION_SEND_MAX_ATTEMPTS", default=4)
+PROMOTION_SEND_RETRY_BASE_SECONDS = env.float("PROMOTION_SEND_RETRY_BASE_SECONDS", default=10.0)
+PROMOTION_SEND_RETRY_MAX_SECONDS = env.float("PROMOTION_SEND_RETRY_MAX_SECONDS", default=300.0)
 
 # Logins and API tokens (issue 10)
 # Axes locks out a (username, address) pair after AXES_FAILURE_LIMIT wrong passwords, on the staff

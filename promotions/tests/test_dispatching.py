@@ -1,4 +1,5 @@
 import datetime
+import smtplib
 import threading
 import zoneinfo
 from collections import Counter
@@ -184,7 +185,8 @@ def test_retrying_failed_deliveries_sends_only_those(club, monkeypatch):
 
     def refuse_one(self, messages):
         if messages[0].to == [members[1].email]:
-            raise ConnectionError("mailbox unavailable")
+            # A permanent refusal (a connection error would now be retried automatically, with backoff).
+            raise smtplib.SMTPRecipientsRefused({members[1].email: (550, b"5.2.1 mailbox unavailable")})
         return original(self, messages)
 
     monkeypatch.setattr(EmailBackend, "send_messages", refuse_one)
