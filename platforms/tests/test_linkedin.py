@@ -253,7 +253,8 @@ def test_an_app_without_programmatic_refresh_is_never_refreshed(adapter, simulat
 @pytest.mark.django_db
 def test_a_connection_without_refresh_token_warns_then_needs_reconnect_and_is_not_refreshed(adapter, simulator,
                                                                                            settings):
-    from connections.services import Health, connection_health, connections_due_for_refresh
+    from connections.selectors import Health, connection_health
+    from connections.services import connections_due_for_refresh
     from connections.tests.factories import SocialConnectionFactory
 
     simulator.linkedin_config(programmatic_refresh={world.LINKEDIN_CLIENT_ID: False})
