@@ -314,7 +314,7 @@ def test_account_picker_is_used_with_the_keyboard_alone(page, login):
     page.keyboard.press("ArrowDown")
     club = page.input_value("#club-pg-1")
     assert club != before
-    tab_to(page, "#offered-accounts ~ p button[type=submit], form button.primary")
+    tab_to(page, "form.card button.primary")  # Connect selected
     page.keyboard.press("Enter")
     page.wait_for_url(f"**{reverse('connections:list')}")
     connection = SocialConnection.objects.get(account_id="pg-1")
