@@ -20,3 +20,26 @@
     });
   });
 })();
+
+// The main menu folds behind a Menu button on narrow screens (static/css/app.css, "Phone width").
+// Without this script the button stays hidden and the menu stays open.
+(function () {
+  "use strict";
+  var button = document.querySelector(".menu-toggle");
+  var menu = button && document.getElementById(button.getAttribute("aria-controls"));
+  if (!menu) return;
+  button.hidden = false;
+  document.documentElement.classList.add("has-menu-toggle");
+  function setOpen(open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  }
+  button.addEventListener("click", function () { setOpen(button.getAttribute("aria-expanded") !== "true"); });
+  // Escape closes the open menu and gives focus back to its button.
+  menu.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      setOpen(false);
+      button.focus();
+    }
+  });
+})();
