@@ -1,6 +1,6 @@
 """B1 publish throughput.
 
-``python -m bench.b1_publish`` (issue 14's figure, the default): 20,000 posts due within one minute
+``python -m bench.b1_publish`` (the default figure): 20,000 posts due within one minute
 over 1,000 tenants, with the product's own topology: the Procfile's worker lines (queues, prefork,
 concurrency) and real beat at its default scan period (PUBLISH_SCAN_INTERVAL_SECONDS=10). Limit:
 the platform calls × 200 ms divided by the publishing concurrency, or the minute the posts fall due
@@ -172,7 +172,7 @@ def run(sim):
     return 0
 
 
-# ----------------------------------------------------------------------------- the rush (issue 14)
+# ----------------------------------------------------------------------------- the rush
 
 
 def many_tenants(count, *, prefix, accounts=POSTING_ACCOUNTS):

@@ -345,7 +345,7 @@ def drill_beat(sim, results):
     return ok and early_ok and late_ok
 
 
-# ----------------------------------------------------------------------------- publishing at scale (issue 14)
+# ----------------------------------------------------------------------------- publishing at scale
 
 SCALE_ACCOUNTS = {"facebook": ["2001", "2002"], "linkedin": ["3001", "3002"]}  # no 15-minute caps
 SCALE_POSTS = 120

@@ -86,7 +86,7 @@ class SocialPost(models.Model):
     publish_state = models.JSONField(default=dict, blank=True)
     # Metric fields (above) never read from the platform yet: shown as "not available", not 0.
     metrics_unknown = models.JSONField(default=list, blank=True, validators=[validate_str_list])
-    # Publishing at scale (issue 14): when the scan claimed the post for the current attempt (the publish
+    # Publishing at scale: when the scan claimed the post for the current attempt (the publish
     # task's token), when it was first claimed (the reconciler looks at the platform back to then), and how
     # long after its due time it went live.
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
     "csp",
     "django_celery_beat",
-    "axes",  # login lockout (issue 10); keep after django.contrib.auth
+    "axes",  # login lockout; keep after django.contrib.auth
     "crm",
     "platforms",
     "connections",
@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crm.middleware.ClubContextMiddleware",
-    "axes.middleware.AxesMiddleware",  # login lockout (issue 10): turns a lockout into a clear answer
+    "axes.middleware.AxesMiddleware",  # login lockout: turns a lockout into a clear answer
 ]
 
 ROOT_URLCONF = "socialcrm.urls"
@@ -196,7 +196,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the structured log format in workers
 
-# Queues and time limits (issue 14): socialcrm/task_routing.py routes tasks by name pattern; limits are
+# Queues and time limits: socialcrm/task_routing.py routes tasks by name pattern; limits are
 # (soft, hard) seconds per queue, enforced by the prefork workers of the Procfile.
 from socialcrm import task_routing as _task_routing  # noqa: E402
 
@@ -223,7 +223,7 @@ REST_FRAMEWORK = {
     # Tenant isolation: every ?club= / ?campaign= / ... filter id resolves within the caller's scope.
     "DEFAULT_FILTER_BACKENDS": ["crm.api_scoping.TenantScopedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Scoped throttles (issue 10): "token" guards password guessing, "events" the signed inbound hook.
+    # Scoped throttles: "token" guards password guessing, "events" the signed inbound hook.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": env.str("API_TOKEN_THROTTLE_RATE", default="10/min"),
@@ -265,7 +265,7 @@ LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
 LINKEDIN_OAUTH_URL = env.str("LINKEDIN_OAUTH_URL", default="https://www.linkedin.com/oauth/v2")
 LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
 LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202610")
-# --- LinkedIn media (issue 13): upload hosts, and waiting for images and videos to be processed ---
+# --- LinkedIn media: upload hosts, and waiting for images and videos to be processed ---
 # Upload addresses LinkedIn returns are used only on LINKEDIN_API_URL's own origin or on these https hosts.
 LINKEDIN_UPLOAD_HOSTS = env.list("LINKEDIN_UPLOAD_HOSTS", default=["www.linkedin.com"])
 # One publish polls the media status from LINKEDIN_MEDIA_POLL_SECONDS, doubling, for at most
@@ -277,7 +277,7 @@ LINKEDIN_MEDIA_RETRY_SECONDS = env.float("LINKEDIN_MEDIA_RETRY_SECONDS", default
 LINKEDIN_MEDIA_PROCESSING_TIMEOUT = env.float("LINKEDIN_MEDIA_PROCESSING_TIMEOUT", default=3600.0)
 MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
-# X GIF and video uploads (issue 13): chunk size (X takes at most 5 MB), how long to wait for X to
+# X GIF and video uploads: chunk size (X takes at most 5 MB), how long to wait for X to
 # process the file, and a fixed poll interval (unset: X's own check_after_secs).
 X_MEDIA_CHUNK_BYTES = env.int("X_MEDIA_CHUNK_BYTES", default=4 * 1024 * 1024)
 X_MEDIA_PROCESSING_TIMEOUT = env.float("X_MEDIA_PROCESSING_TIMEOUT", default=300.0)
@@ -291,7 +291,7 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False):
                          "X_API_URL": "", "LINKEDIN_OAUTH_URL": "/oauth/v2", "LINKEDIN_API_URL": ""}.items():
         if not env.str(_name, default=""):
             vars()[_name] = _simulator_url + _path
-# --- Media the platform processes (Instagram containers, Facebook videos), issue 13 ---
+# --- Media the platform processes (Instagram containers, Facebook videos) ---
 # Poll no faster than every MEDIA_PROCESSING_POLL_INTERVAL seconds (doubling up to the max); one
 # publish call waits at most MEDIA_PROCESSING_WAIT_IN_CALL, then the post is re-scheduled and resumes
 # on the same media; after MEDIA_PROCESSING_TIMEOUT of processing the attempt counts as failed.
@@ -340,7 +340,7 @@ PUBLISH_BACKOFF_MAX_SECONDS = env.float("PUBLISH_BACKOFF_MAX_SECONDS", default=3
 PUBLISH_MISSED_WINDOW_SECONDS = env.int("PUBLISH_MISSED_WINDOW_SECONDS", default=6 * 3600)
 PUBLISH_STUCK_AFTER_SECONDS = env.int("PUBLISH_STUCK_AFTER_SECONDS", default=10 * 60)
 PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=500)
-# Publishing at scale (issue 14): a scan claims batch after batch until nothing is due or its budget is
+# Publishing at scale: a scan claims batch after batch until nothing is due or its budget is
 # spent; claims whose task never started are re-sent after a while; the reconciler's look-back.
 PUBLISH_SCAN_BUDGET_SECONDS = env.float("PUBLISH_SCAN_BUDGET_SECONDS", default=8.0)
 PUBLISH_QUEUED_RESEND_AFTER_SECONDS = env.int("PUBLISH_QUEUED_RESEND_AFTER_SECONDS", default=30 * 60)
@@ -365,7 +365,7 @@ LOGGING = {
     "filters": {
         "context": {"()": "socialcrm.observability.ContextFilter"},
         "scrub": {"()": "platforms.scrub.ScrubFilter"},
-        "redact_urls": {"()": "socialcrm.redaction.UrlRedactionFilter"},  # issue 10: no OAuth codes or unsubscribe tokens
+        "redact_urls": {"()": "socialcrm.redaction.UrlRedactionFilter"},  # no OAuth codes or unsubscribe tokens
     },
     "formatters": {"json": {"()": "socialcrm.observability.JsonFormatter"}},
     "handlers": {
@@ -378,7 +378,7 @@ LOGGING = {
     },
 }
 
-# Promotions (issue 6)
+# Promotions
 SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
 # A dispatch whose planner died (no progress this long) is claimed again and planning carries on;
 # its chunks have their own leases (PROMOTION_CHUNK_LEASE_SECONDS).
@@ -389,7 +389,7 @@ SMS_STOP_WORDS = env.list("SMS_STOP_WORDS", default=["STOP", "STOPALL", "UNSUBSC
 # A reminder whose moment passed this long ago while the scheduler was down is skipped, not sent late.
 PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", default=3 * 3600)
 
-# Promotion sending at scale (issue 14): chunks, leases, retries.
+# Promotion sending at scale: chunks, leases, retries.
 # Members per chunk: one task sends one chunk; chunks of one dispatch run on as many workers as there are.
 PROMOTION_SEND_CHUNK_SIZE = env.int("PROMOTION_SEND_CHUNK_SIZE", default=1000)
 # A running chunk renews its lease as it goes; one whose lease ran out (its worker died) is handed on.
@@ -403,7 +403,7 @@ PROMOTION_SEND_MAX_ATTEMPTS = env.int("PROMOTION_SEND_MAX_ATTEMPTS", default=4)
 PROMOTION_SEND_RETRY_BASE_SECONDS = env.float("PROMOTION_SEND_RETRY_BASE_SECONDS", default=10.0)
 PROMOTION_SEND_RETRY_MAX_SECONDS = env.float("PROMOTION_SEND_RETRY_MAX_SECONDS", default=300.0)
 
-# Logins and API tokens (issue 10)
+# Logins and API tokens
 # Axes locks out a (username, address) pair after AXES_FAILURE_LIMIT wrong passwords, on the staff
 # login page, the admin login and the API token endpoint, for AXES_COOLOFF_MINUTES.
 AUTHENTICATION_BACKENDS = [
@@ -420,11 +420,11 @@ AXES_HTTP_RESPONSE_CODE = 429
 # API tokens stop working this many days after they were issued; a new POST to /api/v1/auth/token/ issues another.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
-# Inbound events and STOP replies (issues 10 and 11)
+# Inbound events and STOP replies
 # A STOP reply from a number in national format ("07700 900123") is read as a number of this region (ISO code, e.g. GB).
 SMS_DEFAULT_REGION = env.str("SMS_DEFAULT_REGION", default="")
 
-# Content-Security-Policy (issue 10): scripts and styles come only from our static files; nothing
+# Content-Security-Policy: scripts and styles come only from our static files; nothing
 # inline, nothing from another origin. The platforms' consent pages are added to form-action at
 # request time (socialcrm/csp.py), from the same settings the adapters build their URLs with.
 CONTENT_SECURITY_POLICY = {

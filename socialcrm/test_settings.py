@@ -26,7 +26,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 MEDIA_ROOT = os.path.join(VAR_DIR, "test-media")  # noqa: F405
-# Media processing (issue 13): short polls and waits so tests drive several resume cycles quickly.
+# Media processing: short polls and waits so tests drive several resume cycles quickly.
 MEDIA_PROCESSING_POLL_INTERVAL = 0.05
 MEDIA_PROCESSING_POLL_MAX_INTERVAL = 0.2
 MEDIA_PROCESSING_WAIT_IN_CALL = 2.0

@@ -129,7 +129,7 @@ class TestFacebookAdapter(AdapterContract):
 
 
 class TestFacebookMetaFidelity:
-    """Behaviours of the real Graph API the adapter must honour (issue 13); each runs against the simulator."""
+    """Behaviours of the real Graph API the adapter must honour; each runs against the simulator."""
 
     @pytest.fixture
     def fb(self, simulator, simulator_settings, settings):

@@ -1,4 +1,4 @@
-"""The guarded media fetcher: no request reaches loopback, private or link-local targets (issue 10, finding 3)."""
+"""The guarded media fetcher: no request reaches loopback, private or link-local targets."""
 
 import socket
 

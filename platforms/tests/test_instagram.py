@@ -111,7 +111,7 @@ class TestInstagramAdapter(AdapterContract):
 
 
 class TestInstagramMetaFidelity:
-    """Behaviours of the real Instagram Graph API the adapter must honour (issue 13)."""
+    """Behaviours of the real Instagram Graph API the adapter must honour."""
 
     @pytest.fixture
     def ig(self, simulator, simulator_settings, settings):

@@ -99,7 +99,7 @@ class TestLinkedInAdapter(AdapterContract):
             adapter.recent_posts(credentials=credentials, since=datetime.now(timezone.utc) - timedelta(hours=1))
 
 
-# ---------------------------------------------------------------------------- LinkedIn's real behaviour (issue 13)
+# ---------------------------------------------------------------------------- LinkedIn's real behaviour
 
 MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4  # 1,048 bytes
 

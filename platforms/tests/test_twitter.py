@@ -103,7 +103,7 @@ class TestTwitterAdapter(AdapterContract):
         assert caught.value.message == "X (Twitter): the media file sample.jpg is larger than 100 bytes."
         assert simulator.published(platform="twitter") == []
 
-    # ------------------------------------------------------------ X stores text its own way (issue 13)
+    # ------------------------------------------------------------ X stores text its own way
 
     def test_x_keeps_links_as_t_co_and_escapes_and_the_post_is_still_recognised(self, adapter, simulator,
                                                                                  credentials):
@@ -133,7 +133,7 @@ class TestTwitterAdapter(AdapterContract):
         assert adapter.same_post(text=adapter.render_text(content), media_count=1, created_after=since,
                                  remote=remote)
 
-    # ------------------------------------------------------------ 24-hour caps (issue 13)
+    # ------------------------------------------------------------ 24-hour caps
 
     def test_daily_cap_429_waits_for_the_24_hour_reset_not_the_15_minute_one(self, adapter, simulator,
                                                                             credentials):
@@ -165,7 +165,7 @@ class TestTwitterAdapter(AdapterContract):
                                           operation=adapter.metrics_operation)
         assert usage.should_slow_down(adapter.platform, credentials.account_id, operation="POST /2/tweets")
 
-    # ------------------------------------------------------------ GIF and video (issue 13)
+    # ------------------------------------------------------------ GIF and video
 
     @pytest.mark.parametrize("name,category,prefix", [("sample.gif", "tweet_gif", "/2/media/upload"),
                                                       ("sample.mp4", "tweet_video", "/2/media/upload")])

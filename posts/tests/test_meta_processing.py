@@ -1,4 +1,4 @@
-"""Facebook and Instagram as the real Graph API behaves (issue 13): media that takes minutes to
+"""Facebook and Instagram as the real Graph API behaves: media that takes minutes to
 process, insights that are refused, files Instagram does not take. Against the simulator."""
 
 from datetime import timedelta

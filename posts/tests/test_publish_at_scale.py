@@ -1,4 +1,4 @@
-"""Publishing at scale (issue 14): batch claiming within a time budget, claim vs start, paged and
+"""Publishing at scale: batch claiming within a time budget, claim vs start, paged and
 honest reconciliation, and the routing of every task to its queue."""
 
 import re

@@ -1,4 +1,4 @@
-"""LinkedIn through the publisher: media LinkedIn is still processing, and video in parts (issue 13)."""
+"""LinkedIn through the publisher: media LinkedIn is still processing, and video in parts."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""X through the publisher: a post X rewrote is found after a timeout, daily caps, GIF and video (issue 13)."""
+"""X through the publisher: a post X rewrote is found after a timeout, daily caps, GIF and video."""
 
 import io
 import re

@@ -160,7 +160,7 @@ def test_the_payload_is_documented_in_the_openapi_schema(client):
     assert set(schema["components"]["schemas"][ref]["properties"]) == {"id", "type", "tenant_id", "occurred_at", "data"}
 
 
-# --- Event ids belong to their tenant (issue 10, finding 5) ---------------------------------------------------------
+# --- Event ids belong to their tenant ---------------------------------------------------------
 
 
 def test_an_event_id_used_by_another_tenant_is_applied_for_the_caller_and_reveals_nothing(client, club):
@@ -232,7 +232,7 @@ def test_the_body_must_be_sent_as_json(client, club):
     assert not InboundEvent.objects.exists()
 
 
-# --- Values in a validly signed body (issue 11) ---------------------------------------------------------------------
+# --- Values in a validly signed body ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("starts_at", [

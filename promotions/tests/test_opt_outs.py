@@ -140,7 +140,7 @@ class RefusingBackend:
         raise SmsError("The SMS gateway refused the text (HTTP 400): bad sender")
 
 
-# --- STOP replies however they are written (issue 10, finding 10) ----------------------------------------------------
+# --- STOP replies however they are written ----------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["STOP", "Stop.", "stop all", " STOP! ", "Stop All!", "unsubscribe", "Cancel.",

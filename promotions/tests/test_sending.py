@@ -1,4 +1,4 @@
-"""Sending at scale (issue 14): chunks under a lease, batched claims, retries, crash recovery, counters without COUNT."""
+"""Sending at scale: chunks under a lease, batched claims, retries, crash recovery, counters without COUNT."""
 
 import datetime
 import smtplib

@@ -171,7 +171,7 @@ def test_rate_limit_headers_and_429_after_one_hundred_tweets(sim):
     assert sim.post("/2/tweets", json={"text": "Next window"}, headers=headers).status_code == 201
 
 
-# ------------------------------------------------------------------ X's own ways (issue 13)
+# ------------------------------------------------------------------ X's own ways
 
 
 def test_text_is_kept_with_t_co_links_escaped_and_entities(sim):

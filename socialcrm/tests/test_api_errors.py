@@ -1,4 +1,4 @@
-"""Bad input to the API is a 4xx in the one error shape, never a 500 (issue 11's reproductions)."""
+"""Bad input to the API is a 4xx in the one error shape, never a 500 (reported reproductions)."""
 
 import datetime
 import json

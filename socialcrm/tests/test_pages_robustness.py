@@ -1,4 +1,4 @@
-"""Staff pages answer junk with a page or a 4xx, never a 5xx (issue 11's page reproductions and a URL walk)."""
+"""Staff pages answer junk with a page or a 4xx, never a 5xx (reported reproductions and a URL walk)."""
 
 import datetime
 import re
