@@ -29,7 +29,7 @@ from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
-from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch
+from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, PromotionSendChunk
 from promotions.tests.factories import EventPromotionFactory
 from socialcrm.api_urls import router
 
@@ -96,6 +96,8 @@ def world():
     dispatch = PromotionDispatch.objects.create(tenant=tenant, promotion=promotion, kind="ANNOUNCEMENT",
                                                 channel="EMAIL", scheduled_for=timezone.now())
     delivery = PromotionDelivery.objects.create(id=BIG_A, dispatch=dispatch, member=member)
+    chunk = PromotionSendChunk.objects.create(id=BIG_A, dispatch=dispatch, seq=0, first_member_id=member.pk,
+                                              last_member_id=member.pk, size=1)
     event = InboundEvent.objects.create(id=BIG_A, event_id=f"{MARK}-evt", tenant=tenant, type="competition.published",
                                         payload={"name": MARK}, promotion=promotion, outcome=f"{MARK} applied")
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
@@ -120,7 +122,7 @@ def world():
     rows = {
         Tenant: tenant, Club: club, Member: member, Segment: segment, Campaign: campaign,
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
-        EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, InboundEvent: event,
+        EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),
     }
