@@ -30,3 +30,10 @@ def sync_metrics():
     from posts.metrics import posts_sync_metrics
 
     posts_sync_metrics()
+
+
+@shared_task(name="posts.prune_metric_snapshots", ignore_result=True)
+def prune_metric_snapshots():
+    from posts.metrics import metric_snapshots_prune
+
+    metric_snapshots_prune()
