@@ -38,6 +38,9 @@ METRIC_FIELDS = ("likes", "comments", "shares", "reach", "impressions")
 # What a run loads of each due post: enough to compare counts and plan the next sync, nothing more.
 _LOADED = ("pk", "tenant_id", "connection_id", "platform_post_id", "published_at", "engagement_synced_at",
            "metrics_unknown", "metrics_next_sync_at", "metrics_unchanged_syncs", *METRIC_FIELDS)
+# read: due posts loaded; calls: platform calls made; synced: posts the platform returned; stopped: posts
+# no longer followed (counts unchanged); over_budget / slowed / failed: posts left due for a later run.
+SUMMARY_KEYS = ("read", "calls", "synced", "not_returned", "stopped", "over_budget", "slowed", "failed")
 _LOCK_KEY = 0x5C4D_6D65  # pg advisory lock id of the metric sync ("SCMme"); advisory locks are per database
 _CACHE_LOCK = "posts:metrics-sync:lock"
 _DAY = 86400
@@ -294,7 +297,7 @@ def _sync_connection(connection_id, now, budgets, summary):
 def posts_sync_metrics(*, now=None):
     """One metric sync run over the due posts; a second run while one is going does nothing."""
     now = now or timezone.now()
-    summary = Counter({"synced": 0, "slowed": 0, "failed": 0})
+    summary = Counter(dict.fromkeys(SUMMARY_KEYS, 0))
     with metrics_run_lock() as acquired:
         if not acquired:
             logger.info("metric sync skipped: another run is in progress")
