@@ -80,7 +80,7 @@ class SocialPost(models.Model):
     # When the metric sync next reads this post (NULL: not followed: past the window, or its counts
     # stopped changing), and how many syncs in a row found the counts unchanged.
     metrics_next_sync_at = models.DateTimeField(null=True, blank=True)
-    metrics_unchanged_syncs = models.PositiveSmallIntegerField(default=0)
+    metrics_unchanged_syncs = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
