@@ -18,7 +18,7 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum, Window
+from django.db.models import F, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
@@ -249,15 +249,15 @@ def _sync_connection(connection_id, now, budgets, summary):
         return
     adapter = get_adapter(social.platform)
     due = metrics_due(now=now).filter(connection_id=connection_id).only(*_LOADED)
-    after = None
+    previous = set()
     while True:
-        page = due
-        if after is not None:
-            page = page.filter(Q(metrics_next_sync_at__gt=after[0]) | Q(metrics_next_sync_at=after[0], pk__gt=after[1]))
-        batch = list(page[:adapter.max_batch])
-        if not batch:
+        # Every batch read leaves the due set (its next sync is set later, or cleared) unless the
+        # connection stops for this run; so the next batch is again the head of the index
+        # post_metrics_conn_due_idx (connection, next sync, id): no offset, no keyset.
+        batch = list(due[:adapter.max_batch])
+        if not batch or previous.intersection(post.pk for post in batch):
             return
-        after = (batch[-1].metrics_next_sync_at, batch[-1].pk)
+        previous = {post.pk for post in batch}
         summary["read"] += len(batch)
         unreadable = [post for post in batch if not post.platform_post_id]
         if unreadable:  # nothing to ask the platform about
