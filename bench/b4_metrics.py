@@ -41,7 +41,7 @@ COST_DAYS = 30
 BEAT = 300  # seconds: METRICS_SYNC_INTERVAL_SECONDS
 
 
-def publish_remote(connections, sim, counts):
+def publish_remote(connections, sim, counts, label="B4"):
     """Create the posts at the simulator through the adapters; returns {slug: [platform post ids]}."""
     from connections.services import connection_credentials
     from platforms import PostContent, get_adapter
@@ -53,7 +53,7 @@ def publish_remote(connections, sim, counts):
         media = [sim.client.media_url("sample.jpg")] if slug == "instagram" else []
 
         def one(n, adapter=adapter, credentials=credentials, media=media, slug=slug):
-            content = PostContent(text=f"B4 {slug} post {n}: results from the medal round", media_urls=media)
+            content = PostContent(text=f"{label} {slug} post {n}: results from the medal round", media_urls=media)
             return adapter.publish(credentials=credentials, content=content).platform_post_id
 
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
@@ -135,6 +135,7 @@ def main(argv):
         setup_django(**sim.settings(), MEDIA_PROCESSING_POLL_INTERVAL="0.05")
         results = Results("b4_metrics")
         scale(sim, results)
+        results.save()  # part 1's figures stay if part 2 stops
         cost(sim, results)
         results.settings = {
             "simulator latency": "0 ms", "quotas": "X (15-minute and 24-hour) and Instagram publish quotas raised for set-up",
@@ -240,7 +241,7 @@ def cost(sim, results):
     connections = connect_accounts(tenant=tenant, club=club, accounts=COST_ACCOUNTS)
     posts_each = COST_POSTS_PER_DAY * COST_DAYS
     print(f"B4: publishing {posts_each} posts on each of 4 platforms at the simulator ...", flush=True)
-    remote = publish_remote(connections, sim, dict.fromkeys(COST_ACCOUNTS, posts_each))
+    remote = publish_remote(connections, sim, dict.fromkeys(COST_ACCOUNTS, posts_each), label="B4 cost")
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     hours = (9, 13, 18)
     rows = []
