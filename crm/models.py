@@ -45,6 +45,11 @@ class Tenant(models.Model):
     auto_promote = models.BooleanField(
         default=True, help_text="Promote published competitions and club events automatically."
     )
+    metrics_monthly_read_budget = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Platform calls the metric sync may make per month for this tenant; empty: the site default "
+                  "(METRICS_MONTHLY_READ_BUDGET), 0: unlimited.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,10 @@ import re
 import secrets
 import unicodedata
 from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -197,6 +201,23 @@ def parse_time(value: str) -> datetime:
 def same_words(a: str | None, b: str | None) -> bool:
     """Equal once runs of whitespace are ignored (platforms trim and fold line breaks)."""
     return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+# Open call counters of this thread / task (see `counting_calls`).
+_CALL_COUNTERS: ContextVar[tuple[Counter, ...]] = ContextVar("platform_call_counters", default=())
+_LONG_ID_RE = re.compile(r"/[0-9]{4,}(?=/|$)")
+
+
+@contextmanager
+def counting_calls() -> Iterator[Counter]:
+    """Count the platform calls made inside the block by this thread, keyed by "METHOD /path"
+    (numeric ids folded to ":id"). Every attempt counts, also one that failed: platforms bill them."""
+    counter: Counter = Counter()
+    token = _CALL_COUNTERS.set(_CALL_COUNTERS.get() + (counter,))
+    try:
+        yield counter
+    finally:
+        _CALL_COUNTERS.reset(token)
 
 
 def chunked(items: list, size: int):
@@ -486,6 +507,8 @@ class PlatformAdapter(ABC):
         for values in (params or {}, data or {}):
             known.update(str(v) for k, v in values.items() if k in _SECRET_FIELDS and v)
         path = urlsplit(url).path
+        for counter in _CALL_COUNTERS.get():
+            counter[f"{method.upper()} {_LONG_ID_RE.sub('/:id', path)}"] += 1
         try:
             response = self.session.request(
                 method, url, params=params, data=raw_body if raw_body is not None else data, json=json,

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
-from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPost
+from posts.models import MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
 
 
@@ -86,7 +86,8 @@ class SocialPostAdmin(TenantScopedAdmin):
     readonly_fields = [
         "status", "published_at", "platform_post_id", "platform_url", "error", "error_kind", "attempts",
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
-        "engagement_synced_at", "created_at", "updated_at", "dispatch",
+        "engagement_synced_at", "metrics_next_sync_at", "metrics_unchanged_syncs", "created_at", "updated_at",
+        "dispatch",
     ]
 
     def save_model(self, request, obj, form, change):
@@ -118,6 +119,25 @@ class PostMetricSnapshotAdmin(TenantScopedAdmin):
     date_hierarchy = "taken_at"
     search_fields = ["post__content"]
     list_filter = ["post__connection__platform"]
+
+
+@admin.register(MetricReadUsage)
+class MetricReadUsageAdmin(TenantScopedAdmin):
+    """The metric sync's platform calls per month and platform: what the monthly read budget is spent on.
+    Counted by the sync itself, so nobody adds or edits rows here."""
+
+    list_display = ["month", "platform", "calls", "tenant"]
+    list_filter = ["platform", "month"]
+    ordering = ["-month", "platform"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SchedulerHeartbeat)

@@ -92,6 +92,10 @@ class SocialPost(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_claimed_at = models.DateTimeField(null=True, blank=True)
     publish_lag_seconds = models.FloatField(null=True, blank=True)
+    # When the metric sync next reads this post (NULL: not followed: past the window, or its counts
+    # stopped changing), and how many syncs in a row found the counts unchanged.
+    metrics_next_sync_at = models.DateTimeField(null=True, blank=True)
+    metrics_unchanged_syncs = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Set when a promotion's dispatch created this post, so a re-run never makes a second one.
     dispatch = models.ForeignKey(
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
@@ -118,6 +122,12 @@ class SocialPost(models.Model):
             # Claims whose task never started (a lost queue message): re-sent without asking the platform.
             models.Index(fields=["claimed_at"], condition=Q(status="PUBLISHING", publishing_started_at__isnull=True),
                          name="post_queued_idx"),
+            # The metric sync: which connections have due posts, then each connection's due posts in
+            # order. Only followed posts are in these indexes, never the whole window.
+            models.Index(fields=["metrics_next_sync_at", "connection"], name="post_metrics_due_idx",
+                         condition=Q(status="PUBLISHED", metrics_next_sync_at__isnull=False)),
+            models.Index(fields=["connection", "metrics_next_sync_at", "id"], name="post_metrics_conn_due_idx",
+                         condition=Q(status="PUBLISHED", metrics_next_sync_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -158,6 +168,24 @@ class PostMetricSnapshot(models.Model):
 
     def __str__(self):
         return f"Metrics of {self.post_id} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class MetricReadUsage(models.Model):
+    """Platform calls the metric sync made for one tenant, per month and platform (the read budget's spend)."""
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="metric_read_usage")
+    month = models.DateField(help_text="First day of the month (UTC).")
+    platform = models.CharField(max_length=16)
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-month", "platform"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "month", "platform"], name="metric_usage_uniq")]
+        verbose_name = "metric read usage"
+        verbose_name_plural = "metric read usage"
+
+    def __str__(self):
+        return f"{self.tenant_id} {self.month:%Y-%m} {self.platform}: {self.calls} calls"
 
 
 class SchedulerHeartbeat(models.Model):

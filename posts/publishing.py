@@ -177,6 +177,8 @@ def _finish(post, *, action, to, now, **changes):
     """PUBLISHING → ``to``, only if the post is still publishing (the reconciler may have settled it)."""
     check_transition(S.PUBLISHING, to, action=action)
     changes.update(status=to, updated_at=now)
+    if to == S.PUBLISHED:  # the metric sync reads it at its next run, then on the cadence
+        changes.setdefault("metrics_next_sync_at", changes.get("published_at") or now)
     won = SocialPost.objects.filter(pk=post.pk, status=S.PUBLISHING).update(**changes)
     if won:
         for name, value in changes.items():

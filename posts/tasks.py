@@ -25,3 +25,10 @@ def reconcile_stuck_posts():
 @shared_task(name="posts.sync_metrics", ignore_result=True)
 def sync_metrics():
     posts_sync_metrics()
+
+
+@shared_task(name="posts.prune_metric_snapshots", ignore_result=True)
+def prune_metric_snapshots():
+    from posts.metrics import metric_snapshots_prune
+
+    metric_snapshots_prune()

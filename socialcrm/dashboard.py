@@ -7,6 +7,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connections.selectors import connection_list, connection_rows
+from crm.tenancy import membership_of
+from posts.metrics import metric_reads_overview
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPostStatus
 from posts.selectors import post_list
 
@@ -25,6 +27,7 @@ def dashboard_overview(*, user, club):
         "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),
         "engagement_chart": engagement_by_day(posts=posts, days=14, now=now),
         "publish_lag": publish_lag(posts=posts, now=now),
+        "metric_reads": _metric_reads_for_admins(user=user, now=now),
     }
 
 
@@ -42,6 +45,14 @@ def _percentile(ordered, p):
     k = (len(ordered) - 1) * p / 100
     low, high = int(k), min(int(k) + 1, len(ordered) - 1)
     return round(ordered[low] + (ordered[high] - ordered[low]) * (k - low), 1)
+
+
+def _metric_reads_for_admins(*, user, now):
+    """The month's metric read spend, shown to the tenant's admins (who set the budget), not to all staff."""
+    membership = membership_of(user)
+    if membership is None or not membership.is_admin:
+        return None
+    return metric_reads_overview(tenant_id=membership.tenant_id, now=now)
 
 
 def engagement_by_day(*, posts, days, now):

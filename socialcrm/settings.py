@@ -351,6 +351,15 @@ _task_routing.check_time_limits(limits=CELERY_TIME_LIMITS, stuck_after=PUBLISH_S
 # Metrics: sync cadence by post age, as (age up to, interval) in hours; stop after the last.
 METRICS_SYNC_INTERVAL_SECONDS = env.int("METRICS_SYNC_INTERVAL_SECONDS", default=300)
 METRICS_CADENCE_HOURS = [(6, 1), (24, 3), (72, 12), (30 * 24, 24)]
+# Metric sync cost: stop following a post whose counts were unchanged this many syncs in a row (once it
+# is METRICS_STABLE_MIN_AGE_HOURS old); platform calls per tenant per month (0 = unlimited; a tenant
+# may override it); posts read per query; snapshots older than METRICS_SNAPSHOT_HOURLY_DAYS kept daily.
+METRICS_STABLE_SYNCS_TO_STOP = env.int("METRICS_STABLE_SYNCS_TO_STOP", default=3)
+METRICS_STABLE_MIN_AGE_HOURS = env.int("METRICS_STABLE_MIN_AGE_HOURS", default=24)
+METRICS_MONTHLY_READ_BUDGET = env.int("METRICS_MONTHLY_READ_BUDGET", default=0)
+METRICS_SYNC_LOCK_SECONDS = env.int("METRICS_SYNC_LOCK_SECONDS", default=3600)
+METRICS_SNAPSHOT_HOURLY_DAYS = env.int("METRICS_SNAPSHOT_HOURLY_DAYS", default=7)
+METRICS_SNAPSHOT_PRUNE_INTERVAL_SECONDS = env.int("METRICS_SNAPSHOT_PRUNE_INTERVAL_SECONDS", default=3600)
 
 # Promotions.
 PROMOTION_DISPATCH_INTERVAL_SECONDS = env.int("PROMOTION_DISPATCH_INTERVAL_SECONDS", default=60)

@@ -27,7 +27,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
-from posts.models import PostMetricSnapshot, SocialPost
+from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, PromotionSendChunk
 from promotions.tests.factories import EventPromotionFactory
@@ -91,6 +91,8 @@ def world():
     post = SocialPostFactory(connection=connection, campaign=campaign, content=f"{MARK} draft")
     failed = SocialPostFactory(connection=shared, content=f"{MARK} failed", status="FAILED", error=f"{MARK} err")
     snapshot = PostMetricSnapshot.objects.create(id=BIG_A, post=post, taken_at=timezone.now(), likes=3)
+    read_usage = MetricReadUsage.objects.create(id=BIG_A, tenant=tenant, month=timezone.now().date().replace(day=1),
+                                                platform="TWITTER", calls=77)
     promotion = EventPromotionFactory(club=club, event_name=f"{MARK} Medal", segment=segment, campaign=campaign,
                                       email_template=email_template, sms_template=sms_template)
     dispatch = PromotionDispatch.objects.create(tenant=tenant, promotion=promotion, kind="ANNOUNCEMENT",
@@ -122,6 +124,7 @@ def world():
     rows = {
         Tenant: tenant, Club: club, Member: member, Segment: segment, Campaign: campaign,
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
+        MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),

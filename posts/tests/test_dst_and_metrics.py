@@ -73,14 +73,14 @@ def test_sync_interval_follows_the_aging_cadence():
     assert hours == [timedelta(hours=1), timedelta(hours=3), timedelta(hours=12), timedelta(hours=24), None]
 
 
-def test_metrics_due_respects_cadence():
+def test_metrics_due_is_the_posts_whose_next_sync_time_has_come():
     now = timezone.now()
-    fresh = SocialPostFactory(status=S.PUBLISHED, published_at=now - timedelta(hours=2), platform_post_id="1",
-                              engagement_synced_at=now - timedelta(minutes=61))
+    due = SocialPostFactory(status=S.PUBLISHED, published_at=now - timedelta(hours=2), platform_post_id="1",
+                            metrics_next_sync_at=now - timedelta(minutes=1))
     SocialPostFactory(status=S.PUBLISHED, published_at=now - timedelta(hours=30), platform_post_id="2",
-                      engagement_synced_at=now - timedelta(hours=2))  # every 12 h at this age: not yet
-    SocialPostFactory(status=S.PUBLISHED, published_at=now - timedelta(days=40), platform_post_id="3")  # too old
-    assert [p.pk for p in metrics_due(now=now)] == [fresh.pk]
+                      metrics_next_sync_at=now + timedelta(hours=10))  # every 12 h at this age: not yet
+    SocialPostFactory(status=S.PUBLISHED, published_at=now - timedelta(days=40), platform_post_id="3")  # not followed
+    assert [p.pk for p in metrics_due(now=now)] == [due.pk]
 
 
 def test_metrics_sync_batches_records_history_and_slows_on_usage(connect, simulator, django_capture_on_commit_callbacks,
@@ -104,9 +104,11 @@ def test_metrics_sync_batches_records_history_and_slows_on_usage(connect, simula
     assert PostMetricSnapshot.objects.filter(post=posts[0]).count() == 1
     # Nothing due again within the hour.
     assert posts_sync_metrics()["synced"] == 0
-    # An hour later it is; but the account is at its limit, so the sync waits.
+    # An hour later (on the account's hourly grid: at most 1.5 h) it is; but the account is at its
+    # limit, so the sync waits.
     from platforms import usage
     usage.record("TWITTER", x.account_id, usage.Usage(percent=95, remaining=5, limit=100,
                                                       reset_at=timezone.now() + timedelta(minutes=10)))
-    later = timezone.now() + timedelta(hours=1, minutes=1)
-    assert posts_sync_metrics(now=later) == {"synced": 0, "slowed": 3, "failed": 0}
+    later = timezone.now() + timedelta(hours=1, minutes=31)
+    summary = posts_sync_metrics(now=later)
+    assert (summary["synced"], summary["slowed"], summary["failed"], summary["calls"]) == (0, 3, 0, 0)

@@ -81,7 +81,8 @@ def _published(connect, simulator, slug, count=1):
 
 def _sync(post, hours):
     """Make the post due on the cadence (its last sync, if any, long ago) and run the sync."""
-    SocialPost.objects.filter(pk=post.pk).update(published_at=timezone.now() - timedelta(hours=hours))
+    SocialPost.objects.filter(pk=post.pk).update(published_at=timezone.now() - timedelta(hours=hours),
+                                                 metrics_next_sync_at=timezone.now())
     SocialPost.objects.filter(pk=post.pk, engagement_synced_at__isnull=False).update(
         engagement_synced_at=timezone.now() - timedelta(days=30))
     return posts_sync_metrics()
