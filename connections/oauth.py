@@ -136,10 +136,23 @@ def oauth_callback(*, user, session_key, slug, params):
             for a in accounts
         ],
     }
+    _record_granted_permissions(attempt=attempt, accounts=accounts)
     attempt.seal("offered_accounts", json.dumps(offer))
     attempt.code_verifier = None
     attempt.save(update_fields=["offered_accounts", "code_verifier"])
     return attempt
+
+
+def _record_granted_permissions(*, attempt, accounts):
+    """What the platform now grants is true of the tenant's connections to these accounts, picked or not.
+
+    A reconnect that leaves a permission out (say Facebook's pages_manage_posts) takes it away from the
+    account on the platform too, so the connection must stop looking healthy even if it is not picked again.
+    """
+    for account in accounts:
+        SocialConnection.objects.filter(
+            tenant_id=attempt.tenant_id, platform=attempt.platform, account_id=account.account_id
+        ).update(permissions=list(account.permissions), updated_at=timezone.now())
 
 
 def _open_offer(*, user, session_key, attempt_id):

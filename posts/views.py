@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
+from connections.selectors import posts_with_connection_warnings
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
@@ -62,7 +63,8 @@ def post_index(request):
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
             continue
-    posts = selectors.post_list(user=request.user, club=request.club, filters=filters)[:200]
+    posts = posts_with_connection_warnings(list(selectors.post_list(user=request.user, club=request.club,
+                                                                     filters=filters)[:200]))
     return render(request, "posts/list.html", {
         "posts": posts, "query": request.GET, "statuses": SocialPostStatus.choices, "platforms": SocialPlatform.choices,
         "clubs": visible_clubs(request.user), "campaigns": selectors.composer_campaigns(user=request.user),
