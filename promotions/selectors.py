@@ -20,7 +20,11 @@ def promotion_list(*, user, club=None):
         promotions = promotions.filter(club=club)
     return promotions.annotate(
         dispatch_total=Count("dispatches"),
-        dispatch_done=Count("dispatches", filter=Q(dispatches__status__in=["SENT", "SKIPPED", "FAILED", "CANCELLED"])),
+        # Only a step that went out is done; skipped, failed and cancelled ones are told apart.
+        dispatch_done=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.SENT)),
+        dispatch_skipped=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.SKIPPED)),
+        dispatch_failed=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.FAILED)),
+        dispatch_cancelled=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.CANCELLED)),
     ).order_by("event_starts_at")
 
 
