@@ -136,10 +136,29 @@ def oauth_callback(*, user, session_key, slug, params):
             for a in accounts
         ],
     }
+    if reconnect_id:
+        _record_granted_permissions(user=user, attempt=attempt, connection_id=reconnect_id, accounts=accounts)
     attempt.seal("offered_accounts", json.dumps(offer))
     attempt.code_verifier = None
     attempt.save(update_fields=["offered_accounts", "code_verifier"])
     return attempt
+
+
+def _record_granted_permissions(*, user, attempt, connection_id, accounts):
+    """On a reconnect, what the platform now grants is true of the connection being reconnected, picked or not.
+
+    Leaving a permission out on the consent page (say Facebook's pages_manage_posts) takes it away on the
+    platform too, so the connection must stop looking healthy even when it cannot be picked again. Only the
+    connection staff asked to reconnect, and only one they may manage, is touched.
+    """
+    granted = {account.account_id: list(account.permissions) for account in accounts}
+    connection = scope_queryset(SocialConnection.objects.filter(
+        pk=connection_id, tenant_id=attempt.tenant_id, platform=attempt.platform, account_id__in=list(granted)), user
+    ).first()
+    if connection is None or not _may_move(user=user, connection=connection):
+        return
+    SocialConnection.objects.filter(pk=connection.pk).update(
+        permissions=granted[connection.account_id], updated_at=timezone.now())
 
 
 def _open_offer(*, user, session_key, attempt_id):

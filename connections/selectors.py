@@ -23,6 +23,8 @@ class ConnectionRow:
     health: str
     health_label: str
     missing_permissions: list
+    # the missing permissions as staff read them: "publish posts on the Page (pages_manage_posts)"
+    missing_in_words: list
 
 
 def connection_rows(*, connections):
@@ -30,8 +32,33 @@ def connection_rows(*, connections):
     rows = []
     for connection in connections:
         health = connection_health(connection, now=now)
-        rows.append(ConnectionRow(connection, health, Health.LABELS[health], connection_missing_permissions(connection)))
+        missing = connection_missing_permissions(connection)
+        adapter = get_adapter(connection.platform)
+        rows.append(ConnectionRow(connection, health, Health.LABELS[health], missing,
+                                  [adapter.permission_in_words(p) for p in missing]))
     return rows
+
+
+def connection_warning(connection, *, now=None):
+    """Why posts on this connection will not go out, in a sentence; "" when it can publish."""
+    health = connection_health(connection, now=now)
+    if health == Health.NEEDS_RECONNECT:
+        return f"{connection} needs reconnecting: posts on it will not be published."
+    if health == Health.MISSING_PERMISSIONS:
+        adapter = get_adapter(connection.platform)
+        missing = ", ".join(adapter.permission_in_words(p) for p in connection_missing_permissions(connection))
+        return f"{connection} needs attention: {adapter.display_name} has not allowed SocialCRM to {missing}."
+    return ""
+
+
+def posts_with_connection_warnings(posts, *, now=None):
+    """Set `connection_warning` on each post (its connection's health, read once per connection)."""
+    warnings = {}
+    for post in posts:
+        if post.connection_id not in warnings:
+            warnings[post.connection_id] = connection_warning(post.connection, now=now)
+        post.connection_warning = warnings[post.connection_id]
+    return posts
 
 
 # ----------------------------------------------------------------------------- health
@@ -47,7 +74,7 @@ class Health:
         ACTIVE: "Active",
         EXPIRING_SOON: "Expiring soon",
         NEEDS_RECONNECT: "Needs reconnect",
-        MISSING_PERMISSIONS: "Missing permissions",
+        MISSING_PERMISSIONS: "Needs attention",
     }
 
 

@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from connections import vault
 from connections.models import SocialConnection
-from platforms import AuthExpired, Credentials, PlatformError, adapters_where, all_adapters, get_adapter
+from platforms import (
+    AuthExpired,
+    Credentials,
+    DuplicateContent,
+    InvalidContent,
+    PlatformError,
+    adapters_where,
+    all_adapters,
+    get_adapter,
+)
 
 logger = logging.getLogger("connections")
 
@@ -178,6 +187,10 @@ def connection_refresh_tokens(*, connection):
     return connection
 
 
+# Refusals of one post's content: the connection itself works.
+CONTENT_ERRORS = (InvalidContent, DuplicateContent)
+
+
 @contextmanager
 def recording_platform_failures(connection):
     """Record a platform failure on the connection: an auth failure means it needs reconnecting."""
@@ -185,6 +198,8 @@ def recording_platform_failures(connection):
         yield
     except AuthExpired as exc:
         connection_mark_needs_reconnect(connection=connection, reason=exc.message)
+        raise
+    except CONTENT_ERRORS:
         raise
     except PlatformError as exc:
         connection_record_error(connection=connection, message=exc.message)
@@ -207,6 +222,10 @@ def connection_call(*, connection, operation):
         with recording_platform_failures(connection):
             connection_refresh_tokens(connection=connection)
             result = operation(adapter, connection_credentials(connection=connection))
+    except CONTENT_ERRORS:
+        # The platform answered and refused this post's content: the post's error, not the connection's.
+        connection_record_use(connection=connection)
+        raise
     except PlatformError as exc:
         connection_record_error(connection=connection, message=exc.message)
         raise

@@ -239,6 +239,8 @@ class PlatformAdapter(ABC):
     uses_pkce: ClassVar[bool] = False
     can_revoke: ClassVar[bool] = True  # whether one account's access can be revoked on its own
     required_permissions: ClassVar[list[str]] = []
+    # What each required permission lets SocialCRM do, in staff's words ("publish posts on the Page").
+    permission_words: ClassVar[dict[str, str]] = {}
     scopes: ClassVar[list[str]] = []
     max_batch: ClassVar[int] = 50
     recent_page_size: ClassVar[int] = 50  # posts per page when looking back through the account
@@ -309,6 +311,10 @@ class PlatformAdapter(ABC):
         granted_set = set(granted)
         missing = [p for p in self.required_permissions if p not in granted_set]
         return sorted(granted_set), missing
+
+    def permission_in_words(self, permission: str) -> str:
+        words = self.permission_words.get(permission)
+        return f"{words} ({permission})" if words else permission
 
     def missing_permissions_reason(self, missing: list[str]) -> str:
         return (f"{self.display_name} did not grant the permission{'s' if len(missing) > 1 else ''} "

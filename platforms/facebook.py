@@ -35,6 +35,8 @@ class FacebookAdapter(GraphAdapter):
     max_length_default = 63206
     account_type = "page"
     required_permissions = ["pages_manage_posts", "pages_read_engagement"]
+    permission_words = {"pages_manage_posts": "publish posts on the Page",
+                        "pages_read_engagement": "read the Page's likes, comments and reach"}
     # publish_video: videos go to /{page}/videos; read_insights: post reach and views;
     # business_management: Pages the person manages through a Business Manager.
     scopes = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video", "read_insights",

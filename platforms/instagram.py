@@ -49,6 +49,7 @@ class InstagramAdapter(GraphAdapter):
     max_length_default = 2200
     account_type = "business"
     required_permissions = ["instagram_basic", "instagram_content_publish"]
+    permission_words = {"instagram_basic": "read the Instagram account", "instagram_content_publish": "publish posts"}
     # business_management: accounts whose Page the person manages through a Business Manager.
     scopes = ["instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement",
               "instagram_manage_insights", "business_management"]

@@ -81,6 +81,7 @@ class LinkedInAdapter(PlatformAdapter):
     refresh_ahead_seconds_default = 7 * 24 * 3600
     account_type = "company"
     required_permissions = ["w_organization_social"]
+    permission_words = {"w_organization_social": "post on the company page"}
     scopes = ["w_organization_social", "r_organization_social", "rw_organization_admin"]
     max_batch = 50
     max_media = 20

@@ -59,6 +59,7 @@ class TwitterAdapter(PlatformAdapter):
     account_type = "profile"
     uses_pkce = True
     required_permissions = ["tweet.read", "tweet.write"]
+    permission_words = {"tweet.read": "read the account's posts", "tweet.write": "publish posts"}
     scopes = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
     max_batch = 100
     recent_page_size = 100

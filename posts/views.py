@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
+from connections.selectors import posts_with_connection_warnings
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
@@ -75,7 +76,7 @@ def post_index(request):
         cap=selectors.COUNT_CAP)
     cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
-        "posts": page.rows, "query": request.GET, "statuses": SocialPostStatus.choices,
+        "posts": posts_with_connection_warnings(list(page.rows)), "query": request.GET, "statuses": SocialPostStatus.choices,
         "platforms": SocialPlatform.choices, "clubs": visible_clubs(request.user),
         "campaigns": selectors.composer_campaigns(user=request.user),
         "counts": [(label, min(counts[value], cap), counts[value] > cap) for value, label in SocialPostStatus.choices

@@ -642,24 +642,29 @@ def _hold(dispatch, resume_at, now):
 # ---------------------------------------------------------------- social
 
 def _send_social(dispatch, now):
-    from posts.models import SocialPost
+    """Create one post per active connection serving the club (its own and the tenant-wide ones).
+
+    Only a post the platform refused here counts as failed now; the posts that were created go out
+    with the publisher, and the timeline reads each one's outcome from the post itself.
+    """
+    from posts.models import SocialPost, SocialPostStatus
     from posts.services import post_create
 
     promotion = dispatch.promotion
     connections = SocialConnection.objects.filter(
-        tenant_id=promotion.tenant_id, club_id=promotion.club_id, is_active=True
+        Q(club_id=promotion.club_id) | Q(club__isnull=True), tenant_id=promotion.tenant_id, is_active=True
     ).order_by("pk")
     try:
         content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     except TemplateRefused as exc:
         return _finish(dispatch, DispatchStatus.FAILED, f"The social post text is refused: {exc}")
     image = promotion.event_image_url
-    planned = sent = skipped = failed = 0
+    planned = created = skipped = failed = 0
     reasons = []
     for connection in connections:
         planned += 1
         if SocialPost.objects.filter(dispatch=dispatch, connection=connection).exists():
-            sent += 1
+            created += 1
             continue
         adapter = get_adapter(connection.platform)
         if adapter.requires_media and not image:
@@ -674,19 +679,21 @@ def _send_social(dispatch, now):
                     campaign=promotion.campaign, scheduled_at=timezone.now(), created_by="promotion", dispatch=dispatch,
                 )
         except IntegrityError:
-            sent += 1  # another run created it a moment ago: the unique (dispatch, connection) holds
+            created += 1  # another run created it a moment ago: the unique (dispatch, connection) holds
             continue
         except ValidationError as exc:
             failed += 1
             reasons.append(f"{connection}: {'; '.join(exc.messages)}")
             continue
-        sent += 1
+        created += 1
+    # Sent means the platform has it: at fan-out time only posts already published (a re-run) count.
+    published = SocialPost.objects.filter(dispatch=dispatch, status=SocialPostStatus.PUBLISHED).count()
     PromotionDispatch.objects.filter(pk=dispatch.pk).update(
-        planned_count=planned, sent_count=sent, skipped_count=skipped, failed_count=failed
+        planned_count=planned, sent_count=published, skipped_count=skipped, failed_count=failed
     )
-    if sent:
+    if created:
         type(promotion).objects.filter(pk=promotion.pk).update(last_promoted_at=now)
     if not planned:
-        reasons.append("no active social connection for this club")
-    status = DispatchStatus.FAILED if failed and not sent else DispatchStatus.SENT
+        return _finish(dispatch, DispatchStatus.SKIPPED, "no active social connection serves this club")
+    status = DispatchStatus.FAILED if failed and not created else DispatchStatus.SENT
     return _finish(dispatch, status, "\n".join(reasons))

@@ -1,13 +1,14 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 
 from crm.clock import club_utc_to_local
 from crm.models import Member
 from crm.tenancy import scope_queryset
 from platforms import adapters_where
+from posts.models import SocialPost, SocialPostStatus
 from promotions import messages
-from promotions.models import Channel, DispatchKind, EventPromotion
+from promotions.models import Channel, DispatchKind, DispatchStatus, EventPromotion
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
 from socialcrm.inputs import uuid_or_none
@@ -19,8 +20,22 @@ def promotion_list(*, user, club=None):
         promotions = promotions.filter(club=club)
     return promotions.annotate(
         dispatch_total=Count("dispatches"),
-        dispatch_done=Count("dispatches", filter=Q(dispatches__status__in=["SENT", "SKIPPED", "FAILED", "CANCELLED"])),
+        # Only a step that went out is done; skipped, failed and cancelled ones are told apart.
+        dispatch_done=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.SENT)),
+        dispatch_skipped=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.SKIPPED)),
+        dispatch_failed=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.FAILED)),
+        dispatch_cancelled=Count("dispatches", filter=Q(dispatches__status=DispatchStatus.CANCELLED)),
     ).order_by("event_starts_at")
+
+
+@dataclass
+class NetworkOutcome:
+    """What became of a social dispatch's post on one connection, read from the post itself."""
+
+    network: str
+    state: str  # "waiting", "sent" or "failed"
+    url: str | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -31,23 +46,70 @@ class TimelineEntry:
     percent_sent: int
     percent_skipped: int
     percent_failed: int
+    status: str
+    status_label: str
+    planned: int
+    sent: int
+    skipped: int
+    failed: int
+    outcomes: list = field(default_factory=list)
 
 
 def _percent(part, whole):
     return round(100 * part / whole) if whole else 0
 
 
+_POST_STATE = {
+    SocialPostStatus.PUBLISHED: "sent",
+    SocialPostStatus.FAILED: "failed",
+}
+
+
+def _social_outcomes(dispatch):
+    posts = sorted(dispatch.social_posts.all(), key=lambda post: (str(post.connection), post.pk))
+    return [
+        NetworkOutcome(
+            network=str(post.connection), state=_POST_STATE.get(post.status, "waiting"),
+            url=post.platform_url if post.status == SocialPostStatus.PUBLISHED else None,
+            reason=(post.error or "") if post.status == SocialPostStatus.FAILED else "",
+        )
+        for post in posts
+    ]
+
+
 def promotion_timeline(*, promotion):
-    """The promotion's dispatches in order, with their moment on the club's clock and progress shares."""
+    """The promotion's dispatches in order, with their moment on the club's clock and progress shares.
+
+    A social dispatch's outcome is its posts' outcomes as they stand now: a post counts as sent once the
+    platform has it and as failed once publishing failed; until then it is waiting.
+    """
     entries = []
-    for dispatch in promotion.dispatches.order_by("scheduled_for", "channel"):
+    dispatches = promotion.dispatches.order_by("scheduled_for", "channel").prefetch_related(
+        Prefetch("social_posts", queryset=SocialPost.objects.select_related("connection"))
+    )
+    for dispatch in dispatches:
         step = "Announcement" if dispatch.kind == DispatchKind.ANNOUNCEMENT else (
             "Reminder, 1 day before" if dispatch.days_before == 1 else f"Reminder, {dispatch.days_before} days before")
-        planned = dispatch.planned_count
+        planned, sent = dispatch.planned_count, dispatch.sent_count
+        skipped, failed = dispatch.skipped_count, dispatch.failed_count
+        status, label, outcomes = dispatch.status, dispatch.get_status_display(), []
+        if dispatch.channel == Channel.SOCIAL and dispatch.status in (DispatchStatus.SENT, DispatchStatus.FAILED):
+            outcomes = _social_outcomes(dispatch)
+            states = [o.state for o in outcomes]
+            sent = states.count("sent")
+            # failed_count holds the posts refused before they were created; failed posts add to it
+            failed = dispatch.failed_count + states.count("failed")
+            if "waiting" in states:
+                status, label = "SENDING", "Waiting"
+            elif sent:
+                status, label = DispatchStatus.SENT, DispatchStatus.SENT.label
+            elif failed:
+                status, label = DispatchStatus.FAILED, DispatchStatus.FAILED.label
         entries.append(TimelineEntry(
             dispatch=dispatch, local_time=club_utc_to_local(promotion.club, dispatch.scheduled_for), step=step,
-            percent_sent=_percent(dispatch.sent_count, planned), percent_skipped=_percent(dispatch.skipped_count, planned),
-            percent_failed=_percent(dispatch.failed_count, planned),
+            percent_sent=_percent(sent, planned), percent_skipped=_percent(skipped, planned),
+            percent_failed=_percent(failed, planned), status=status, status_label=label,
+            planned=planned, sent=sent, skipped=skipped, failed=failed, outcomes=outcomes,
         ))
     return entries
 

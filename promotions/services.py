@@ -77,6 +77,14 @@ def _check_related(promotion):
     promotion.full_clean(exclude=["tenant", "club", "segment", "email_template", "sms_template", "campaign"])
 
 
+def _check_announcement(promotion):
+    """Staff's announcement time must come before the event: an announcement after the start announces nothing."""
+    announce, starts = promotion.announce_at, promotion.event_starts_at
+    if announce is not None and starts is not None and announce >= starts:
+        raise ValidationError({"announce_at": "The announcement must go out before the event starts."},
+                              code="announce_after_start")
+
+
 def _distinct_lists(fields):
     """A channel or reminder day given twice is meant once (a form may post a checkbox twice)."""
     for name in ("channels", "reminder_days"):
@@ -107,6 +115,7 @@ def promotion_create_special(*, tenant, club, by, **fields):
     )
     _check_related(promotion)
     _check_future(promotion)
+    _check_announcement(promotion)
     promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
@@ -127,6 +136,7 @@ def promotion_update(*, promotion, by=None, **fields):
         setattr(promotion, name, value)
     _check_related(promotion)
     _check_future(promotion, before=starts_before)
+    _check_announcement(promotion)
     promotion.save()
     promotion_plan(promotion=promotion)
     return promotion

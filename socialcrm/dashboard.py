@@ -6,7 +6,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from connections.selectors import connection_list, connection_rows
+from connections.selectors import connection_list, connection_rows, posts_with_connection_warnings
 from crm.tenancy import membership_of
 from posts.metrics import metric_reads_overview
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPostStatus
@@ -19,9 +19,9 @@ def dashboard_overview(*, user, club):
     now = timezone.now()
     return {
         "connection_rows": connection_rows(connections=connections),
-        "upcoming_posts": list(
+        "upcoming_posts": posts_with_connection_warnings(list(
             posts.filter(status=SocialPostStatus.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at")[:10]
-        ),
+        ), now=now),
         "failed_posts": list(posts.filter(status=SocialPostStatus.FAILED).order_by("-updated_at")[:10]),
         "heartbeats": list(SchedulerHeartbeat.objects.order_by("name")),
         "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),

@@ -1,14 +1,15 @@
 import logging
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+import requests
 from django.test import Client
 from django.urls import reverse
 
 from connections.models import OAuthAttempt, SocialConnection
 from connections.tests.helpers import back_from_platform, connect, start
 from crm.tests.factories import ClubFactory, StaffFactory
-from platforms.tests.contract import click_consent
+from platforms.tests.contract import _FormParser, click_consent
 from simulator import world
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +166,38 @@ def test_no_token_in_logs_pages_or_api_during_the_whole_flow(staff, simulator, c
             assert secret not in caplog.text
             for page in pages:
                 assert secret not in page
+
+
+def consent_without(authorization_url, permission):
+    """Press Allow on Facebook's consent page with one permission's box unticked; returns the redirect."""
+    with requests.Session() as browser:
+        page = browser.get(authorization_url, timeout=5, allow_redirects=False)
+        form = _FormParser()
+        form.feed(page.text)
+        button = next(b for b in form.buttons if b["label"].strip().lower() == "allow")
+        data = [(k, v) for k, v in form.fields if (k, v) != ("scope", permission)]
+        data += [(button["name"], button["value"])] if button["name"] else []
+        answer = browser.post(urljoin(page.url, form.action), data=data, timeout=5, allow_redirects=False)
+        return answer.headers["Location"]
+
+
+def test_a_reconnect_without_a_needed_permission_shows_needs_attention_in_plain_words(staff, simulator):
+    connect(staff["client"], "facebook", [world.PAGE_MAIN_ID])
+    connection = SocialConnection.objects.get(platform="FACEBOOK", account_id=world.PAGE_MAIN_ID)
+    listing = staff["client"].get(reverse("connections:list")).content.decode()
+    assert f'data-connection="{connection.pk}" data-health="active"' in listing
+
+    # Reconnect, unticking pages_manage_posts on Facebook's consent page: the page can no longer be picked,
+    # and Facebook has taken the permission away, so the connection must not stay green.
+    location = start(staff["client"], "facebook", reconnect=connection.pk)
+    callback = back_from_platform(staff["client"], consent_without(location, "pages_manage_posts"))
+    assert callback.status_code == 302
+    connection.refresh_from_db()
+    assert "pages_manage_posts" not in connection.permissions
+
+    listing = staff["client"].get(reverse("connections:list")).content.decode()
+    row = listing[listing.index(f'data-connection="{connection.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert 'data-health="missing_permissions"' in row and "Needs attention" in row and ">Active<" not in row
+    assert "publish posts on the Page (pages_manage_posts)" in row
+    assert "Reconnect" in row

@@ -221,3 +221,14 @@ def test_timeout_after_the_platform_accepted_is_not_published_twice(connect, sim
     assert post.status == S.PUBLISHED, post.error
     assert post.platform_post_id == simulator.published(platform=slug)[0]["post_id"]
     assert len(simulator.published(platform=slug)) == 1
+
+
+def test_a_posts_content_refusal_is_the_posts_error_not_the_connections(connect, simulator, run_scan):
+    connection = connect("twitter")
+    post = due(connection)
+    simulator.inject("twitter", "POST /2/tweets", "duplicate")
+    run_scan()
+    post.refresh_from_db()
+    connection.refresh_from_db()
+    assert post.status == S.FAILED and post.error
+    assert connection.last_error is None and connection.last_error_at is None and connection.is_active

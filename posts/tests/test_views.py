@@ -232,3 +232,19 @@ def test_detail_page_edits_text_and_media_of_a_draft(staff, club, settings, tmp_
     response = staff.post(url, {"action": "edit", "content": "No picture", "media_form": "1"}, follow=True)
     post.refresh_from_db()
     assert "Instagram" in response.content.decode() and len(post.media_urls) == 2 and post.content != "No picture"
+
+
+def test_upcoming_posts_on_an_unhealthy_connection_carry_a_warning_on_the_list_and_dashboard(staff, club):
+    soon = timezone.now() + timedelta(hours=2)
+    healthy = SocialConnectionFactory(tenant=club.tenant, club=club, platform="FACEBOOK",
+                                      permissions=["pages_manage_posts", "pages_read_engagement"])
+    lacking = SocialConnectionFactory(tenant=club.tenant, club=None, platform="FACEBOOK", account_name="Group page",
+                                      permissions=["pages_read_engagement"])
+    SocialPostFactory(connection=healthy, status=S.SCHEDULED, scheduled_at=soon, content="Fine post")
+    SocialPostFactory(connection=lacking, status=S.SCHEDULED, scheduled_at=soon, content="Stuck post")
+    warning = "Facebook: Group page needs attention: Facebook has not allowed SocialCRM to publish posts on the Page"
+    for name in ("posts:list", "dashboard"):
+        page = staff.get(reverse(name)).content.decode()
+        assert page.count(warning) == 1, name
+        stuck = page[page.index("Stuck post"):]
+        assert stuck.index(warning) < stuck.index("</li>" if name == "dashboard" else "</tr>"), name

@@ -213,7 +213,8 @@ def test_social_posts_one_per_active_connection_and_instagram_needs_an_image(clu
     assert post.dispatch == dispatch and "Club Champs" in post.content and post.link_url == promotion.event_url
     assert get_adapter("INSTAGRAM").media_required_reason() in dispatch.status_reason
     assert "Instagram skipped: the event has no image and Instagram posts need one" in dispatch.status_reason
-    assert (dispatch.planned_count, dispatch.sent_count, dispatch.skipped_count) == (2, 1, 1)
+    # The post waits for the publisher: it is not counted as sent until the platform has it.
+    assert (dispatch.planned_count, dispatch.sent_count, dispatch.skipped_count) == (2, 0, 1)
     # A re-run (say, a duplicate task) finds the post already there.
     PromotionDispatch.objects.filter(pk=dispatch.pk).update(status=DispatchStatus.SENDING)
     dispatch.refresh_from_db()
@@ -311,3 +312,26 @@ def test_a_reminder_missed_while_the_scheduler_was_down_is_skipped_not_sent_late
     dispatch_run(dispatch_id=three.pk, now=three.scheduled_for + datetime.timedelta(minutes=10))
     three.refresh_from_db()
     assert three.status == DispatchStatus.SENT and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_tenant_wide_connections_get_the_promotions_posts(club):
+    now = timezone.now()
+    tenant_wide = SocialConnectionFactory(club=None, tenant=club.tenant, platform="FACEBOOK")
+    own = SocialConnectionFactory(club=club, tenant=club.tenant, platform="LINKEDIN", account_type="company")
+    other_club = ClubFactory(tenant=club.tenant)
+    SocialConnectionFactory(club=other_club, tenant=club.tenant, platform="TWITTER")
+    SocialConnectionFactory(club=None, tenant=ClubFactory().tenant, platform="TWITTER")  # another tenant's tenant-wide connection
+    promotion = planned_promotion(club=club, channels=["SOCIAL"], now=now)
+    dispatch = dispatch_run(dispatch_id=announcement(promotion, "SOCIAL").pk, now=now)
+    assert {p.connection for p in SocialPost.objects.all()} == {tenant_wide, own}
+    assert dispatch.status == "SENT" and "no active social connection" not in dispatch.status_reason
+    assert dispatch.planned_count == 2
+
+
+@pytest.mark.django_db
+def test_a_social_dispatch_without_any_connection_is_skipped_not_sent(club):
+    now = timezone.now()
+    promotion = planned_promotion(club=club, channels=["SOCIAL"], now=now)
+    dispatch = dispatch_run(dispatch_id=announcement(promotion, "SOCIAL").pk, now=now)
+    assert dispatch.status == "SKIPPED" and "no active social connection" in dispatch.status_reason

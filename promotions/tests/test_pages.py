@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from crm.tests.factories import ClubFactory, StaffFactory
 from promotions.models import EventPromotion
+from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +79,33 @@ def test_a_start_in_the_spring_forward_gap_is_read_past_the_gap(client, club):
     promotion.refresh_from_db()
     # 31 March 2030: London skips 01:00-02:00; 01:30 is read as 02:30 BST (01:30 UTC), never an hour early.
     assert promotion.event_starts_at == datetime.datetime(2030, 3, 31, 1, 30, tzinfo=datetime.UTC)
+
+
+def test_an_announcement_after_the_event_starts_is_refused_on_its_field(client, club):
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    day = (timezone.now() + datetime.timedelta(days=10)).date()
+    response = client.post("/promotions/new/", {
+        "club": club.pk, "event_name": "Late Medal", "event_starts_at": f"{day:%Y-%m-%d}T10:00",
+        "announce_at": f"{day:%Y-%m-%d}T12:00", "channels": ["EMAIL"], "reminder_days": "1"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["announce_at"] == ["The announcement must go out before the event starts."]
+    assert not EventPromotion.objects.filter(event_name="Late Medal").exists()
+
+    promotion = EventPromotionFactory(club=club, source_type="SPECIAL", channels=["EMAIL"])
+    response = client.post(f"/promotions/{promotion.pk}/edit/", {
+        "event_name": promotion.event_name, "event_starts_at": f"{day:%Y-%m-%d}T10:00",
+        "announce_at": f"{day:%Y-%m-%d}T10:00", "channels": ["EMAIL"], "reminder_days": "1"})
+    assert response.status_code == 200 and "announce_at" in response.context["form"].errors
+
+
+def test_the_lists_progress_does_not_count_skipped_steps_as_done(client, club):
+    from promotions.models import DispatchStatus
+
+    promotion = EventPromotionFactory(club=club, channels=["EMAIL"], reminder_days=[3, 1], event_name="Club Pairs")
+    promotion_plan(promotion=promotion)
+    first, second, third = promotion.dispatches.order_by("scheduled_for")
+    first.status, second.status = DispatchStatus.SENT, DispatchStatus.SKIPPED
+    first.save(), second.save()
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    page = client.get("/promotions/").content.decode()
+    assert "1 of 3 sends done · 1 skipped" in page
