@@ -107,6 +107,8 @@ class OAuthAttempt(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "OAuth attempt"
+        verbose_name_plural = "OAuth attempts"
         indexes = [models.Index(fields=["created_at"], name="oauth_attempt_created_idx")]
 
     def __repr__(self):

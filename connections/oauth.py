@@ -15,6 +15,7 @@ from connections import vault
 from connections.models import OAuthAttempt, SocialConnection
 from crm.tenancy import allowed_club_ids, scope_queryset
 from platforms import PlatformError, adapter_for_slug
+from posts.services import posts_unblock_after_reconnect
 
 logger = logging.getLogger("connections")
 
@@ -249,6 +250,7 @@ def connection_connect_accounts(*, user, session_key, attempt_id, picks, clubs_a
         connection.last_used_at = timezone.now()  # the sign-in itself just called the platform
         connection.connected_by = user.get_username()
         connection.save()
+        posts_unblock_after_reconnect(connection=connection)
         saved.append(connection)
     attempt.offered_accounts = None
     attempt.completed_at = timezone.now()

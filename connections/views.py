@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from connections import oauth
 from connections.models import SocialConnection
@@ -92,9 +91,14 @@ def _scoped_connection(request, pk):
 
 
 @login_required
-@require_POST
 def deactivate(request, pk):
-    connection = connection_deactivate(connection=_scoped_connection(request, pk), by=request.user.get_username())
+    """Ask first (a GET, or a POST without the confirm page's answer); deactivate on the confirmed POST."""
+    connection = _scoped_connection(request, pk)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return render(request, "connections/deactivate.html", {
+            "connection": connection, "pending_posts": connection_scheduled_post_count(connection=connection),
+        })
+    connection = connection_deactivate(connection=connection, by=request.user.get_username())
     messages.success(request, f"{connection.account_name} was deactivated. Its posts are kept; reconnect to use it again.")
     return redirect("connections:list")
 

@@ -242,6 +242,8 @@ class PlatformAdapter(ABC):
     # What each required permission lets SocialCRM do, in staff's words ("publish posts on the Page").
     permission_words: ClassVar[dict[str, str]] = {}
     scopes: ClassVar[list[str]] = []
+    # Each scope (or role) by the name the platform's consent screen gives it: staff never see the codes.
+    permission_labels: ClassVar[dict[str, str]] = {}
     max_batch: ClassVar[int] = 50
     recent_page_size: ClassVar[int] = 50  # posts per page when looking back through the account
     # the usage key of the call that reads metrics, when the platform limits each endpoint on its own
@@ -316,9 +318,21 @@ class PlatformAdapter(ABC):
         words = self.permission_words.get(permission)
         return f"{words} ({permission})" if words else permission
 
+    def permission_label(self, code: str) -> str:
+        return self.permission_labels.get(code, code)
+
     def missing_permissions_reason(self, missing: list[str]) -> str:
+        names = ", ".join(f"“{self.permission_label(p)}”" for p in missing)
         return (f"{self.display_name} did not grant the permission{'s' if len(missing) > 1 else ''} "
-                f"needed to publish: {', '.join(missing)}. Connect again and allow them.")
+                f"needed to publish: {names}. Connect again and allow {'them' if len(missing) > 1 else 'it'}.")
+
+    def permission_refusal(self, said: str) -> str:
+        """A plain sentence for a refusal for want of a permission, naming it when the platform's text does."""
+        for code, label in self.permission_labels.items():
+            if re.search(rf"(?<![\w.]){re.escape(code)}(?![\w.])", said or ""):
+                return f"{self.display_name} needs the “{label}” permission. Reconnect the account and tick it."
+        return (f"{self.display_name} refused: the account lacks a permission. Reconnect the account and "
+                "allow everything it asks for.")
 
     # ------------------------------------------------------------ content
 

@@ -41,6 +41,18 @@ class FacebookAdapter(GraphAdapter):
     # business_management: Pages the person manages through a Business Manager.
     scopes = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "publish_video", "read_insights",
               "business_management"]
+    permission_labels = {
+        "pages_manage_posts": "Create content", "pages_read_engagement": "Read content and engagement",
+        "pages_show_list": "Show the Pages you manage", "publish_video": "Publish videos",
+        "read_insights": "Read Page insights", "business_management": "Manage your business",
+    }
+
+    def permission_refusal(self, said: str) -> str:
+        # A Page role without the CREATE_CONTENT task: a Page admin grants it, not the sign-in.
+        if "CREATE_CONTENT" in (said or ""):
+            return ("Your role on this Facebook Page does not include “Create content”. Ask a Page admin to "
+                    "give it to you, then reconnect the account.")
+        return super().permission_refusal(said)
 
     def render_text(self, content: PostContent) -> str:
         # A text post carries the link as an attachment; a photo post has no link field.

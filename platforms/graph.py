@@ -122,7 +122,7 @@ class GraphAdapter(PlatformAdapter):
             return AuthExpired(f"The {name} connection has expired or was revoked; reconnect the account. "
                                f"({said})", **common)
         if code == 10 or (code is not None and 200 <= code <= 299):
-            return PermissionMissing(f"{name} refused: a permission or Page role is missing. ({said})", **common)
+            return PermissionMissing(f"{self.permission_refusal(said)} ({said})", **common)
         if code == 506:
             return DuplicateContent(f"{name} refuses a post identical to a recent one. ({said})", **common)
         if code == 803 or (code == 100 and (subcode in (33, "33") or "not exist" in said)):

@@ -53,6 +53,11 @@ class InstagramAdapter(GraphAdapter):
     # business_management: accounts whose Page the person manages through a Business Manager.
     scopes = ["instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement",
               "instagram_manage_insights", "business_management"]
+    permission_labels = {
+        "instagram_content_publish": "Create content", "instagram_basic": "Access profile and posts",
+        "pages_show_list": "Show the Pages you manage", "pages_read_engagement": "Read content and engagement",
+        "instagram_manage_insights": "Read insights", "business_management": "Manage your business",
+    }
     # "(#10) Not enough viewers": one media's refusal, the others of a batch still have insights.
     per_item_insight_codes = frozenset({"10"})
     inspects_media = True

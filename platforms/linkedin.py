@@ -83,6 +83,11 @@ class LinkedInAdapter(PlatformAdapter):
     required_permissions = ["w_organization_social"]
     permission_words = {"w_organization_social": "post on the company page"}
     scopes = ["w_organization_social", "r_organization_social", "rw_organization_admin"]
+    permission_labels = {
+        "w_organization_social": "Create posts for your organization",
+        "r_organization_social": "Read your organization's posts",
+        "rw_organization_admin": "Manage your organization's pages and reporting",
+    }
     max_batch = 50
     max_media = 20
     allows_video = True
@@ -462,8 +467,7 @@ class LinkedInAdapter(PlatformAdapter):
             return AuthExpired(f"The {name} connection has expired or was revoked; reconnect the account. ({said})",
                                **common)
         if status == 403:
-            return PermissionMissing(f"{name} refused: a permission or organization role is missing. ({said})",
-                                     **common)
+            return PermissionMissing(f"{self.permission_refusal(said)} ({said})", **common)
         if status == 404:
             return NotFound(f"{name} no longer has this item. ({said})", **common)
         duplicate = _DUPLICATE_RE.search(said)

@@ -61,6 +61,10 @@ class TwitterAdapter(PlatformAdapter):
     required_permissions = ["tweet.read", "tweet.write"]
     permission_words = {"tweet.read": "read the account's posts", "tweet.write": "publish posts"}
     scopes = ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
+    permission_labels = {
+        "tweet.write": "Post and repost for you", "tweet.read": "Read posts", "users.read": "Read your profile",
+        "offline.access": "Stay connected", "media.write": "Upload media for you",
+    }
     max_batch = 100
     recent_page_size = 100
     max_media = 4
@@ -355,8 +359,7 @@ class TwitterAdapter(PlatformAdapter):
         if status == 403 and "duplicate" in said.lower():
             return DuplicateContent(f"{name} refuses a post identical to a recent one. ({said})", **common)
         if status == 403:
-            return PermissionMissing(f"{name} refused: the account or app is not allowed to do this. ({said})",
-                                     **common)
+            return PermissionMissing(f"{self.permission_refusal(said)} ({said})", **common)
         if status == 404:
             return NotFound(f"{name} no longer has this item. ({said})", **common)
         if status == 400 and response.request is not None and "/oauth2/" in (response.request.path_url or ""):

@@ -26,7 +26,7 @@ class SocialPostSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_actions(self, post) -> list[str]:
-        return allowed_actions(post.status)
+        return allowed_actions(post.status, post.error_kind)
 
     def to_representation(self, post):
         data = super().to_representation(post)

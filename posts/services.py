@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
-from posts.models import SocialPost
+from posts.models import PublishErrorKind, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.publishing import enqueue_publish, post_claim
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
@@ -117,7 +117,12 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
 
 @transaction.atomic
 def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_urls=None, campaign=..., connection=None):
-    """Edit a DRAFT or FAILED post (a FAILED one becomes a DRAFT again: its old error no longer applies)."""
+    """Edit a DRAFT or FAILED post.
+
+    A FAILED post stays FAILED, so it can still be retried; the edit lifts a refusal that blocked
+    retrying (the content it judged is gone), and a publish time already past is cleared so no page
+    shows it as when the post will go out.
+    """
     post = SocialPost.objects.select_for_update().select_related("connection").get(pk=post.pk)
     check_editable(post.status)
     if connection is not None and connection.pk != post.connection_id:
@@ -136,12 +141,18 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         post.media_urls = _clean_list(media_urls)
     raise_for_violations(content_violations(platform=post.connection.platform, content=post_content(post)))
     if post.status == S.FAILED:
-        check_transition(post.status, S.DRAFT, action="edit")
-        post.status = S.DRAFT
-        post.error = post.error_kind = post.next_attempt_at = None
-        post.attempts = 0
+        post.error_kind = post.next_attempt_at = None
+        if post.scheduled_at is not None and post.scheduled_at < timezone.now():
+            post.scheduled_at = None
     post.save()
     return post
+
+
+def posts_unblock_after_reconnect(*, connection):
+    """A reconnect may grant the permission a failed post lacked: its posts may be retried again."""
+    return SocialPost.objects.filter(connection=connection, status=S.FAILED,
+                                     error_kind=PublishErrorKind.PERMISSION).update(
+        error_kind=None, updated_at=timezone.now())
 
 
 def _locked(post):
@@ -191,7 +202,7 @@ def post_cancel(*, post, by):
 def post_retry(*, post, by, at=None):
     """FAILED → SCHEDULED, with a fresh attempt budget; at once unless a later time is given."""
     fresh = _locked(post)
-    check_action(fresh.status, "retry")
+    check_action(fresh.status, "retry", error_kind=fresh.error_kind)
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
     raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     now = timezone.now()
@@ -210,7 +221,7 @@ def post_publish_now(*, post, by):
     """Publish a DRAFT, SCHEDULED or FAILED post at once: schedule it for now and claim it straight away."""
     with transaction.atomic():
         fresh = _locked(post)
-        check_action(fresh.status, "publish")
+        check_action(fresh.status, "publish", error_kind=fresh.error_kind)
         _check_connection(tenant=fresh.tenant, connection=fresh.connection)
         raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
         now = timezone.now()
@@ -316,6 +327,26 @@ def _as_jpeg(upload):
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise ValidationError({"media": f"“{upload.name}” could not be read as an image ({type(exc).__name__})."}) from None
     return SimpleUploadedFile(upload.name, out.getvalue(), content_type="image/jpeg")
+
+
+def media_stored_urls(*, tenant, names):
+    """The URLs of files media_store saved for this tenant, named by storage name (a form's attached files).
+
+    A name that is not one of the tenant's uploads, or no longer stored, is refused: a form can
+    only re-attach what the same tenant uploaded.
+    """
+    import re
+
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    shape = re.compile(rf"posts/{re.escape(str(tenant.pk))}/[0-9a-f]{{32}}/[\w.-]+")
+    urls = []
+    for name in dict.fromkeys(str(n).strip() for n in names if str(n).strip()):
+        if not shape.fullmatch(name) or not default_storage.exists(name):
+            raise ValidationError({"media": "An attached file is no longer stored; upload it again."})
+        urls.append(settings.SITE_URL.rstrip("/") + settings.MEDIA_URL + name)
+    return urls
 
 
 def media_discard(*, urls):

@@ -10,4 +10,5 @@ urlpatterns = [
     path("calendar/", views.calendar, name="calendar"),
     path("<uuid:post_id>/", views.detail, name="detail"),
     path("<uuid:post_id>/action/", views.post_action, name="action"),
+    path("<uuid:post_id>/delete/", views.delete_confirm, name="delete"),
 ]

@@ -18,10 +18,11 @@ from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import PostContent, get_adapter
+from platforms.fetch import stored_media_name
 from posts import selectors, services
 from posts.content import post_content
 from posts.models import SocialPost, SocialPostStatus
-from posts.states import IllegalTransition, allowed_actions
+from posts.states import IllegalTransition, allowed_actions, check_action, retry_block
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
 
@@ -132,7 +133,7 @@ def compose(request):
     groups = selectors.composer_connections(user=request.user)
     campaigns = selectors.composer_campaigns(user=request.user)
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
-            "scheduled_local": ""}
+            "scheduled_local": "", "stored_media": []}
     errors = []
     if request.method == "POST":
         form = {
@@ -141,6 +142,7 @@ def compose(request):
             "media_urls": [u for u in request.POST.getlist("media_urls") if u.strip()],
             "connections": request.POST.getlist("connections"), "campaign": request.POST.get("campaign", ""),
             "scheduled_local": request.POST.get("scheduled_local", ""),
+            "stored_media": request.POST.getlist("stored_media"),
         }
         intent = request.POST.get("intent", "draft")
         try:
@@ -153,13 +155,36 @@ def compose(request):
             if len(created) == 1:
                 return redirect("posts:detail", post_id=created[0].pk)
             return redirect("posts:list")
+    attached = [{"name": name, "label": name.rsplit("/", 1)[-1]} for name in form["stored_media"]]
     return render(request, "posts/compose.html", {
-        "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
+        "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "rules_url": reverse("posts:rules"), "club": request.club,
     })
 
 
+def _keep_uploads(request, tenant, form):
+    """Store this submission's files and list them on the form, so a refusal of any field loses none of them.
+
+    Files attached on an earlier, refused submission come back as storage names, re-checked as this
+    tenant's own uploads. Returns their URLs.
+    """
+    urls = services.media_stored_urls(tenant=tenant, names=form["stored_media"])
+    refused = []
+    for upload in request.FILES.getlist("media"):
+        try:
+            url = services.media_store(upload=upload, tenant=tenant)
+        except ValidationError as exc:
+            refused.extend(exc.messages)
+            continue
+        urls.append(url)
+        form["stored_media"].append(stored_media_name(url))
+    if refused:
+        raise ValidationError(refused)
+    return urls
+
+
 def _compose_posts(request, tenant, form, intent):
+    stored = _keep_uploads(request, tenant, form)
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     try:
         connections = list(scoped.filter(pk__in=form["connections"]))
@@ -177,25 +202,12 @@ def _compose_posts(request, tenant, form, intent):
         local = _parse_local(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
-    stored = []
-    try:
-        for upload in request.FILES.getlist("media"):
-            stored.append(services.media_store(upload=upload, tenant=tenant))
-    except ValidationError:
-        services.media_discard(urls=stored)
-        raise
-    media_urls = list(form["media_urls"]) + stored
-    form["media_urls"] = media_urls
-    try:
-        return services.posts_compose(
-            tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
-            link_url=form["link_url"] or None, media_urls=media_urls, campaign=campaign,
-            scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
-            publish_now=intent == "publish", by=request.user)
-    except ValidationError:
-        services.media_discard(urls=stored)
-        form["media_urls"] = [url for url in media_urls if url not in stored]
-        raise
+    # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
+    return services.posts_compose(
+        tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
+        link_url=form["link_url"] or None, media_urls=list(form["media_urls"]) + stored, campaign=campaign,
+        scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
+        publish_now=intent == "publish", by=request.user)
 
 
 def _rules_body(request):
@@ -292,7 +304,8 @@ def detail(request, post_id):
                for name, label in (("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"),
                                    ("reach", "Reach"), ("impressions", "Impressions"))]
     return render(request, "posts/detail.html", {
-        "post": post, "actions": allowed_actions(post.status), "history": history, "chart": chart, "metrics": metrics,
+        "post": post, "actions": allowed_actions(post.status, post.error_kind),
+        "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
         "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
         "scheduled_local": club_utc_to_local(club, post.scheduled_at).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
     })
@@ -337,6 +350,8 @@ def post_action(request, post_id):
         elif action == "retry":
             services.post_retry(post=post, by=request.user)
         elif action == "delete":
+            if request.POST.get("confirm") != "yes":  # deleting cannot be undone: only from the confirm page
+                return redirect("posts:delete", post_id=post.pk)
             services.post_delete(post=post, by=request.user)
             messages.success(request, "Post deleted.")
             return redirect("posts:list")
@@ -354,3 +369,15 @@ def post_action(request, post_id):
                                    "publish": "Post sent for publishing.", "retry": "Post will be tried again.",
                                    "edit": "Post saved."}[action])
     return redirect("posts:detail", post_id=post.pk)
+
+
+@login_required
+def delete_confirm(request, post_id):
+    """Ask before deleting: the post and its history go for good."""
+    post = _post_or_404(request, post_id)
+    try:
+        check_action(post.status, "delete")
+    except IllegalTransition as exc:
+        messages.error(request, exc.message)
+        return redirect("posts:detail", post_id=post.pk)
+    return render(request, "posts/delete.html", {"post": post})

@@ -174,6 +174,7 @@ class PromotionDispatch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "promotion dispatches"
         ordering = ["scheduled_for", "channel"]
         constraints = [
             models.UniqueConstraint(fields=["promotion", "kind", "days_before", "channel"], name="dispatch_step_channel_uniq"),
@@ -213,6 +214,7 @@ class PromotionDelivery(models.Model):
     not_before = models.DateTimeField(null=True, blank=True, help_text="Held (SMS quiet hours) until this time.")
 
     class Meta:
+        verbose_name_plural = "promotion deliveries"
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "member"], name="delivery_dispatch_member_uniq"),
         ]

@@ -11,6 +11,7 @@ from crm.tenancy import membership_of
 from posts.metrics import metric_reads_overview
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPostStatus
 from posts.selectors import post_list
+from socialcrm.schedules import periodic_schedules
 
 
 def dashboard_overview(*, user, club):
@@ -23,12 +24,21 @@ def dashboard_overview(*, user, club):
             posts.filter(status=SocialPostStatus.SCHEDULED, scheduled_at__gte=now).order_by("scheduled_at")[:10]
         ), now=now),
         "failed_posts": list(posts.filter(status=SocialPostStatus.FAILED).order_by("-updated_at")[:10]),
-        "heartbeats": list(SchedulerHeartbeat.objects.order_by("name")),
+        "heartbeats": heartbeats_labelled(),
         "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),
         "engagement_chart": engagement_by_day(posts=posts, days=14, now=now),
         "publish_lag": publish_lag(posts=posts, now=now),
         "metric_reads": _metric_reads_for_admins(user=user, now=now),
     }
+
+
+def heartbeats_labelled():
+    """The periodic jobs' proofs of life, each named as staff know the job (never by its task name)."""
+    labels = {schedule.task.rsplit(".", 1)[-1]: schedule.name for schedule in periodic_schedules()}
+    beats = list(SchedulerHeartbeat.objects.order_by("name"))
+    for beat in beats:
+        beat.label = labels.get(beat.name, beat.name.replace("_", " "))
+    return beats
 
 
 def publish_lag(*, posts, now, hours=24):

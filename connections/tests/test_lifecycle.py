@@ -156,7 +156,7 @@ def test_delete_tells_how_many_scheduled_posts_go_and_revokes(staff, simulator):
 def test_deactivate_keeps_history(staff, simulator):
     conn = connected(staff, "facebook", world.PAGE_MAIN_ID)
     SocialPostFactory(connection=conn, status="PUBLISHED")
-    staff["client"].post(reverse("connections:deactivate", args=[conn.pk]))
+    staff["client"].post(reverse("connections:deactivate", args=[conn.pk]), {"confirm": "yes"})
     conn.refresh_from_db()
     assert not conn.is_active and conn.posts.count() == 1
 

@@ -99,6 +99,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "connections:delete": {"pk": world["connection"].pk},
         "posts:detail": {"post_id": world["post"].pk},
         "posts:action": {"post_id": world["post"].pk},
+        "posts:delete": {"post_id": world["post"].pk},
         "promotions:detail": {"pk": world["promotion"].pk},
         "promotions:edit": {"pk": world["promotion"].pk},
         "promotions:toggle": {"pk": world["promotion"].pk},
@@ -107,8 +108,8 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:unsubscribe": {"token": "not-a-token"},
         "media": {"path": "missing.jpg"},
     }
-    must_render = {"dashboard", "connections:list", "connections:delete", "posts:list", "posts:compose",
-                   "posts:calendar", "posts:detail", "promotions:list", "promotions:create", "promotions:settings",
+    must_render = {"dashboard", "connections:list", "connections:delete", "connections:deactivate", "posts:list", "posts:compose",
+                   "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
                    "api-redoc"}
     seen = set()

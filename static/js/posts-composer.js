@@ -1,12 +1,15 @@
-// Live per-platform counter, rules and preview for the composer. The counting itself (X's
-// weighting included) is done by the server's adapters; this only asks, debounced, and shows.
+// Live per-platform counter, rules and preview for the composer and a draft's edit form. The
+// counting itself (X's weighting included) is done by the server's adapters; this only asks,
+// debounced, and shows. A form names its platforms by its checked accounts (the composer) or by
+// data-platforms (the edit form of one post); buttons marked data-needs-valid wait for no violations.
 (function () {
   "use strict";
-  var form = document.getElementById("composer");
-  if (!form) return;
-  var out = document.getElementById("platform-rules");
-  var none = document.getElementById("no-platforms");
-  var buttons = [document.getElementById("schedule"), document.getElementById("publish-now")];
+  document.querySelectorAll("form[data-rules-url]").forEach(function (form) { counter(form); });
+
+  function counter(form) {
+  var out = form.querySelector("[data-rules-out]");
+  var none = form.querySelector("[data-rules-empty]");
+  var buttons = form.querySelectorAll("[data-needs-valid]");
   var timer = null, sequence = 0;
 
   function csrf() {
@@ -15,6 +18,7 @@
   }
 
   function chosenPlatforms() {
+    if (form.dataset.platforms) return form.dataset.platforms.split(" ");
     var seen = [];
     form.querySelectorAll("input[name=connections]:checked").forEach(function (box) {
       if (seen.indexOf(box.dataset.platform) < 0) seen.push(box.dataset.platform);
@@ -24,15 +28,19 @@
 
   function payload() {
     var media = [];
-    form.querySelectorAll("input[name=media_urls]").forEach(function (i) { media.push(i.value); });
-    var files = document.getElementById("id_media");
+    form.querySelectorAll("input[name=media_urls], input[name=keep_media]:checked").forEach(function (i) {
+      media.push(i.value);
+    });
+    var files = form.querySelector("input[type=file][name=media]");
+    var uploads = files && files.files ? files.files.length : 0;
+    uploads += form.querySelectorAll("input[name=stored_media]:checked").length;
     return {
       platforms: chosenPlatforms(),
       content: form.elements.content.value,
       hashtags: form.elements.hashtags.value,
       link_url: form.elements.link_url.value,
       media_urls: media,
-      uploads: files && files.files ? files.files.length : 0
+      uploads: uploads
     };
   }
 
@@ -46,7 +54,7 @@
   function render(platforms) {
     out.textContent = "";
     var names = Object.keys(platforms);
-    none.hidden = names.length > 0;
+    if (none) none.hidden = names.length > 0;
     var blocked = false;
     names.forEach(function (key) {
       var p = platforms[key];
@@ -66,7 +74,7 @@
       section.appendChild(el("div", {"class": "preview", "aria-label": p.name + " preview"}, p.preview));
       out.appendChild(section);
     });
-    buttons.forEach(function (b) { if (b) b.disabled = blocked; });
+    buttons.forEach(function (b) { b.disabled = blocked; });
   }
 
   function check() {
@@ -90,4 +98,5 @@
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
   check();
+  }
 })();
