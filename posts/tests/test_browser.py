@@ -79,7 +79,7 @@ def test_published_post_shows_live_link_and_metrics(page, login, pat, club, conn
     simulator.set_metrics(post.platform_post_id, likes=21, impressions=480, reach=300)
     posts_sync_metrics()
     simulator.set_metrics(post.platform_post_id, likes=34, impressions=900, reach=520)
-    posts_sync_metrics(now=timezone.now() + timedelta(hours=1, minutes=5))
+    posts_sync_metrics(now=timezone.now() + timedelta(hours=1, minutes=31))  # the account's hourly grid: <= 1.5 h
     page.reload()
     assert page.inner_text("#post-status") == "Published"
     link = page.locator("#live-link")

@@ -60,7 +60,8 @@ def test_metrics_sync_and_token_refresh_stop_on_an_undecryptable_token(connect):
     connection = connect("twitter")
     two_hours_ago = timezone.now() - timedelta(hours=2)
     SocialPostFactory(connection=connection, content="Done", status=S.PUBLISHED, scheduled_at=two_hours_ago,
-                      published_at=two_hours_ago, platform_post_id="1900000000000000001")
+                      published_at=two_hours_ago, platform_post_id="1900000000000000001",
+                      metrics_next_sync_at=two_hours_ago)
     SocialConnection.objects.filter(pk=connection.pk).update(token_expiry=timezone.now() + timedelta(minutes=1))
     _make_unreadable(connection)
     assert refresh_connection_tokens(connection_id=str(connection.pk), tenant_id=connection.tenant_id) == "needs-reconnect"
