@@ -108,6 +108,7 @@ def page_urls(world, attempt):
         "posts:detail": [reverse("posts:detail", args=[p.pk]) for p in
                          (world["failed"], published, world["scheduled"])],
         "posts:action": None,  # POST only
+        "posts:delete": [reverse("posts:delete", args=[world["failed"].pk])],  # the confirm page
         "promotions:list": [reverse("promotions:list")],
         "promotions:create": [reverse("promotions:create")],
         "promotions:settings": [reverse("promotions:settings")],
