@@ -146,16 +146,10 @@ def _problems_in(node, place, problems):
     elif isinstance(node, nodes.Call):
         problems.append(f"{line}calling “{_dotted(node)}” is not allowed.")
         return
-    elif isinstance(node, nodes.Filter):
-        if node.name not in ALLOWED_FILTERS:
-            problems.append(f"{line}the filter “{node.name}” is not allowed (allowed: {', '.join(ALLOWED_FILTERS)}).")
-            return
-        if node.dyn_args is not None or node.dyn_kwargs is not None:
-            problems.append(f"{line}* and ** arguments are not allowed.")
-            return
-    elif isinstance(node, nodes.Test):
-        if node.name not in ALLOWED_TESTS:
-            problems.append(f"{line}the test “{node.name}” is not allowed (allowed: {', '.join(ALLOWED_TESTS)}).")
+    elif isinstance(node, (nodes.Filter, nodes.Test)):
+        kind, allowed = ("filter", ALLOWED_FILTERS) if isinstance(node, nodes.Filter) else ("test", ALLOWED_TESTS)
+        if node.name not in allowed:
+            problems.append(f"{line}the {kind} “{node.name}” is not allowed (allowed: {', '.join(allowed)}).")
             return
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             problems.append(f"{line}* and ** arguments are not allowed.")
