@@ -21,6 +21,15 @@ def new_event_secret():
     return secrets.token_urlsafe(32)
 
 
+class TimeLocale(models.TextChoices):
+    """How staff pages write dates and times; the locale decides the clock style (see crm/dates.py)."""
+
+    EN_GB = "en-GB", "English (UK), 24-hour clock"
+    EN_IE = "en-IE", "English (Ireland), 24-hour clock"
+    EN_US = "en-US", "English (US), 12-hour clock"
+    EN_AU = "en-AU", "English (Australia), 12-hour clock"
+
+
 def default_promotion_channels():
     return ["EMAIL", "SMS", "SOCIAL"]
 
@@ -50,6 +59,10 @@ class Tenant(models.Model):
         help_text="Platform calls the metric sync may make per month for this tenant; empty: the site default "
                   "(METRICS_MONTHLY_READ_BUDGET), 0: unlimited.",
     )
+    time_locale = models.CharField(
+        max_length=8, choices=TimeLocale.choices, default=TimeLocale.EN_GB, verbose_name="date and time style",
+        help_text="How times are written for rows that serve the whole tenant (no club).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +85,10 @@ class Club(models.Model):
     )
     default_send_time = models.TimeField(
         null=True, blank=True, help_text="Local time reminders go out; the tenant's default when empty."
+    )
+    time_locale = models.CharField(
+        max_length=8, choices=TimeLocale.choices, default=TimeLocale.EN_GB, verbose_name="date and time style",
+        help_text="How staff pages, the admin and charts write this club's dates and times (24-hour or 12-hour clock).",
     )
 
     class Meta:
