@@ -15,7 +15,7 @@ import datetime
 
 from django.utils import timezone
 
-from crm.clock import club_zone, club_utc_to_local
+from crm.clock import club_utc_to_local, club_zone
 from crm.models import TimeLocale
 
 DEFAULT_LOCALE = TimeLocale.EN_GB.value

@@ -73,12 +73,25 @@ class PromotionForm(forms.Form):
         templates = scope_queryset(MessageTemplate.objects.all(), user)
         self.fields["email_template"].queryset = templates.filter(channel="EMAIL")
         self.fields["sms_template"].queryset = templates.filter(channel="SMS")
+        self._name_the_clock(promotion.club if promotion is not None else None)
         if promotion is not None:
             self.fields["club"].disabled = True
             if promotion.source_type != "SPECIAL":
                 for name in self.EVENT_FIELDS:
                     self.fields[name].disabled = True
                     self.fields[name].help_text = "From the source system."
+
+    def _name_the_clock(self, club):
+        """Beside each date and time: the timezone it is typed in (the club's, or each club's when not chosen yet)."""
+        if club is not None:
+            clock = f"Typed on the club's clock: {club.timezone}."
+        else:
+            zones = sorted({str(c.timezone) for c in self.fields["club"].queryset})
+            clock = ("Typed on the chosen club's clock: " + ", ".join(zones) + "." if len(zones) != 1
+                     else f"Typed on the club's clock: {zones[0]}.")
+        for name in ("event_starts_at", "announce_at"):
+            field = self.fields[name]
+            field.help_text = f"{field.help_text} {clock}".strip()
 
     @classmethod
     def initial_for(cls, promotion):
