@@ -13,7 +13,7 @@ from django.db import models
 from rest_framework.authtoken.models import TokenProxy
 from timezone_field import TimeZoneField
 
-from crm.validators import validate_e164, validate_int_list
+from crm.validators import validate_day_in_range, validate_e164, validate_int_list
 from promotions import templating
 
 
@@ -154,8 +154,8 @@ class Campaign(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
     club = models.ForeignKey(Club, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns")
     name = models.CharField(max_length=200)
-    starts_on = models.DateField(null=True, blank=True)
-    ends_on = models.DateField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True, validators=[validate_day_in_range])
+    ends_on = models.DateField(null=True, blank=True, validators=[validate_day_in_range])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

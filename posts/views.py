@@ -55,6 +55,8 @@ def post_index(request):
             day = date_in_range(date.fromisoformat(raw)) + timedelta(days=1 if name == "date_to" else 0)
             filters[name] = club_local_to_utc(request.club, datetime.combine(day, datetime.min.time()))
         except ValueError:
+            if raw:
+                messages.warning(request, f"“{raw[:20]}” is not a date; showing posts of every date.")
             continue
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
@@ -255,9 +257,13 @@ def rules(request):
 def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
     zone = _zone(request.club)
+    raw = request.GET.get("date", "")
     try:
-        day = date_in_range(date.fromisoformat(request.GET.get("date", "")))
-    except (ValueError, ValidationError):
+        day = date_in_range(date.fromisoformat(raw))
+    except (ValueError, ValidationError) as exc:
+        if raw:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else "That is not a date."
+            messages.warning(request, f"{reason} Showing today.")
         day = club_utc_to_local(request.club, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
     by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end)
