@@ -4,14 +4,20 @@ Django's admin would write a datetime column in the active timezone and the site
 ``ClubTimesAdminMixin`` swaps every read-only datetime of a ModelAdmin (list columns, read-only
 fields, view-only pages) for a column that writes it with ``crm.dates.format_moment`` in the row's
 club (found through the model's ``club_path``); a row without a club uses the active timezone and
-the tenant's style. Sorting by the column still sorts by the field. Editable datetimes keep their
-inputs (read in the active timezone, the signed-in club's, which the form names).
+the tenant's style. Sorting by the column still sorts by the field.
+
+Editable datetimes are typed and prefilled on the row's club clock too (the change page runs in that
+timezone), and the form names the clock beside them. A new row has no club yet: the signed-in club's
+clock applies, and is named.
 """
 
+from django.contrib.admin.utils import unquote
 from django.db import models
+from django.utils import timezone
 from django.utils.text import capfirst
 
 from crm import dates
+from crm.clock import club_zone
 
 SUFFIX = "_club_time"
 
@@ -92,3 +98,22 @@ class ClubTimesAdminMixin:
                 fields.append(column if column and (view_only or column in readonly) else name)
             swapped.append((title, {**options, "fields": fields}))
         return swapped
+
+    def _row_zone(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        return club_zone(row_club(obj)) if obj is not None else timezone.get_current_timezone()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with timezone.override(self._row_zone(request, object_id)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()  # the inputs are written now, on this clock, not after the view returns
+            return response
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.DateTimeField) and field is not None:
+            # Built while the change page runs on the row's clock (changeform_view), so this names it.
+            clock = f"On the {timezone.get_current_timezone_name()} clock."
+            field.help_text = f"{field.help_text} {clock}".strip()
+        return field

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.clock import club_local_to_utc, club_utc_to_local
+from crm.dates import PICKER_FORMAT
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
@@ -35,13 +36,17 @@ class WallClockDateTimeField(forms.DateTimeField):
         return parsed.astimezone(datetime.UTC).replace(tzinfo=None) if parsed is not None else None
 
 
+# A datetime-local input takes "2027-03-14T09:00"; Django's default "2027-03-14 09:00:00" leaves it empty.
+PICKER = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=PICKER_FORMAT)
+
+
 class PromotionForm(forms.Form):
     """Create or edit a promotion. Times are typed on the club's clock and stored as UTC."""
 
     club = forms.ModelChoiceField(queryset=None, empty_label=None)
     event_name = forms.CharField(max_length=255, label="Event")
     event_starts_at = WallClockDateTimeField(label="Starts (club time)",
-                                           widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                           widget=PICKER)
     event_location = forms.CharField(max_length=255, required=False, label="Location")
     event_url = forms.URLField(max_length=2000, required=False, label="Event link")
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
@@ -50,7 +55,7 @@ class PromotionForm(forms.Form):
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
     announce_at = WallClockDateTimeField(required=False, label="Announce at (club time)",
                                       help_text="Leave empty to announce at once.",
-                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                      widget=PICKER)
     reminder_days = forms.CharField(initial="7, 3, 1", label="Reminders (days before)", required=False)
     segment = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every member of the club")
     target_radius = forms.IntegerField(required=False, min_value=1, max_value=20000, label="Only within (km)")
