@@ -33,5 +33,5 @@ class ClubSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Club
-        fields = ["id", "name", "timezone", "time_locale", "default_send_time"]
+        fields = ["id", "name", "timezone", "time_locale"]
         read_only_fields = fields

@@ -233,3 +233,24 @@ def test_the_admin_refuses_absurd_campaign_days_and_post_times(world):
     assert response.status_code == 200 and "Choose a time between" in response.content.decode()
     draft.refresh_from_db()
     assert draft.scheduled_at is None
+
+
+# ----------------------------------------------------------------------------- the setting in the API
+
+
+def test_the_clubs_api_gives_each_visible_clubs_clock_and_style(world):
+    from rest_framework.test import APIClient
+
+    from crm.tests.factories import StaffFactory
+
+    other = ClubFactory(tenant=world["tenant"], name="Bay Course", timezone="Australia/Sydney", time_locale="en-AU")
+    ClubFactory(name="Someone else's", time_locale="en-US")  # another tenant
+    api = APIClient()
+    api.force_authenticate(StaffFactory(tenant=world["tenant"]).user)
+    rows = api.get("/api/v1/clubs/").json()["results"]
+    assert [(r["name"], r["timezone"], r["time_locale"]) for r in rows] == [
+        ("Bay Course", "Australia/Sydney", "en-AU"), ("Liberty Links", "America/New_York", "en-US")]
+    limited = APIClient()
+    limited.force_authenticate(StaffFactory(tenant=world["tenant"], clubs=[other]).user)
+    assert [r["id"] for r in limited.get("/api/v1/clubs/").json()["results"]] == [other.pk]
+    assert limited.get(f"/api/v1/clubs/{world['club'].pk}/").status_code == 404
