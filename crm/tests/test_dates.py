@@ -180,3 +180,16 @@ def test_the_migration_gives_existing_clubs_and_tenants_the_24_hour_style():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_every_admin_writes_times_as_the_staff_pages_do():
+    from django.contrib import admin
+
+    from crm.admin_dates import ClubTimesAdminMixin, time_field_names
+
+    with_times = [m for m, a in admin.site._registry.items() if time_field_names(m)]
+    assert with_times
+    for model, model_admin in admin.site._registry.items():
+        assert isinstance(model_admin, ClubTimesAdminMixin), model._meta.label
+        for name in time_field_names(model):
+            assert model_admin.club_times([name]) != [name], f"{model._meta.label}.{name}"
