@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
 from connections.selectors import posts_with_connection_warnings
+from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
@@ -26,19 +27,11 @@ from posts.states import IllegalTransition, allowed_actions, check_action, retry
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
 
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 LIST_PAGE_SIZE = 50
 
 
 def _zone(club):
     return club_zone(club)
-
-
-def _parse_local(value):
-    try:
-        return datetime.strptime(value, LOCAL_FORMAT)
-    except (TypeError, ValueError):
-        return None
 
 
 def _split_tags(raw):
@@ -62,6 +55,8 @@ def post_index(request):
             day = date_in_range(date.fromisoformat(raw)) + timedelta(days=1 if name == "date_to" else 0)
             filters[name] = club_local_to_utc(request.club, datetime.combine(day, datetime.min.time()))
         except ValueError:
+            if raw:
+                messages.warning(request, f"“{raw[:20]}” is not a date; showing posts of every date.")
             continue
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
@@ -199,7 +194,7 @@ def _compose_posts(request, tenant, form, intent):
             raise ValidationError("Campaign not found.")
     local = None
     if intent == "schedule":
-        local = _parse_local(form["scheduled_local"])
+        local = dates.parse_picker(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
     # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
@@ -262,9 +257,13 @@ def rules(request):
 def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
     zone = _zone(request.club)
+    raw = request.GET.get("date", "")
     try:
-        day = date_in_range(date.fromisoformat(request.GET.get("date", "")))
-    except (ValueError, ValidationError):
+        day = date_in_range(date.fromisoformat(raw))
+    except (ValueError, ValidationError) as exc:
+        if raw:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else "That is not a date."
+            messages.warning(request, f"{reason} Showing today.")
         day = club_utc_to_local(request.club, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
     by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end)
@@ -297,8 +296,8 @@ def detail(request, post_id):
     history = selectors.post_metric_history(post=post)
     club = post.connection.club or request.club
     zone = _zone(club)
-    chart = [{"t": h["taken_at"].isoformat(), **{k: h[k] for k in ("likes", "comments", "shares", "reach",
-                                                                      "impressions")}} for h in history]
+    chart = [{"t": h["taken_at"].isoformat(), "label": dates.format_moment(h["taken_at"], club),
+              **{k: h[k] for k in ("likes", "comments", "shares", "reach", "impressions")}} for h in history]
     unknown = set(post.metrics_unknown or [])
     metrics = [{"name": name, "label": label, "value": None if name in unknown else getattr(post, name)}
                for name, label in (("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"),
@@ -306,8 +305,8 @@ def detail(request, post_id):
     return render(request, "posts/detail.html", {
         "post": post, "actions": allowed_actions(post.status, post.error_kind),
         "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
-        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
-        "scheduled_local": club_utc_to_local(club, post.scheduled_at).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
+        "club": club, "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
+        "scheduled_local": dates.picker_value(post.scheduled_at, club),
     })
 
 
@@ -338,7 +337,7 @@ def post_action(request, post_id):
     action = request.POST.get("action")
     try:
         if action == "schedule":
-            local = _parse_local(request.POST.get("scheduled_local"))
+            local = dates.parse_picker(request.POST.get("scheduled_local"))
             if local is None:
                 raise ValidationError("Choose the date and time to publish.")
             at = club_local_to_utc(post.connection.club or request.club, local)

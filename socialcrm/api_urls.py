@@ -2,7 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from connections.api import SocialConnectionViewSet
-from crm.api import CampaignViewSet
+from crm.api import CampaignViewSet, ClubViewSet
 from crm.api_tokens import ApiTokenView
 from posts.api import SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
@@ -12,6 +12,7 @@ router.register("connections", SocialConnectionViewSet, basename="connection")
 router.register("posts", SocialPostViewSet, basename="post")
 router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("clubs", ClubViewSet, basename="club")
 router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 
 urlpatterns = [
