@@ -36,6 +36,7 @@ from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Member
 from platforms import get_adapter
 from promotions import messages
+from promotions.email_events import delivery_metadata
 from promotions.models import (
     Channel,
     ChunkStatus,
@@ -47,7 +48,6 @@ from promotions.models import (
     PromotionDispatch,
     PromotionSendChunk,
 )
-from promotions.email_events import delivery_metadata
 from promotions.recipients import recipient_id_pages
 from promotions.sms import SmsError, SmsMessage, e164, get_sms_backend
 from promotions.suppression import normalised_address, suppression_summary, suppressions_for
