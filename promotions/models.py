@@ -224,7 +224,9 @@ class PromotionDelivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Held (SMS quiet hours) until this time.")
     # What the email provider reported after the send (promotions/email_events.py); the furthest step wins.
-    tracking_status = models.CharField(max_length=16, choices=TrackingStatus.choices, blank=True, default="")
+    # (A database default too: the planner inserts delivery rows with raw SQL naming only the columns it fills.)
+    tracking_status = models.CharField(max_length=16, choices=TrackingStatus.choices, blank=True, default="",
+                                       db_default="")
     tracking_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
