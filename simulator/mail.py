@@ -101,10 +101,12 @@ class MailState:
             }
             self.messages.append(message)
             del self.messages[:-MAX_KEPT]
+        records = []
         for recipient in message["to"]:
             address = email.utils.parseaddr(recipient)[1] or recipient
-            for kind, severity in events_for(address):
-                self.emit(message, kind, recipient=address, severity=severity)
+            records += [self.emit(message, kind, recipient=address, severity=severity, post=False)
+                        for kind, severity in events_for(address)]
+        self.post(records)
         return message
 
     def find(self, message_id):
@@ -113,8 +115,8 @@ class MailState:
 
     # ------------------------------------------------------------ webhooks
 
-    def emit(self, message, kind, *, recipient=None, severity=None, timestamp=None):
-        """Build one signed webhook for the message; post it when a webhook URL is set."""
+    def emit(self, message, kind, *, recipient=None, severity=None, timestamp=None, post=True):
+        """Build one signed webhook for the message; post it (when a webhook URL is set) unless told not to."""
         now = time.time()
         token = secrets.token_hex(25)
         signed_at = str(int(now))
@@ -146,12 +148,21 @@ class MailState:
         with self.lock:
             self.webhooks.append(record)
             del self.webhooks[:-MAX_KEPT]
-        if self.webhook_url:
-            threading.Thread(target=self._post, args=(record,), daemon=True).start()
+        if post:
+            self.post([record])
         return record
 
+    def post(self, records):
+        """Post the webhooks in their order, one after another, off the request's thread."""
+        if self.webhook_url and records:
+            threading.Thread(target=self._post_in_order, args=(records,), daemon=True).start()
+
+    def _post_in_order(self, records):
+        for record in records:
+            time.sleep(self.delay)
+            self._post(record)
+
     def _post(self, record):
-        time.sleep(self.delay)
         request = urllib.request.Request(self.webhook_url, data=json.dumps(record["payload"]).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
         try:
