@@ -372,7 +372,7 @@ class Suppression(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=8, choices=[(Channel.EMAIL, Channel.EMAIL.label), (Channel.SMS, Channel.SMS.label)])
     address = models.CharField(max_length=254, help_text="The email address (lower case) or phone number.")
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     created_at = models.DateTimeField()

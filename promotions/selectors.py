@@ -1,6 +1,6 @@
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 
 from crm.clock import club_utc_to_local
 from crm.models import Member
@@ -91,7 +91,8 @@ def _delivery_reports(dispatch):
 
 def _delivery_lines(dispatch):
     club = dispatch.promotion.club
-    rows = dispatch.deliveries.select_related("member").order_by("-tracking_at", "-sent_at", "pk")[:DELIVERY_LINES_SHOWN]
+    rows = dispatch.deliveries.select_related("member").order_by(
+        F("tracking_at").desc(nulls_last=True), F("sent_at").desc(nulls_last=True), "pk")[:DELIVERY_LINES_SHOWN]
     lines = []
     for row in rows:
         if row.tracking_status:
