@@ -385,3 +385,12 @@ def test_the_promotion_page_shows_counts_per_status_and_each_members_latest_stat
     assert "Ada Open</span>: <span class=\"badge ok\">Opened" in page
     assert "Bob Bounce</span>: <span class=\"badge bad\">Bounced" in page
     assert "Cal Quiet</span>: <span class=\"badge ok\">Delivered" in page
+
+
+def test_the_demo_has_members_whose_addresses_the_mail_stand_in_bounces_complains_and_opens_for():
+    from crm.demo import seed_demo
+
+    seed_demo(members=10)
+    emails = set(MemberFactory._meta.model.objects.filter(tenant_id="demo", email_consent=True).values_list("email", flat=True))
+    for prefix in ("bounce.", "complain.", "open.", "click."):
+        assert any(e.startswith(prefix) for e in emails), prefix
