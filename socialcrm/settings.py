@@ -177,8 +177,10 @@ EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="").strip().lower()
 MAIL_SIMULATOR_PORT = env.int("MAIL_SIMULATOR_PORT", default=8101)
 ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items()
            if name.startswith("ANYMAIL_") and value}
-if not EMAIL_PROVIDER and env.bool("USE_PLATFORM_SIMULATOR", default=False) and DEBUG:
-    # Local runs: the bundled mail stand-in (python -m simulator.mail) plays Mailgun, with local-only keys.
+_email_chosen = bool(EMAIL_PROVIDER or _email_url or "EMAIL_BACKEND" in env.ENVIRON)
+if not _email_chosen and env.bool("USE_PLATFORM_SIMULATOR", default=False) and DEBUG:
+    # Local runs with no email set up: the bundled mail stand-in (python -m simulator.mail) plays Mailgun,
+    # with local-only keys.
     EMAIL_PROVIDER = "mailgun"
     ANYMAIL = {"MAILGUN_API_KEY": "sim-mailgun-key", "MAILGUN_SENDER_DOMAIN": "mail.socialcrm.local",
                "MAILGUN_WEBHOOK_SIGNING_KEY": "sim-mailgun-signing-key",

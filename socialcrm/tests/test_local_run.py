@@ -238,6 +238,10 @@ def test_local_runs_send_email_through_the_mail_stand_in_and_production_through_
     assert local["EMAIL_BACKEND"] == "anymail.backends.mailgun.EmailBackend"
     assert local["ANYMAIL"]["MAILGUN_API_URL"] == "http://127.0.0.1:18101/v3"
     assert local["EMAIL_TRACKING_PROVIDERS"] == ["mailgun"]
+    # Email set up explicitly (an SMTP server, a backend) wins over the stand-in.
+    smtp = settings_in_subprocess(MAIL_SETTINGS, USE_PLATFORM_SIMULATOR="1", EMAIL_PROVIDER=None,
+                                  EMAIL_URL="smtp://127.0.0.1:2525", EMAIL_BACKEND=None)
+    assert smtp["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
     # Without the simulator: SMTP (here the console) stays the default, and no webhook is mounted.
     plain = settings_in_subprocess(MAIL_SETTINGS, USE_PLATFORM_SIMULATOR=None, EMAIL_PROVIDER=None, EMAIL_URL=None,
                                    EMAIL_BACKEND=None)
