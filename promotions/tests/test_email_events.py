@@ -394,3 +394,26 @@ def test_the_demo_has_members_whose_addresses_the_mail_stand_in_bounces_complain
     emails = set(MemberFactory._meta.model.objects.filter(tenant_id="demo", email_consent=True).values_list("email", flat=True))
     for prefix in ("bounce.", "complain.", "open.", "click."):
         assert any(e.startswith(prefix) for e in emails), prefix
+
+
+@pytest.mark.parametrize(("esp_name", "event_type", "payload", "reject_reason", "expected"), [
+    ("Mailgun", "bounced", {}, None, TrackingStatus.BOUNCED),
+    ("Mailgun", "deferred", {}, None, TrackingStatus.SOFT_BOUNCED),
+    ("Postmark", "bounced", {"Type": "HardBounce"}, None, TrackingStatus.BOUNCED),
+    ("Postmark", "bounced", {"Type": "SoftBounce"}, None, TrackingStatus.SOFT_BOUNCED),
+    ("Brevo", "bounced", {"event": "soft_bounce"}, None, TrackingStatus.SOFT_BOUNCED),
+    ("Brevo", "bounced", {"event": "hard_bounce"}, None, TrackingStatus.BOUNCED),
+    ("Mailjet", "bounced", {"hard_bounce": False}, None, TrackingStatus.SOFT_BOUNCED),
+    ("Mailgun", "rejected", {}, "bounced", TrackingStatus.BOUNCED),
+    ("Mailgun", "rejected", {}, "other", None),
+    ("Postmark", "complained", {}, None, TrackingStatus.COMPLAINED),
+    ("Postmark", "opened", {}, None, TrackingStatus.OPENED),
+    ("Postmark", "queued", {}, None, None),
+])
+def test_each_providers_bounces_are_told_hard_from_soft(esp_name, event_type, payload, reject_reason, expected):
+    from anymail.signals import AnymailTrackingEvent
+
+    from promotions.email_providers import tracking_status_of
+
+    event = AnymailTrackingEvent(event_type=event_type, esp_event=payload, reject_reason=reject_reason)
+    assert tracking_status_of(event, esp_name) == expected
