@@ -13,7 +13,9 @@ A worker that dies leaves its chunk's lease to run out; the reaper (or a re-clai
 on, and the deliveries the dead worker had in flight (the batch in its chunk row) are marked FAILED "interrupted":
 they may have gone out, so they are never resent automatically (at most once). Transient provider
 errors put a delivery back with a backoff and jitter, up to PROMOTION_SEND_MAX_ATTEMPTS; permanent
-ones are recorded per member with the provider's reason.
+ones are recorded per member with the provider's reason. An address the tenant suppressed (a hard bounce, a
+complaint: promotions/suppression.py) is skipped with the reason; each email carries its delivery in metadata so
+the provider's tracking events find it again (promotions/email_events.py).
 """
 
 import datetime
