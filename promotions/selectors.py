@@ -165,7 +165,7 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         "steps": steps,
         **shown,
         "refused": refused,
-        "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
+        "channels": promotion.channel_names,
         # platforms that take no post without an image (their adapters' requires_media)
         "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }

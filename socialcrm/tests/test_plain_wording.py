@@ -148,3 +148,34 @@ def test_an_expired_connection_is_said_to_need_reconnecting_once():
     assert _needs_reconnecting(said) == said
     plain = "LinkedIn refused the token. (invalid_token)"
     assert _needs_reconnecting(plain) == "LinkedIn refused the token. The connection needs reconnecting. (invalid_token)"
+
+
+# ----------------------------------------------------------------------------- channels
+
+
+def visible_text(page):
+    body = page[page.index("<main"):page.index("</main>")]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def channel_codes_in(text):
+    return re.findall(r"\bEMAIL\b|\bSOCIAL\b|(?<!\()\bSMS\b(?!\))", text)
+
+
+def test_promotion_pages_name_channels_never_their_codes(staff, club):
+    promotion = EventPromotionFactory(club=club, channels=["EMAIL", "SMS", "SOCIAL"], event_name="Spring open",
+                                      reminder_days=[])
+    promotion_plan(promotion=promotion, now=timezone.now())
+    pages = {
+        "list": reverse("promotions:list"), "detail": reverse("promotions:detail", args=[promotion.pk]),
+        "edit": reverse("promotions:edit", args=[promotion.pk]), "create": reverse("promotions:create"),
+        "preview": reverse("promotions:preview", args=[promotion.pk]),
+    }
+    for name, url in pages.items():
+        text = visible_text(staff.get(url).content.decode())
+        assert not channel_codes_in(text), f"{name}: {channel_codes_in(text)}"
+        assert "Text message (SMS)" in text and "Social posts" in text, name
+    detail = visible_text(staff.get(pages["detail"]).content.decode())
+    assert "Channels Email, Text message (SMS), Social posts" in detail
+    timeline = staff.get(pages["detail"]).content.decode().split('id="timeline-h"')[1]
+    assert all(label in timeline for label in ("<td>Email</td>", "<td>Text message (SMS)</td>", "<td>Social posts</td>"))
