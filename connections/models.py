@@ -5,6 +5,7 @@ from django.db import models
 from connections import vault
 from crm.validators import validate_str_list
 from platforms import platform_choices
+from platforms.errors import split_platform_words
 
 # The platforms are the adapters' (platforms/<name>.py declares its stored code, label and place in
 # the list); the stored values never change, so neither do the migrations.
@@ -68,6 +69,16 @@ class SocialConnection(models.Model):
 
     def __repr__(self):
         return f"<SocialConnection {self.pk} {self.platform} {self.account_id}>"
+
+    @property
+    def last_error_summary(self):
+        """The last error's plain sentence, for the main message."""
+        return split_platform_words(self.last_error or "")[0]
+
+    @property
+    def last_error_detail(self):
+        """What the platform itself said, if anything: shown apart, as detail."""
+        return split_platform_words(self.last_error or "")[1]
 
     def _context(self, field):
         return vault.context_for(SocialConnection, self.pk, field)

@@ -3,7 +3,7 @@
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,18 +14,24 @@ from django.utils import timezone
 from connections import vault
 from connections.models import OAuthAttempt, SocialConnection
 from crm.tenancy import allowed_club_ids, scope_queryset
-from platforms import PlatformError, adapter_for_slug
+from platforms import PlatformError, adapter_for_slug, get_adapter
+from platforms.errors import split_platform_words
 from posts.services import posts_unblock_after_reconnect
 
 logger = logging.getLogger("connections")
 
 
 class OAuthFailure(Exception):
-    """The connect flow cannot go on; ``message`` is written for club staff."""
+    """The connect flow cannot go on; ``message`` is written for club staff.
 
-    def __init__(self, message, *, title="Connection not completed"):
+    ``detail`` is what the platform said (shown apart, never as the message); ``said_by`` names who said it.
+    """
+
+    def __init__(self, message, *, title="Connection not completed", detail="", said_by=""):
         self.title = title
         self.message = message
+        self.detail = detail
+        self.said_by = said_by
         super().__init__(message)
 
 
@@ -40,6 +46,8 @@ class OfferedAccount:
     can_publish: bool
     reason: str
     connected: SocialConnection | None = None
+    # the missing permissions by the names the platform's consent screen gives them (never scope codes)
+    missing_labels: list = field(default_factory=list)
 
 
 def _reveal(attempt, field):
@@ -104,11 +112,13 @@ def oauth_callback(*, user, session_key, slug, params):
     adapter, attempt = _claim_attempt(user=user, session_key=session_key, slug=slug, state=params.get("state", ""))
     if params.get("error"):
         denied = params.get("error") in {"access_denied", "user_cancelled_authorize", "user_cancelled_login"}
+        if denied:
+            raise OAuthFailure(f"{adapter.display_name} access was not granted, so nothing was connected. "
+                               "To connect, start again and choose Allow.", title="Access denied")
         raise OAuthFailure(
-            f"{adapter.display_name} access was not granted, so nothing was connected. "
-            "To connect, start again and choose Allow." if denied else
-            f"{adapter.display_name} reported a problem: {params.get('error_description') or params.get('error')}.",
-            title="Access denied" if denied else "Connection not completed",
+            f"{adapter.display_name} could not complete the sign-in, so nothing was connected. "
+            "Please start connecting again.",
+            detail=params.get("error_description") or params.get("error"), said_by=adapter.display_name,
         )
     code = params.get("code", "")
     if not code:
@@ -121,9 +131,11 @@ def oauth_callback(*, user, session_key, slug, params):
         accounts = adapter.list_accounts(tokens=tokens)
     except PlatformError as exc:
         logger.info("oauth exchange failed", extra={"platform": adapter.platform, "tenant_id": attempt.tenant_id})
+        sentence, said = split_platform_words(exc.message)
         raise OAuthFailure(
-            f"{adapter.display_name} refused the sign-in: {exc.message} "
+            f"{adapter.display_name} refused the sign-in. "
             "The code may have expired or been used already; please start connecting again.",
+            detail=said or sentence, said_by=adapter.display_name,
         ) from None
     offer = {
         "reconnect": reconnect_id,
@@ -184,11 +196,13 @@ def oauth_offer(*, user, session_key, attempt_id):
     existing = {c.account_id: c for c in scope_queryset(SocialConnection.objects.filter(
         tenant_id=attempt.tenant_id, platform=attempt.platform,
         account_id__in=[a["account_id"] for a in offer["accounts"]]), user)}
+    adapter = get_adapter(attempt.platform)
     accounts = [
         OfferedAccount(
             account_id=a["account_id"], name=a["name"], account_type=a["account_type"], permissions=a["permissions"],
             missing_permissions=a["missing_permissions"], details=a["details"], can_publish=a["can_publish"],
             reason=a["reason"], connected=existing.get(a["account_id"]),
+            missing_labels=[adapter.permission_label(code) for code in a["missing_permissions"]],
         )
         for a in offer["accounts"]
     ]

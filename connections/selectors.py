@@ -23,7 +23,7 @@ class ConnectionRow:
     health: str
     health_label: str
     missing_permissions: list
-    # the missing permissions as staff read them: "publish posts on the Page (pages_manage_posts)"
+    # the missing permissions as staff read them: "publish posts on the Page (“Create content”)"
     missing_in_words: list
 
 

@@ -20,6 +20,7 @@ from platforms import (
     all_adapters,
     get_adapter,
 )
+from platforms.errors import split_platform_words
 
 logger = logging.getLogger("connections")
 
@@ -305,7 +306,8 @@ def connection_delete(*, connection, by):
         except TokenUnreadable:
             outcome = "The stored token could not be read, so nothing was revoked at the platform."
         except PlatformError as exc:
-            outcome = f"{adapter.display_name} could not revoke access ({exc.message}); remove the app in its settings."
+            outcome = (f"{adapter.display_name} could not revoke access; remove the app in its settings. "
+                       f"({split_platform_words(exc.message)[1] or exc.message})")
     logger.info("connection deleted", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id, "by": by})
     connection.delete()
     return outcome

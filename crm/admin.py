@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from crm.admin_dates import ClubTimesAdminMixin
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
@@ -14,6 +16,15 @@ class TenantAdmin(ClubTimesAdminMixin, NaturalKeyAdminMixin, admin.ModelAdmin):
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
     exclude = ["inbound_event_secret"]
+    readonly_fields = ["event_signing_secret"]
+
+    @admin.display(description="Event signing secret")
+    def event_signing_secret(self, obj):
+        # The secret itself stays off the admin; this says where it is shown and renewed.
+        return format_html(
+            "Kept off this page. The tenant's admins see it, and generate a new one, on their staff pages: "
+            '<a href="{}">Promotions → Promotion defaults → Event signing secret</a>.',
+            reverse("promotions:settings"))
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

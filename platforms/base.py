@@ -315,8 +315,10 @@ class PlatformAdapter(ABC):
         return sorted(granted_set), missing
 
     def permission_in_words(self, permission: str) -> str:
+        """What a permission lets SocialCRM do, then its name on the consent screen; never the scope code."""
         words = self.permission_words.get(permission)
-        return f"{words} ({permission})" if words else permission
+        label = self.permission_label(permission)
+        return f"{words} (“{label}”)" if words else f"use “{label}”"
 
     def permission_label(self, code: str) -> str:
         return self.permission_labels.get(code, code)

@@ -103,4 +103,24 @@ class NotFound(PlatformError):
 
 
 __all__ = ["PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing",
-           "InvalidContent", "DuplicateContent", "NotFound"]
+           "InvalidContent", "DuplicateContent", "NotFound", "split_platform_words"]
+
+
+def split_platform_words(message):
+    """(sentence, platform's words): adapters end a message with the platform's own text in brackets.
+
+    Pages show the sentence as the message and the platform's words apart, as detail.
+    """
+    message = message.strip()
+    if not message.endswith(")"):
+        return message, ""
+    depth = 0
+    for at in range(len(message) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(message[at], 0)
+        if depth == 0:
+            sentence = message[:at].rstrip()
+            # A bracket that opens the message (or a sentence-less one) is part of what it says, not an aside.
+            if not sentence or not sentence.endswith((".", "!", "?")):
+                return message, ""
+            return sentence, message[at + 1:-1].strip()
+    return message, ""

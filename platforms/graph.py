@@ -104,7 +104,7 @@ class GraphAdapter(PlatformAdapter):
         common = {"platform": self.platform, "status": status, "code": code}
 
         if response.request is not None and "/oauth/" in (response.request.path_url or "") and status < 500:
-            return PlatformError(f"{name} did not accept the authorization: {said} Connect again.", **common)
+            return PlatformError(f"{name} did not accept the authorization; connect again. ({said})", **common)
         if code == 9 and subcode in (2207042, "2207042"):
             wait = float(setting("INSTAGRAM_QUOTA_RESET_DEFAULT", 3600))
             return RateLimited(f"{name} allows only a limited number of posts a day and this account has reached "

@@ -477,7 +477,7 @@ class LinkedInAdapter(PlatformAdapter):
             return DuplicateContent(f"{name} refuses a post identical to a recent one.{earlier}",
                                     **{**common, "code": "DUPLICATE_POST"})
         if status == 400 and urlsplit(response.url or "").path.startswith("/oauth"):
-            return PlatformError(f"{name} did not accept the authorization: {said} Connect again.", **common)
+            return PlatformError(f"{name} did not accept the authorization; connect again. ({said})", **common)
         if status in (400, 422):
             message = f"{name} refused the content: {said}"
             return InvalidContent(message, violations=[self.violation("text", message)], **common)

@@ -363,7 +363,7 @@ class TwitterAdapter(PlatformAdapter):
         if status == 404:
             return NotFound(f"{name} no longer has this item. ({said})", **common)
         if status == 400 and response.request is not None and "/oauth2/" in (response.request.path_url or ""):
-            return PlatformError(f"{name} did not accept the authorization: {said} Connect again.", **common)
+            return PlatformError(f"{name} did not accept the authorization; connect again. ({said})", **common)
         if status in (400, 422):
             message = f"{name} refused the content: {said}"
             return InvalidContent(message, violations=[self.violation("text", message)], **common)

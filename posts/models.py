@@ -6,6 +6,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from crm.dates import format_moment
 from crm.validators import validate_str_list
+from platforms.errors import split_platform_words
 
 
 class SocialPostStatus(models.TextChoices):
@@ -154,23 +155,6 @@ class SocialPost(models.Model):
     def error_detail(self):
         """What the platform itself said, if anything: shown apart, as detail."""
         return split_platform_words(self.error or "")[1]
-
-
-def split_platform_words(message):
-    """(sentence, platform's words): adapters end a message with the platform's own text in brackets."""
-    message = message.strip()
-    if not message.endswith(")"):
-        return message, ""
-    depth = 0
-    for at in range(len(message) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(message[at], 0)
-        if depth == 0:
-            sentence = message[:at].rstrip()
-            # A bracket that opens the message (or a sentence-less one) is part of what it says, not an aside.
-            if not sentence or not sentence.endswith((".", "!", "?")):
-                return message, ""
-            return sentence, message[at + 1:-1].strip()
-    return message, ""
 
 
 class PostMetricSnapshot(models.Model):

@@ -32,6 +32,7 @@ from platforms import (
     TransientError,
     get_adapter,
 )
+from platforms.errors import split_platform_words
 from platforms.fetch import media_fetch
 from posts.content import content_violations, post_content
 from posts.models import PublishErrorKind as K
@@ -188,6 +189,14 @@ def _finish(post, *, action, to, now, **changes):
     return bool(won)
 
 
+def _needs_reconnecting(message):
+    """An auth failure's message saying, once, that the connection needs reconnecting; the platform's words last."""
+    sentence, said = split_platform_words(message)
+    if "connect" not in sentence.lower():
+        sentence = f"{sentence} The connection needs reconnecting."
+    return f"{sentence} ({said})" if said else sentence
+
+
 def _fail(post, *, kind, message, now):
     logger.info("post %s failed (%s): %s", post.pk, kind, message)
     return _finish(post, action="fail", to=S.FAILED, now=now, error=message, error_kind=kind, next_attempt_at=None)
@@ -308,7 +317,7 @@ def post_publish(*, post_id, claimed_at=None, now=None):
     except TokenUnreadable as exc:  # already says to reconnect; the connection is marked
         _fail(post, kind=K.AUTH, message=exc.message, now=now)
     except AuthExpired as exc:
-        _fail(post, kind=K.AUTH, message=f"{exc.message} The connection needs reconnecting.", now=now)
+        _fail(post, kind=K.AUTH, message=_needs_reconnecting(exc.message), now=now)
     except RateLimited as exc:
         _retry_later(post, error=exc, kind=K.RATE_LIMITED, now=now)
     except TransientError as exc:

@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from connections.models import SocialConnection
 from crm.clock import club_local_to_utc, club_utc_to_local
-from crm.models import Campaign, Club
+from crm.models import Campaign
 from crm.tenancy import scope_queryset, visible_row
 from posts.models import LIST_AT, NO_TIME, SocialPost, SocialPostStatus
 from socialcrm.keyset import Key, Keyset
@@ -33,9 +33,6 @@ def post_list(*, user, club=None, filters=None):
     if filters.get("platform"):
         posts = posts.filter(connection__platform=filters["platform"])
     # A filter id resolves within the user's scope; another tenant's, unknown or malformed ids match nothing.
-    if filters.get("club"):
-        club = visible_row(Club.objects.all(), user, filters["club"])
-        posts = posts.filter(connection__club=club) if club else posts.none()
     if filters.get("campaign"):
         campaign = visible_row(Campaign.objects.all(), user, filters["campaign"])
         posts = posts.filter(campaign=campaign) if campaign else posts.none()

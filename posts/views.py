@@ -16,8 +16,9 @@ from connections.models import SocialConnection, SocialPlatform
 from connections.selectors import posts_with_connection_warnings
 from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
+from crm.middleware import club_from_query
 from crm.models import Campaign
-from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
+from crm.tenancy import require_membership, scope_queryset, visible_row
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
 from posts import selectors, services
@@ -42,10 +43,12 @@ def _split_tags(raw):
 
 
 @login_required
+@club_from_query
 def post_index(request):
     if request.method == "POST":
         return _bulk(request)
-    filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "club", "campaign")}
+    # Which club's posts: the current club (the header's switcher; ?club= switches it), never a second filter.
+    filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "campaign")}
     if filters["campaign"] and uuid_or_none(filters["campaign"]) is None:
         messages.warning(request, "That campaign was not found; showing every campaign.")
         filters["campaign"] = ""
@@ -73,7 +76,7 @@ def post_index(request):
     cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
         "posts": posts_with_connection_warnings(list(page.rows)), "query": request.GET, "statuses": SocialPostStatus.choices,
-        "platforms": SocialPlatform.choices, "clubs": visible_clubs(request.user),
+        "platforms": SocialPlatform.choices,
         "campaigns": selectors.composer_campaigns(user=request.user),
         "counts": [(label, min(counts[value], cap), counts[value] > cap) for value, label in SocialPostStatus.choices
                    if counts.get(value)],
@@ -254,6 +257,7 @@ def rules(request):
 
 
 @login_required
+@club_from_query
 def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
     zone = _zone(request.club)

@@ -723,4 +723,4 @@ def _send_social(dispatch, now):
     if not planned:
         return _finish(dispatch, DispatchStatus.SKIPPED, "no active social connection serves this club")
     status = DispatchStatus.FAILED if failed and not created else DispatchStatus.SENT
-    return _finish(dispatch, status, "\n".join(reasons))
+    return _finish(dispatch, status, "\n".join(dict.fromkeys(reasons)))  # each reason once

@@ -17,9 +17,15 @@ class EventSourceType(models.TextChoices):
 
 
 class Channel(models.TextChoices):
+    # Staff see the label, never the stored code.
     EMAIL = "EMAIL", "Email"
-    SMS = "SMS", "SMS"
-    SOCIAL = "SOCIAL", "Social"
+    SMS = "SMS", "Text message (SMS)"
+    SOCIAL = "SOCIAL", "Social posts"
+
+
+def channel_names(codes):
+    """The channels' names as staff read them, in the order given (unknown codes left out)."""
+    return [Channel(code).label for code in codes or () if code in Channel.values]
 
 
 class EventStatus(models.TextChoices):
@@ -125,6 +131,10 @@ class EventPromotion(models.Model):
 
     def __str__(self):
         return self.event_name
+
+    @property
+    def channel_names(self):
+        return channel_names(self.channels)
 
 
 class DispatchKind(models.TextChoices):

@@ -35,7 +35,9 @@ class NetworkOutcome:
     network: str
     state: str  # "waiting", "sent" or "failed"
     url: str | None = None
-    reason: str = ""
+    reason: str = ""  # the plain sentence
+    detail: str = ""  # what the platform said, shown apart
+    platform: str = ""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class TimelineEntry:
     failed: int
     outcomes: list = field(default_factory=list)
     # Email: what the provider reported, as (words, count), and each delivery's latest status (the first of them).
+    reasons: list = field(default_factory=list)  # the dispatch's reasons, each once
     reports: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
     deliveries_shown_of: int = 0
@@ -120,10 +123,17 @@ def _social_outcomes(dispatch):
         NetworkOutcome(
             network=str(post.connection), state=_POST_STATE.get(post.status, "waiting"),
             url=post.platform_url if post.status == SocialPostStatus.PUBLISHED else None,
-            reason=(post.error or "") if post.status == SocialPostStatus.FAILED else "",
+            reason=post.error_summary if post.status == SocialPostStatus.FAILED else "",
+            detail=post.error_detail if post.status == SocialPostStatus.FAILED else "",
+            platform=post.connection.get_platform_display(),
         )
         for post in posts
     ]
+
+
+def _reasons(status_reason):
+    """A dispatch's reasons, one a line, each said once (two Instagram accounts skip for the same reason)."""
+    return list(dict.fromkeys(line.strip() for line in (status_reason or "").splitlines() if line.strip()))
 
 
 def promotion_timeline(*, promotion):
@@ -159,6 +169,7 @@ def promotion_timeline(*, promotion):
             percent_sent=_percent(sent, planned), percent_skipped=_percent(skipped, planned),
             percent_failed=_percent(failed, planned), status=status, status_label=label,
             planned=planned, sent=sent, skipped=skipped, failed=failed, outcomes=outcomes,
+            reasons=_reasons(dispatch.status_reason),
         )
         if dispatch.channel == Channel.EMAIL and planned:
             entry.reports = _delivery_reports(dispatch)
@@ -208,7 +219,7 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         "steps": steps,
         **shown,
         "refused": refused,
-        "channels": [Channel(c).label for c in promotion.channels if c in Channel.values],
+        "channels": promotion.channel_names,
         # platforms that take no post without an image (their adapters' requires_media)
         "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }

@@ -120,7 +120,8 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
         self.timeout = timeout or settings.SMS_GATEWAY_TIMEOUT
         self.session = session or requests.Session()
         if not self.url:
-            raise SmsError("SMS_GATEWAY_URL is not set.")
+            raise SmsError("Text messages are not set up: an administrator must configure the SMS gateway. "
+                           "(SMS_GATEWAY_URL is not set.)")
 
     def send(self, message):
         try:
@@ -131,11 +132,13 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise SmsTemporaryError(f"The SMS gateway could not be reached: {exc.__class__.__name__}.") from exc
+            raise SmsTemporaryError(f"The SMS gateway could not be reached. ({exc.__class__.__name__})") from exc
+        # A plain sentence first; what the gateway answered follows in brackets, as detail.
+        said = f"HTTP {response.status_code}: {' '.join(response.text[:200].split())}"
         if response.status_code >= 500 or response.status_code == 429:
-            raise SmsTemporaryError(f"The SMS gateway is unavailable (HTTP {response.status_code}): {response.text[:200]}")
+            raise SmsTemporaryError(f"The SMS gateway is unavailable for now. ({said})")
         if response.status_code >= 300:
-            raise SmsError(f"The SMS gateway refused the text (HTTP {response.status_code}): {response.text[:200]}")
+            raise SmsError(f"The SMS gateway refused the text. ({said})")
         try:
             return str(response.json().get("id", ""))
         except ValueError:

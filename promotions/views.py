@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from crm.middleware import club_from_query
 from crm.models import Member
 from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
@@ -28,6 +29,7 @@ def _promotion(request, pk):
 
 
 @login_required
+@club_from_query
 def promotion_index(request):
     membership = require_membership(request.user)
     return render(request, "promotions/list.html", {

@@ -13,8 +13,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-# A local `.env` (written by `make run`) fills in what the process environment leaves unset.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local `.env` (written by `make run`) fills in what the process environment leaves unset. The test
+# settings set SOCIALCRM_IGNORE_DOTENV: a developer's `.env` (DEBUG=1, the simulator) must not change the suite.
+if not env.bool("SOCIALCRM_IGNORE_DOTENV", default=False):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 

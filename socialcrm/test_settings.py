@@ -2,6 +2,9 @@
 
 import os
 
+# The suite is configured here and by the environment only, never by the developer's `.env` from `make run`
+# (processes the suite starts inherit this too).
+os.environ["SOCIALCRM_IGNORE_DOTENV"] = "1"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789abcdef")
 os.environ.setdefault(
     "TOKEN_ENCRYPTION_KEYS",

@@ -1,3 +1,5 @@
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.contrib.auth.decorators import login_required
 from django.db import connection as db_connection
 from django.http import JsonResponse
@@ -5,11 +7,12 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from crm.middleware import SESSION_KEY
+from crm.middleware import club_choose, club_from_query
 from socialcrm import dashboard as dashboard_selectors
 
 
 @login_required
+@club_from_query
 def dashboard(request):
     return render(request, "dashboard/index.html", dashboard_selectors.dashboard_overview(user=request.user, club=request.club))
 
@@ -17,13 +20,18 @@ def dashboard(request):
 @login_required
 @require_POST
 def switch_club(request):
-    club_id = request.POST.get("club", "")
-    if any(club.pk == club_id for club in getattr(request, "visible_clubs", [])):
-        request.session[SESSION_KEY] = club_id
+    club_choose(request, request.POST.get("club", ""))
     nxt = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         nxt = "/"
-    return redirect(nxt)
+    return redirect(_without_club(nxt))
+
+
+def _without_club(url):
+    """``url`` without a ``?club=`` of its own, which would switch straight back to the club it names."""
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "club"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def healthz(request):

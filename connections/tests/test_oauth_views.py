@@ -153,7 +153,9 @@ def test_missing_permission_is_shown(staff, simulator):
     callback = back_from_platform(staff["client"], click_consent(narrowed))
     assert callback.status_code == 302
     picker = staff["client"].get(callback["Location"]).content.decode()
-    assert "Missing: tweet.write" in picker
+    # Named as X's consent screen names it; the scope code is never shown.
+    assert "Not allowed: “Post and repost for you”" in picker
+    assert "tweet.write" not in picker
 
 
 def test_no_token_in_logs_pages_or_api_during_the_whole_flow(staff, simulator, caplog):
@@ -199,5 +201,33 @@ def test_a_reconnect_without_a_needed_permission_shows_needs_attention_in_plain_
     row = listing[listing.index(f'data-connection="{connection.pk}"'):]
     row = row[:row.index("</tr>")]
     assert 'data-health="missing_permissions"' in row and "Needs attention" in row and ">Active<" not in row
-    assert "publish posts on the Page (pages_manage_posts)" in row
+    assert "publish posts on the Page (“Create content”)" in row and "pages_manage_posts" not in row
     assert "Reconnect" in row
+
+
+def test_a_sign_in_the_platform_ends_with_an_error_leads_with_a_sentence(staff, simulator):
+    location = start(staff["client"], "linkedin")
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    page = staff["client"].get(reverse("connections:callback", args=["linkedin"]),
+                               {"state": state, "error": "server_error", "error_description": "internal_failure_code_7"})
+    body = page.content.decode()
+    alert = body[body.index('role="alert"'):]
+    alert = alert[:alert.index("</p>")]
+    assert "LinkedIn could not complete the sign-in, so nothing was connected." in alert
+    assert "internal_failure_code_7" not in alert and "server_error" not in alert
+    detail = body[body.index('id="failure-detail"'):]
+    assert "What LinkedIn said" in detail and "internal_failure_code_7" in detail
+
+
+def test_a_refused_code_exchange_leads_with_a_sentence_and_keeps_the_platforms_words_apart(staff, simulator):
+    location = click_consent(start(staff["client"], "facebook"))
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    second = start(staff["client"], "facebook")
+    state = parse_qs(urlsplit(second).query)["state"][0]
+    assert back_from_platform(staff["client"], location).status_code == 302
+    body = staff["client"].get(reverse("connections:callback", args=["facebook"]),
+                               {"code": code, "state": state}).content.decode()
+    alert = body[body.index('role="alert"'):]
+    alert = alert[:alert.index("</p>")]
+    assert "Facebook refused the sign-in. The code may have expired" in alert
+    assert "did not accept" not in alert and 'id="failure-detail"' in body

@@ -11,6 +11,7 @@ from crm.tests.factories import StaffFactory
 from posts.metrics import posts_sync_metrics
 from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
+from posts.tests.factories import SocialPostFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -93,3 +94,36 @@ def test_published_post_shows_live_link_and_metrics(page, login, pat, club, conn
     club = post.connection.club
     assert page.locator("#metrics-chart .chart-time").evaluate_all("els => els.map(e => e.textContent)") == [
         format_moment(snapshots[0].taken_at, club), format_moment(snapshots[-1].taken_at, club)]
+
+
+def test_select_all_ticks_the_posts_on_the_page_by_keyboard_and_the_server_checks_each(page, login, pat, club):
+    fb = SocialConnectionFactory(club=club, tenant=club.tenant, account_name="Pinewood page")
+    soon = timezone.now() + timedelta(days=2)
+    scheduled = [SocialPostFactory(connection=fb, status=S.SCHEDULED, content=f"Medal {n}",
+                                   scheduled_at=soon + timedelta(hours=n)) for n in range(2)]
+    published = SocialPostFactory(connection=fb, status=S.PUBLISHED, content="Medal results",
+                                  scheduled_at=soon - timedelta(days=5), published_at=soon - timedelta(days=5),
+                                  metrics_next_sync_at=timezone.now() + timedelta(days=1))
+    login(pat)
+    page.goto("/posts/")
+    count = page.locator("#selected-count")
+    assert count.inner_text() == "None selected"
+    select_all = page.get_by_role("checkbox", name="Select every post on this page")
+    select_all.focus()
+    page.keyboard.press("Space")
+    assert count.inner_text() == "3 selected"
+    assert page.locator("input[name=post]:checked").count() == 3
+    # Unticking one row leaves the header box half-ticked; Space on it ticks every row again.
+    page.get_by_role("checkbox", name="Select post: Medal results").uncheck()
+    assert count.inner_text() == "2 selected"
+    assert select_all.evaluate("box => box.indeterminate") is True
+    select_all.focus()
+    page.keyboard.press("Space")
+    assert count.inner_text() == "3 selected"
+    page.select_option("select[name=bulk]", "cancel")
+    page.click("#bulk-form button[type=submit]")
+    page.wait_for_selector(".messages")
+    messages = page.inner_text(".messages")
+    assert "2 posts cancelled" in messages and "Cannot cancel a post that is published" in messages
+    assert [SocialPost.objects.get(pk=p.pk).status for p in scheduled] == [S.DRAFT, S.DRAFT]
+    assert SocialPost.objects.get(pk=published.pk).status == S.PUBLISHED

@@ -23,10 +23,14 @@ ENV_FILE_SWAP = ("import os, environ; _read = environ.Env.read_env; "
 
 
 def python_in_subprocess(code, env_file=None, **environment):
-    """Run `code` after the .env swap with `environment` (None removes a variable); its last stdout line."""
+    """Run `code` after the .env swap with `environment` (None removes a variable); its last stdout line.
+
+    The suite's own "ignore .env" flag is not passed on unless asked for: these processes read `env_file`.
+    """
     if env_file is None:
         env_file = Path(os.environ.get("TMPDIR", "/tmp")) / "socialcrm-empty.env"
         env_file.write_text("")
+    environment.setdefault("SOCIALCRM_IGNORE_DOTENV", None)
     env = {k: v for k, v in os.environ.items() if k not in environment}
     env.update({k: v for k, v in environment.items() if v is not None})
     env.update(TEST_ENV_FILE=str(env_file))
@@ -167,6 +171,31 @@ def test_platform_urls_follow_the_simulator_port_locally(tmp_path):
     assert real == {"FACEBOOK_GRAPH_URL": "https://graph.facebook.com"}
 
 
+HOSTILE_ENV = ("DEBUG=1\nUSE_PLATFORM_SIMULATOR=1\nFETCH_ALLOWED_HOSTS=127.0.0.1:8100,10.0.0.1\n"
+               "SECRET_KEY=from-a-developers-dotenv\n")
+
+
+def test_the_test_settings_ignore_a_developers_env(tmp_path):
+    """The `.env` `make run` writes (debug, the simulator, hosts the fetcher may reach) never reaches the suite."""
+    names = ["DEBUG", "FETCH_ALLOWED_HOSTS", "SECRET_KEY", "FACEBOOK_GRAPH_URL"]
+    code = ("import json, django; from django.conf import settings; "
+            f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}, default=str))")
+    hostile = tmp_path / "hostile.env"
+    hostile.write_text(HOSTILE_ENV)
+    plain = dict(DEBUG=None, USE_PLATFORM_SIMULATOR=None, FETCH_ALLOWED_HOSTS=None, SECRET_KEY=None,
+                 FACEBOOK_GRAPH_URL=None)
+    # The same file is read by the ordinary settings, so the swap really offers it ...
+    read = json.loads(python_in_subprocess(code, hostile, DJANGO_SETTINGS_MODULE="socialcrm.settings", **plain))
+    assert read["DEBUG"] is True and read["SECRET_KEY"] == "from-a-developers-dotenv"
+    # ... and the test settings, started without the flag in their environment, set it themselves and skip it.
+    values = json.loads(python_in_subprocess(code, hostile, DJANGO_SETTINGS_MODULE="socialcrm.test_settings",
+                                             **plain))
+    assert values["DEBUG"] is False
+    assert values["FETCH_ALLOWED_HOSTS"] == []
+    assert values["SECRET_KEY"] != "from-a-developers-dotenv"
+    assert values["FACEBOOK_GRAPH_URL"] == "https://graph.facebook.com"
+
+
 def test_the_written_env_holds_no_port(tmp_path):
     path = tmp_path / ".env"
     localenv.main(["--path", str(path)])
@@ -191,7 +220,8 @@ def test_an_env_written_with_frozen_ports_loses_them_and_keeps_its_keys(tmp_path
 
 def test_the_process_environment_wins_over_env(tmp_path):
     """`make run` hands every process SITE_URL as settings read it: environment, then .env, then PORT."""
-    site_url = "from socialcrm.localenv import site_url; print(site_url())"
+    site_url = ("import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'socialcrm.settings'; "  # as `make run` has it
+                "from socialcrm.localenv import site_url; print(site_url())")
     empty, explicit = tmp_path / "empty.env", tmp_path / "explicit.env"
     empty.write_text("DEBUG=1\n")
     explicit.write_text("DEBUG=1\nSITE_URL=https://from-dotenv.example.com\n")
