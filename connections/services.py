@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from connections import vault
 from connections.models import SocialConnection
+from crm.history import history_record
 from platforms import (
     AuthExpired,
     Credentials,
@@ -150,6 +151,7 @@ def connection_record_error(*, connection, message):
 def connection_mark_needs_reconnect(*, connection, reason):
     now = timezone.now()
     SocialConnection.objects.filter(pk=connection.pk).update(is_active=False, last_error=reason, last_error_at=now)
+    history_record(connection, action="marked it as needing reconnection", by=None)
     connection.is_active, connection.last_error, connection.last_error_at = False, reason, now
     logger.warning("connection needs reconnecting", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id})
 
@@ -281,6 +283,7 @@ def connection_deactivate(*, connection, by):
     SocialConnection.objects.filter(pk=connection.pk).update(
         is_active=False, last_error=f"Deactivated by {by}.", last_error_at=timezone.now()
     )
+    history_record(connection, action="deactivated it", by=by)
     connection.refresh_from_db()
     return connection
 

@@ -50,6 +50,11 @@ class Tenant(models.Model):
         help_text="Platform calls the metric sync may make per month for this tenant; empty: the site default "
                   "(METRICS_MONTHLY_READ_BUDGET), 0: unlimited.",
     )
+    posts_need_approval = models.BooleanField(
+        default=False,
+        help_text="Posts written by staff wait for a tenant admin or one of the club's approvers before they "
+                  "can be scheduled or published.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -198,6 +203,10 @@ class StaffMembership(models.Model):
     role = models.CharField(max_length=5, choices=StaffRole.choices, default=StaffRole.STAFF)
     clubs = models.ManyToManyField(
         Club, blank=True, related_name="staff", help_text="Leave empty for access to every club of the tenant."
+    )
+    approver_for_clubs = models.ManyToManyField(
+        Club, blank=True, related_name="approvers",
+        help_text="Clubs whose posts this person may approve (tenant admins approve every club's posts).",
     )
 
     def __str__(self):

@@ -19,3 +19,12 @@ class CampaignSerializer(serializers.ModelSerializer):
             "total_likes", "total_comments", "total_shares", "total_reach", "total_impressions",
         ]
         read_only_fields = fields
+
+
+class TenantSettingsSerializer(serializers.Serializer):
+    """The organisation's settings a tenant admin changes through the API."""
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    posts_need_approval = serializers.BooleanField(
+        required=False, help_text="Staff posts wait for a tenant admin or a club approver before they go out.")

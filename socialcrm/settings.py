@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "axes",  # login lockout; keep after django.contrib.auth
+    "simple_history",  # who did what to posts, promotions and connections (crm/history.py)
     "crm",
     "platforms",
     "connections",
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crm.middleware.ClubContextMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # the signed-in user is the actor of a change
     "axes.middleware.AxesMiddleware",  # login lockout: turns a lockout into a clear answer
 ]
 
