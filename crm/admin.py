@@ -7,7 +7,7 @@ from crm.tenancy import membership_of
 
 @admin.register(Tenant)
 class TenantAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "name", "auto_promote", "default_send_time", "created_at"]
+    list_display = ["id", "name", "auto_promote", "posts_need_approval", "default_send_time", "created_at"]
     list_filter = ["auto_promote"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
@@ -71,4 +71,4 @@ class StaffMembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "tenant", "role"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email"]
-    filter_horizontal = ["clubs"]
+    filter_horizontal = ["clubs", "approver_for_clubs"]

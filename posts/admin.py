@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
+from crm.admin_scoping import HistoryAdmin, NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
 from posts.models import MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
@@ -149,3 +149,7 @@ class SchedulerHeartbeatAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_superuser
+
+
+# Who did what to each SocialPost, read-only and tenant-scoped.
+admin.site.register(SocialPost.history.model, HistoryAdmin)

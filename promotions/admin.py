@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_scoping import HistoryAdmin, TenantScopedAdmin
 from promotions.models import (
     EventPromotion,
     InboundEvent,
@@ -92,3 +92,7 @@ class PromotionSendChunkAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Who did what to each EventPromotion, read-only and tenant-scoped.
+admin.site.register(EventPromotion.history.model, HistoryAdmin)
