@@ -117,7 +117,8 @@ def promotion_create_special(*, tenant, club, by, **fields):
     _check_related(promotion)
     _check_future(promotion)
     _check_announcement(promotion)
-    promotion.save()
+    with acting(KEEP if by is None else by):
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -155,7 +156,8 @@ def promotion_create_from_event(*, tenant, club, source_type, source_id, by, **e
         created_by=str(by)[:150], **event_fields,
     )
     _check_related(promotion)
-    promotion.save()
+    with acting(None):  # the event's source system, not a person
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
