@@ -156,6 +156,10 @@ def compose(request):
             errors = exc.messages
         else:
             label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing"}[intent]
+            waiting = sum(p.approval_state == ApprovalState.PENDING for p in created)
+            if waiting:  # asked for a time, but an approver schedules them
+                label = ("sent for approval; it is scheduled once approved" if waiting == len(created) else
+                         f"saved; {waiting} of them wait for approval before they are scheduled")
             messages.success(request, f"{len(created)} post{'s' if len(created) != 1 else ''} {label}.")
             if len(created) == 1:
                 return redirect("posts:detail", post_id=created[0].pk)
