@@ -71,9 +71,10 @@ def approval_actions(*, post, user):
     open_status = post.status in (S.DRAFT, S.FAILED)
     if post.tenant.posts_need_approval and open_status and post.approval_state in (A.NOT_NEEDED, A.CHANGES_REQUESTED):
         actions.append("submit")
-    if can_approve(user=user, post=post):
+    decidable = post.approval_state == A.PENDING or (
+        post.approval_state == A.APPROVED and post.status in (S.DRAFT, S.SCHEDULED, S.FAILED))
+    if decidable and can_approve(user=user, post=post):  # asked only when there is something to decide
         if post.approval_state == A.PENDING:
             actions.append("approve")
-        if post.approval_state == A.PENDING or (post.approval_state == A.APPROVED and post.status in (S.DRAFT, S.SCHEDULED, S.FAILED)):
-            actions.append("send_back")
+        actions.append("send_back")
     return actions
