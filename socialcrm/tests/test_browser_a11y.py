@@ -101,6 +101,7 @@ def page_urls(world, attempt):
         "connections:pick": [reverse("connections:pick", args=[attempt.pk])],
         "connections:deactivate": None,  # POST only
         "connections:delete": [reverse("connections:delete", args=[world["connection"].pk])],
+        "connections:detail": [reverse("connections:detail", args=[world["connection"].pk])],
         "posts:list": [reverse("posts:list")],
         "posts:compose": [reverse("posts:compose")],
         "posts:rules": None,  # JSON for the composer's counter
