@@ -47,6 +47,10 @@ def seed_world():
     now = timezone.now()
     failed = SocialPostFactory(connection=connection, content=f"Course closed {LONG_WORD} {LONG_URL}",
                                campaign=campaign, status="FAILED", error=f"Refused: {LONG_URL}", link_url=LONG_URL)
+    # Awaiting approval (its approve / send back form is walked too).
+    awaiting = SocialPostFactory(connection=connection, content="Junior open " + LONG_WORD, approval_state="pending",
+                                 scheduled_at=timezone.now() + datetime.timedelta(days=1),
+                                 approval_requested_at=timezone.now())
     published = SocialPostFactory(connection=connection, content="Course open", status="PUBLISHED",
                                   published_at=now - datetime.timedelta(hours=3), platform_url=LONG_URL,
                                   media_urls=[LONG_URL + ".jpg"])
@@ -61,7 +65,7 @@ def seed_world():
                                       event_url=LONG_URL, campaign=campaign, reminder_days=[1])
     promotion_plan(promotion=promotion)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
-            "scheduled": scheduled, "promotion": promotion, "member": member}
+            "scheduled": scheduled, "awaiting": awaiting, "promotion": promotion, "member": member}
 
 
 def seed_pick(page, world, accounts=None):
@@ -107,7 +111,7 @@ def page_urls(world, attempt):
         "posts:rules": None,  # JSON for the composer's counter
         "posts:calendar": [reverse("posts:calendar"), reverse("posts:calendar") + "?view=week"],
         "posts:detail": [reverse("posts:detail", args=[p.pk]) for p in
-                         (world["failed"], published, world["scheduled"])],
+                         (world["failed"], published, world["scheduled"], world["awaiting"])],
         "posts:action": None,  # POST only
         "posts:delete": [reverse("posts:delete", args=[world["failed"].pk])],  # the confirm page
         "promotions:list": [reverse("promotions:list")],
