@@ -78,8 +78,9 @@ def _each(modeladmin, request, queryset, service, done_label, **kwargs):
 class SocialPostAdmin(TenantScopedAdmin):
     form = SocialPostAdminForm
     actions = ["retry_failed", "cancel_scheduled"]
-    list_display = ["__str__", "connection", "status", "scheduled_at", "published_at", "attempts", "likes", "impressions"]
-    list_filter = ["status", "connection__platform", "error_kind", "campaign"]
+    list_display = ["__str__", "connection", "status", "approval_state", "scheduled_at", "published_at", "attempts", "likes",
+                    "impressions"]
+    list_filter = ["status", "approval_state", "connection__platform", "error_kind", "campaign"]
     search_fields = ["content", "platform_post_id", "created_by"]
     date_hierarchy = "scheduled_at"
     list_select_related = ["connection", "tenant"]
@@ -87,7 +88,8 @@ class SocialPostAdmin(TenantScopedAdmin):
         "status", "published_at", "platform_post_id", "platform_url", "error", "error_kind", "attempts",
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "metrics_next_sync_at", "metrics_unchanged_syncs", "created_at", "updated_at",
-        "dispatch",
+        "dispatch", "approval_state", "approval_requested_by", "approval_requested_at", "approval_decided_by",
+        "approval_decided_at", "approval_comment",
     ]
 
     def save_model(self, request, obj, form, change):

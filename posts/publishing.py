@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connections.services import ConnectionUnusable, TokenUnreadable, connection_call
-from crm.history import history_record
+from crm.history import acting, history_record
 from platforms import (
     AuthExpired,
     DuplicateContent,
@@ -83,8 +83,19 @@ def posts_fail_missed(*, now):
     """SCHEDULED posts overdue by more than the window are failed, never published late."""
     check_transition(S.SCHEDULED, S.FAILED, action="fail")
     cutoff = now - timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS)
-    return SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lt=cutoff).update(
-        status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
+    missed = SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lt=cutoff)
+    if not missed.exists():  # the common case: one index probe, no UPDATE
+        return 0
+    with transaction.atomic():
+        ids = list(missed.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        failed = SocialPost.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
+            status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
+        # One history row each, in one INSERT; the actor is the system (the historical rows' default).
+        with acting(None):
+            SocialPost.history.bulk_history_create(list(SocialPost.objects.filter(pk__in=ids, error_kind=K.MISSED)),
+                                                   update=True,
+                                                   default_change_reason="could not publish it: missed its time")
+    return failed
 
 
 def _claim_changes(now):

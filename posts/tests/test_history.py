@@ -106,3 +106,16 @@ def test_history_is_for_admins_on_the_page_and_the_api(client, club, people):
     foreign = StaffFactory(role=StaffRole.ADMIN).user
     api.force_authenticate(foreign)
     assert api.get(url).status_code == 404
+
+
+def test_a_post_that_missed_its_time_is_recorded_as_the_systems_doing(club, people, settings):
+    from connections.tests.factories import SocialConnectionFactory
+
+    connection = SocialConnectionFactory(club=club, tenant=club.tenant)
+    post = post_create(tenant=club.tenant, connection=connection, content="Late", created_by=people["sam"],
+                       scheduled_at=timezone.now())
+    posts_publish_due(now=timezone.now() + timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS + 60))
+    post.refresh_from_db()
+    assert post.status == "FAILED"
+    assert sentences(post) == ["sam created it", "system could not publish it: missed its time"]
+    assert post.history.first().history_user_id is None
