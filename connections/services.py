@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connections import vault
 from connections.models import SocialConnection
-from crm.history import history_record
+from crm.history import acting, history_record
 from platforms import (
     AuthExpired,
     Credentials,
@@ -174,7 +174,8 @@ def connection_refresh_tokens(*, connection):
             tokens = adapter.refresh(credentials=connection_credentials(connection=locked))
         except AuthExpired as exc:
             locked.is_active, locked.last_error, locked.last_error_at = False, exc.message, timezone.now()
-            locked.save(update_fields=["is_active", "last_error", "last_error_at", "updated_at"])
+            with acting(None, "marked it as needing reconnection"):
+                locked.save(update_fields=["is_active", "last_error", "last_error_at", "updated_at"])
             connection.is_active, connection.last_error = False, exc.message
             raise
         locked.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token or locked.reveal_refresh_token())
@@ -182,7 +183,9 @@ def connection_refresh_tokens(*, connection):
         if tokens.refresh_expires_at:
             locked.refresh_token_expiry = tokens.refresh_expires_at
         locked.last_used_at = timezone.now()
-        locked.save(update_fields=["access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at", "updated_at"])
+        with acting(None, "renewed its access"):
+            locked.save(update_fields=["access_token", "refresh_token", "token_expiry", "refresh_token_expiry",
+                                       "last_used_at", "updated_at"])
     connection.__dict__.update(
         {f: getattr(locked, f) for f in ("access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at")}
     )
