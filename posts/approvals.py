@@ -69,7 +69,9 @@ def approval_actions(*, post, user):
 
     actions = []
     open_status = post.status in (S.DRAFT, S.FAILED)
-    if post.tenant.posts_need_approval and open_status and post.approval_state in (A.NOT_NEEDED, A.CHANGES_REQUESTED):
+    if post.tenant.posts_need_approval and open_status and (
+            post.approval_state == A.CHANGES_REQUESTED
+            or (post.approval_state == A.NOT_NEEDED and approval_needed(post=post, by=user))):
         actions.append("submit")
     decidable = post.approval_state == A.PENDING or (
         post.approval_state == A.APPROVED and post.status in (S.DRAFT, S.SCHEDULED, S.FAILED))

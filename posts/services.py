@@ -344,7 +344,11 @@ def post_approve(*, post, by, comment=""):
             fresh.save(update_fields=APPROVAL_FIELDS)
         if (fresh.status == S.DRAFT and fresh.scheduled_at is not None
                 and fresh.scheduled_at >= timezone.now() - SCHEDULE_GRACE):
-            post_schedule(post=fresh, at=max(fresh.scheduled_at, timezone.now()), by=by)
+            try:
+                with transaction.atomic():
+                    post_schedule(post=fresh, at=max(fresh.scheduled_at, timezone.now()), by=by)
+            except ValidationError:
+                pass  # e.g. its account needs reconnecting: approved all the same, scheduled once it can be
         _announce_decision(fresh, by=by, approved=True, comment=fresh.approval_comment)
     return _refresh(post, fresh)
 

@@ -360,3 +360,20 @@ def test_pages_show_the_approval_and_let_approvers_decide(team, client):
     client.force_login(team["author"])
     page = client.get(reverse("posts:detail", args=[post.pk])).content.decode()
     assert "Say which course" in page and "Rory" in page and 'id="submit-for-approval"' in page
+
+
+def test_approving_a_post_whose_account_needs_reconnecting_approves_it_as_a_draft(team):
+    post = draft(team, scheduled_at=later())
+    team["connection"].is_active = False
+    team["connection"].save()
+    post_approve(post=post, by=team["admin"])
+    post.refresh_from_db()
+    assert (post.status, post.approval_state) == (S.DRAFT, A.APPROVED)
+
+
+def test_submit_is_offered_to_those_who_need_approval(team):
+    from posts.approvals import approval_actions
+
+    post = draft(team)
+    assert approval_actions(post=post, user=team["author"]) == ["submit"]
+    assert approval_actions(post=post, user=team["admin"]) == []
