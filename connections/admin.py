@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from connections.models import OAuthAttempt, SocialConnection
 from connections.services import connection_deactivate
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_scoping import HistoryAdmin, TenantScopedAdmin
 
 
 @admin.register(SocialConnection)
@@ -52,3 +52,7 @@ class OAuthAttemptAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Who did what to each SocialConnection, read-only and tenant-scoped.
+admin.site.register(SocialConnection.history.model, HistoryAdmin)

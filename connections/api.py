@@ -8,6 +8,7 @@ from connections.models import SocialConnection
 from connections.serializers import DeleteOutcomeSerializer, SocialConnectionSerializer
 from connections.services import connection_deactivate, connection_delete
 from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
+from crm.history_api import HistoryActionMixin
 
 
 class SocialConnectionFilter(TenantScopedFilterSet):
@@ -19,7 +20,7 @@ class SocialConnectionFilter(TenantScopedFilterSet):
 
 
 class SocialConnectionViewSet(
-    TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+    HistoryActionMixin, TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     """Connected social accounts. They are created through the OAuth pages only; tokens never leave the server."""

@@ -3,6 +3,7 @@ import uuid
 from django.db import models
 
 from connections import vault
+from crm.history import tracked_history
 from crm.validators import validate_str_list
 from platforms import platform_choices
 from platforms.errors import split_platform_words
@@ -10,6 +11,10 @@ from platforms.errors import split_platform_words
 # The platforms are the adapters' (platforms/<name>.py declares its stored code, label and place in
 # the list); the stored values never change, so neither do the migrations.
 SocialPlatform = models.TextChoices("SocialPlatform", [(code, (code, label)) for code, label in platform_choices()])
+
+
+# Columns holding secrets, kept out of the connection's history.
+TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
 class AccountType(models.TextChoices):
@@ -53,6 +58,9 @@ class SocialConnection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     connected_by = models.CharField(max_length=150)
+
+    # Never the sealed tokens: the history holds who changed the connection and when, not its secrets.
+    history = tracked_history(excluded_fields=TOKEN_FIELDS)
 
     class Meta:
         ordering = ["platform", "account_name"]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from connections import vault
 from connections.models import SocialConnection
+from crm.history import acting, history_record
 from platforms import (
     AuthExpired,
     Credentials,
@@ -151,6 +152,7 @@ def connection_record_error(*, connection, message):
 def connection_mark_needs_reconnect(*, connection, reason):
     now = timezone.now()
     SocialConnection.objects.filter(pk=connection.pk).update(is_active=False, last_error=reason, last_error_at=now)
+    history_record(connection, action="marked it as needing reconnection", by=None)
     connection.is_active, connection.last_error, connection.last_error_at = False, reason, now
     logger.warning("connection needs reconnecting", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id})
 
@@ -173,7 +175,8 @@ def connection_refresh_tokens(*, connection):
             tokens = adapter.refresh(credentials=connection_credentials(connection=locked))
         except AuthExpired as exc:
             locked.is_active, locked.last_error, locked.last_error_at = False, exc.message, timezone.now()
-            locked.save(update_fields=["is_active", "last_error", "last_error_at", "updated_at"])
+            with acting(None, "marked it as needing reconnection"):
+                locked.save(update_fields=["is_active", "last_error", "last_error_at", "updated_at"])
             connection.is_active, connection.last_error = False, exc.message
             raise
         locked.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token or locked.reveal_refresh_token())
@@ -181,7 +184,9 @@ def connection_refresh_tokens(*, connection):
         if tokens.refresh_expires_at:
             locked.refresh_token_expiry = tokens.refresh_expires_at
         locked.last_used_at = timezone.now()
-        locked.save(update_fields=["access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at", "updated_at"])
+        with acting(None, "renewed its access"):
+            locked.save(update_fields=["access_token", "refresh_token", "token_expiry", "refresh_token_expiry",
+                                       "last_used_at", "updated_at"])
     connection.__dict__.update(
         {f: getattr(locked, f) for f in ("access_token", "refresh_token", "token_expiry", "refresh_token_expiry", "last_used_at")}
     )
@@ -282,6 +287,7 @@ def connection_deactivate(*, connection, by):
     SocialConnection.objects.filter(pk=connection.pk).update(
         is_active=False, last_error=f"Deactivated by {by}.", last_error_at=timezone.now()
     )
+    history_record(connection, action="deactivated it", by=by)
     connection.refresh_from_db()
     return connection
 

@@ -1,11 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
 
 from connections import oauth
 from connections.models import SocialConnection
 from connections.selectors import connection_list, connection_rows
 from connections.services import connection_deactivate, connection_delete, connection_scheduled_post_count
+from crm.history import history_entries
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import all_adapters
 
@@ -88,6 +90,18 @@ def pick(request, attempt_id):
 
 def _scoped_connection(request, pk):
     return get_object_or_404(scope_queryset(SocialConnection.objects.select_related("club"), request.user), pk=pk)
+
+
+@login_required
+@require_GET
+def detail(request, pk):
+    """One connection: what it is, and (for tenant admins) who connected, changed or deactivated it and when."""
+    connection = _scoped_connection(request, pk)
+    membership = require_membership(request.user)
+    return render(request, "connections/detail.html", {
+        "connection": connection,
+        "who_did_what": history_entries(instance=connection) if membership.is_admin else None,
+    })
 
 
 @login_required

@@ -11,7 +11,7 @@ from promotions.suppression import member_suppressions, suppression_summary
 
 @admin.register(Tenant)
 class TenantAdmin(ClubTimesAdminMixin, NaturalKeyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "name", "auto_promote", "default_send_time", "time_locale", "created_at"]
+    list_display = ["id", "name", "auto_promote", "posts_need_approval", "default_send_time", "time_locale", "created_at"]
     list_filter = ["auto_promote"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
@@ -93,4 +93,4 @@ class StaffMembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "tenant", "role"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email"]
-    filter_horizontal = ["clubs"]
+    filter_horizontal = ["clubs", "approver_for_clubs"]

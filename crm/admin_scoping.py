@@ -144,3 +144,25 @@ def _scope_foreign_admin(model_admin):
         return scope_queryset(unscoped(request), request.user, all_tenants_for_superuser=True)
 
     model_admin.get_queryset = get_queryset
+
+
+class HistoryAdmin(TenantScopedAdmin):
+    """Read-only history rows (who did what, when), scoped like the rows they describe."""
+
+    list_display = ["history_date", "history_actor", "what", "__str__"]
+    list_select_related = []
+    date_hierarchy = "history_date"
+    ordering = ["-history_date", "-history_id"]
+
+    @admin.display(description="What they did")
+    def what(self, obj):
+        return obj.history_change_reason or {"+": "created it", "-": "deleted it"}.get(obj.history_type, "changed it")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

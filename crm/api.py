@@ -1,8 +1,13 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from crm.permissions import IsTenantStaff
 from crm.selectors import campaign_list
-from crm.serializers import CampaignSerializer, ClubSerializer
-from crm.tenancy import visible_clubs
+from crm.serializers import CampaignSerializer, ClubSerializer, TenantSettingsSerializer
+from crm.services import tenant_settings_update
+from crm.tenancy import membership_of, require_membership, visible_clubs
 
 
 class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
@@ -22,3 +27,29 @@ class ClubViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return visible_clubs(self.request.user).order_by("name", "id")
+
+
+class IsTenantAdmin(IsTenantStaff):
+    message = "Only tenant admins can see or change the organisation's settings."
+
+    def has_permission(self, request, view):
+        membership = membership_of(request.user)
+        return membership is not None and membership.is_admin
+
+
+class TenantSettingsView(APIView):
+    """``/api/v1/tenant/settings/``: the caller's own organisation's settings (tenant admins)."""
+
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(responses=TenantSettingsSerializer)
+    def get(self, request):
+        return Response(TenantSettingsSerializer(require_membership(request.user).tenant).data)
+
+    @extend_schema(request=TenantSettingsSerializer, responses=TenantSettingsSerializer)
+    def patch(self, request):
+        tenant = require_membership(request.user).tenant
+        serializer = TenantSettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        tenant = tenant_settings_update(tenant=tenant, by=request.user, **serializer.validated_data)
+        return Response(TenantSettingsSerializer(tenant).data)

@@ -63,6 +63,11 @@ class Tenant(models.Model):
         max_length=8, choices=TimeLocale.choices, default=TimeLocale.EN_GB, verbose_name="date and time style",
         help_text="How times are written for rows that serve the whole tenant (no club).",
     )
+    posts_need_approval = models.BooleanField(
+        default=False,
+        help_text="Posts written by staff wait for a tenant admin or one of the club's approvers before they "
+                  "can be scheduled or published.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -215,6 +220,10 @@ class StaffMembership(models.Model):
     role = models.CharField(max_length=5, choices=StaffRole.choices, default=StaffRole.STAFF)
     clubs = models.ManyToManyField(
         Club, blank=True, related_name="staff", help_text="Leave empty for access to every club of the tenant."
+    )
+    approver_for_clubs = models.ManyToManyField(
+        Club, blank=True, related_name="approvers",
+        help_text="Clubs whose posts this person may approve (tenant admins approve every club's posts).",
     )
 
     def __str__(self):

@@ -35,3 +35,12 @@ class ClubSerializer(serializers.ModelSerializer):
         model = Club
         fields = ["id", "name", "timezone", "time_locale"]
         read_only_fields = fields
+
+
+class TenantSettingsSerializer(serializers.Serializer):
+    """The organisation's settings a tenant admin changes through the API."""
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    posts_need_approval = serializers.BooleanField(
+        required=False, help_text="Staff posts wait for a tenant admin or a club approver before they go out.")

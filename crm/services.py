@@ -90,3 +90,14 @@ def tenant_rotate_event_secret(*, tenant):
     tenant.inbound_event_secret = new_event_secret()
     tenant.save(update_fields=["inbound_event_secret"])
     return tenant
+
+
+def tenant_settings_update(*, tenant, by, posts_need_approval=None):
+    """Change the organisation's settings (tenant admins): for now, whether staff posts need approval."""
+    fields = []
+    if posts_need_approval is not None:
+        tenant.posts_need_approval = bool(posts_need_approval)
+        fields.append("posts_need_approval")
+    if fields:
+        tenant.save(update_fields=fields)
+    return tenant

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
+from crm.admin_scoping import HistoryAdmin, NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
 from posts.models import MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
@@ -78,8 +78,9 @@ def _each(modeladmin, request, queryset, service, done_label, **kwargs):
 class SocialPostAdmin(TenantScopedAdmin):
     form = SocialPostAdminForm
     actions = ["retry_failed", "cancel_scheduled"]
-    list_display = ["__str__", "connection", "status", "scheduled_at", "published_at", "attempts", "likes", "impressions"]
-    list_filter = ["status", "connection__platform", "error_kind", "campaign"]
+    list_display = ["__str__", "connection", "status", "approval_state", "scheduled_at", "published_at", "attempts", "likes",
+                    "impressions"]
+    list_filter = ["status", "approval_state", "connection__platform", "error_kind", "campaign"]
     search_fields = ["content", "platform_post_id", "created_by"]
     date_hierarchy = "scheduled_at"
     list_select_related = ["connection", "tenant"]
@@ -87,7 +88,8 @@ class SocialPostAdmin(TenantScopedAdmin):
         "status", "published_at", "platform_post_id", "platform_url", "error", "error_kind", "attempts",
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "metrics_next_sync_at", "metrics_unchanged_syncs", "created_at", "updated_at",
-        "dispatch",
+        "dispatch", "approval_state", "approval_requested_by", "approval_requested_at", "approval_decided_by",
+        "approval_decided_at", "approval_comment",
     ]
 
     def save_model(self, request, obj, form, change):
@@ -149,3 +151,7 @@ class SchedulerHeartbeatAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_superuser
+
+
+# Who did what to each SocialPost, read-only and tenant-scoped.
+admin.site.register(SocialPost.history.model, HistoryAdmin)

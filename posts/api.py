@@ -1,4 +1,5 @@
-"""Posts API: CRUD and the actions schedule, cancel, publish, retry. Each action calls one service."""
+"""Posts API: CRUD, the actions schedule, cancel, publish, retry, the approval actions submit, approve,
+send-back, and the post's history. Each action calls one service."""
 
 import django_filters
 from drf_spectacular.utils import extend_schema
@@ -7,15 +8,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
+from crm.history_api import HistoryActionMixin
 from crm.tenancy import require_membership
 from posts import services
-from posts.models import SocialPost
+from posts.models import ApprovalState, SocialPost
 from posts.selectors import POST_ORDER, posts_scheduled_between
 from posts.serializers import (
+    ApproveInputSerializer,
     PostInputSerializer,
     PostUpdateInputSerializer,
     RetryInputSerializer,
     ScheduleInputSerializer,
+    SendBackInputSerializer,
     SocialPostSerializer,
 )
 from socialcrm.api_inputs import KeysetCursorPagination
@@ -27,6 +31,8 @@ class PostFilter(TenantScopedFilterSet):
     published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
     published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
     platform = django_filters.CharFilter(field_name="connection__platform", lookup_expr="iexact")
+    approval = django_filters.ChoiceFilter(field_name="approval_state", choices=ApprovalState.choices,
+                                           label="Approval state (pending: awaiting approval)")
 
     class Meta:
         model = SocialPost
@@ -37,8 +43,9 @@ class PostFilter(TenantScopedFilterSet):
         return posts_scheduled_between(queryset, **bound)
 
 
-class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
-    base_queryset = POST_ORDER.ordered(SocialPost.objects.select_related("connection"))
+class SocialPostViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewsets.ModelViewSet):
+    base_queryset = POST_ORDER.ordered(SocialPost.objects.select_related(
+        "connection", "tenant", "approval_requested_by", "approval_decided_by"))
     serializer_class = SocialPostSerializer
     # Newest first by (publish time, created, id); a page is a seek on post_tenant_list_idx, never a COUNT.
     pagination_class = KeysetCursorPagination
@@ -114,3 +121,26 @@ class SocialPostViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
         post = services.post_retry(post=self.get_object(), by=request.user,
                      at=serializer.validated_data.get("scheduled_at"))
         return self._output(post)
+
+    @extend_schema(request=None, responses=SocialPostSerializer,
+                   description="Ask for approval of a draft or failed post (when the organisation's posts need it).")
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._output(services.post_submit(post=self.get_object(), by=request.user))
+
+    @extend_schema(request=ApproveInputSerializer, responses=SocialPostSerializer,
+                   description="Approve a post awaiting approval (tenant admins and the club's approvers). A draft "
+                               "whose publish time is still ahead is scheduled for it.")
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        data = self._input(ApproveInputSerializer)
+        return self._output(services.post_approve(post=self.get_object(), by=request.user,
+                                                  comment=data.get("comment", "")))
+
+    @extend_schema(request=SendBackInputSerializer, responses=SocialPostSerializer,
+                   description="Send a post back to its author with a comment (tenant admins and the club's "
+                               "approvers); a scheduled post becomes a draft.")
+    @action(detail=True, methods=["post"], url_path="send-back", url_name="send-back")
+    def send_back(self, request, pk=None):
+        data = self._input(SendBackInputSerializer)
+        return self._output(services.post_send_back(post=self.get_object(), by=request.user, comment=data["comment"]))

@@ -5,6 +5,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Cast, Coalesce
 
 from crm.dates import format_moment
+from crm.history import tracked_history
 from crm.validators import validate_str_list
 from platforms.errors import split_platform_words
 
@@ -27,7 +28,17 @@ class PublishErrorKind(models.TextChoices):
     NOT_FOUND = "NOT_FOUND", "Not found"
     MISSED = "MISSED", "Missed its publish time"
     PROCESSING = "PROCESSING", "Waiting for the platform to process media"
+    NOT_APPROVED = "NOT_APPROVED", "Not approved in time"
     OTHER = "OTHER", "Other"
+
+
+class ApprovalState(models.TextChoices):
+    """Where a post stands with its approvers, beside its status (the tenant setting posts_need_approval)."""
+
+    NOT_NEEDED = "not_needed", "No approval needed"
+    PENDING = "pending", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
 
 
 # Where a post stands in the lists (newest first): its publish time, and posts with none (drafts) before every
@@ -103,6 +114,18 @@ class SocialPost(models.Model):
         "promotions.PromotionDispatch", on_delete=models.SET_NULL, null=True, blank=True,
         related_name="social_posts", db_index=False,
     )
+    # Approval, beside the status: who asked, who decided, and what they said.
+    approval_state = models.CharField(max_length=20, choices=ApprovalState.choices, default=ApprovalState.NOT_NEEDED,
+                                      db_default=ApprovalState.NOT_NEEDED)
+    approval_requested_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                              related_name="+", db_index=False)
+    approval_requested_at = models.DateTimeField(null=True, blank=True)
+    approval_decided_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                            related_name="+", db_index=False)
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approval_comment = models.TextField(blank=True, default="")
+
+    history = tracked_history()
 
     class Meta:
         ordering = ["-scheduled_at", "-created_at"]
@@ -116,6 +139,7 @@ class SocialPost(models.Model):
             models.Index(fields=["tenant", "scheduled_at"], name="post_tenant_scheduled_idx"),
             models.Index(fields=["connection"], name="post_connection_idx"),
             models.Index(fields=["campaign"], name="post_campaign_idx"),
+            models.Index(fields=["tenant"], condition=Q(approval_state="pending"), name="post_awaiting_approval_idx"),
             # The publisher's scan for due posts across all tenants.
             models.Index(fields=["scheduled_at"], condition=Q(status="SCHEDULED"), name="post_due_idx"),
             # Stuck-post reconciliation and metric sync scans.

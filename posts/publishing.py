@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connections.services import ConnectionUnusable, TokenUnreadable, connection_call
+from crm.history import acting, history_record
 from platforms import (
     AuthExpired,
     DuplicateContent,
@@ -34,6 +35,7 @@ from platforms import (
 )
 from platforms.errors import split_platform_words
 from platforms.fetch import media_fetch
+from posts.approvals import NOT_APPROVED_MESSAGE, WAITING
 from posts.content import content_violations, post_content
 from posts.models import PublishErrorKind as K
 from posts.models import SocialPost
@@ -51,8 +53,26 @@ MISSED_MESSAGE = "The post missed its publish time and was not published late."
 
 
 def _due(now):
+    # A post still waiting for approval is never claimed (posts_fail_unapproved tells staff why).
     return (SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .exclude(approval_state__in=WAITING))
+
+
+def posts_fail_unapproved(*, now):
+    """Due posts that still wait for approval are failed with the reason, never published unapproved."""
+    check_transition(S.SCHEDULED, S.FAILED, action="fail")
+    ids = list(SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now, approval_state__in=WAITING)
+               .values_list("pk", flat=True)[:1000])
+    failed = 0
+    for pk in ids:
+        with transaction.atomic():
+            if SocialPost.objects.filter(pk=pk, status=S.SCHEDULED, approval_state__in=WAITING).update(
+                    status=S.FAILED, error=NOT_APPROVED_MESSAGE, error_kind=K.NOT_APPROVED, next_attempt_at=None,
+                    updated_at=now):
+                failed += 1
+                history_record(SocialPost(pk=pk), action="held it back: not approved in time", by=None)
+    return failed
 
 
 def due_posts(*, now, limit):
@@ -64,8 +84,19 @@ def posts_fail_missed(*, now):
     """SCHEDULED posts overdue by more than the window are failed, never published late."""
     check_transition(S.SCHEDULED, S.FAILED, action="fail")
     cutoff = now - timedelta(seconds=settings.PUBLISH_MISSED_WINDOW_SECONDS)
-    return SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lt=cutoff).update(
-        status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
+    missed = SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lt=cutoff)
+    if not missed.exists():  # the common case: one index probe, no UPDATE
+        return 0
+    with transaction.atomic():
+        ids = list(missed.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        failed = SocialPost.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
+            status=S.FAILED, error=MISSED_MESSAGE, error_kind=K.MISSED, next_attempt_at=None, updated_at=now)
+        # One history row each, in one INSERT; the actor is the system (the historical rows' default).
+        with acting(None):
+            SocialPost.history.bulk_history_create(list(SocialPost.objects.filter(pk__in=ids, error_kind=K.MISSED)),
+                                                   update=True,
+                                                   default_change_reason="could not publish it: missed its time")
+    return failed
 
 
 def _claim_changes(now):
@@ -134,6 +165,7 @@ def posts_publish_due(*, now=None, limit=None, budget_seconds=None):
     pinned = now
     now = now or timezone.now()
     missed = posts_fail_missed(now=now)
+    unapproved = posts_fail_unapproved(now=now)
     budget = settings.PUBLISH_SCAN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     claimed, batches = [], 0
@@ -148,7 +180,7 @@ def posts_publish_due(*, now=None, limit=None, budget_seconds=None):
             break
     requeued = posts_requeue_lost(now=now)
     heartbeat_record(name="publish_due_posts", now=now, summary={
-        "claimed": len(claimed), "batches": batches, "missed": missed, "requeued": requeued,
+        "claimed": len(claimed), "batches": batches, "missed": missed, "unapproved": unapproved, "requeued": requeued,
         "seconds": round(budget - max(deadline - time.monotonic(), 0), 3)})
     return claimed
 
@@ -184,6 +216,8 @@ def _finish(post, *, action, to, now, **changes):
     if won:
         for name, value in changes.items():
             setattr(post, name, value)
+        if to in (S.PUBLISHED, S.FAILED):
+            history_record(post, action="published it" if to == S.PUBLISHED else "could not publish it", by=None)
     else:
         logger.warning("post %s was no longer publishing when its outcome (%s) arrived", post.pk, to)
     return bool(won)

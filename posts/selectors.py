@@ -32,6 +32,8 @@ def post_list(*, user, club=None, filters=None):
         posts = posts.filter(status=filters["status"])
     if filters.get("platform"):
         posts = posts.filter(connection__platform=filters["platform"])
+    if filters.get("approval"):
+        posts = posts.filter(approval_state=filters["approval"])
     # A filter id resolves within the user's scope; another tenant's, unknown or malformed ids match nothing.
     if filters.get("campaign"):
         campaign = visible_row(Campaign.objects.all(), user, filters["campaign"])
@@ -75,7 +77,8 @@ def post_counts_by_status(*, posts, statuses=None, cap=COUNT_CAP):
 
 
 def post_get(*, user, post_id):
-    return scope_queryset(SocialPost.objects.select_related("connection", "connection__club", "campaign"),
+    return scope_queryset(SocialPost.objects.select_related("connection", "connection__club", "campaign", "tenant",
+                                                            "approval_requested_by", "approval_decided_by"),
                           user).get(pk=post_id)
 
 

@@ -2,11 +2,36 @@ from rest_framework import serializers
 
 from connections.models import SocialConnection
 from crm.api_scoping import ScopedRelatedField
+from crm.history import actor_label
 from crm.models import Campaign
 from platforms.fetch import validate_media_address
-from posts.models import SocialPost
+from posts.approvals import approval_actions
+from posts.models import ApprovalState, SocialPost
 from posts.states import allowed_actions
 from socialcrm.api_inputs import DistinctListField, InputRulesMixin
+
+
+class ApprovalSerializer(serializers.Serializer):
+    """Where a post stands with its approvers: beside the status, never instead of it."""
+
+    state = serializers.ChoiceField(source="approval_state", choices=ApprovalState.choices, read_only=True)
+    state_label = serializers.CharField(source="get_approval_state_display", read_only=True)
+    requested_by = serializers.SerializerMethodField()
+    requested_at = serializers.DateTimeField(source="approval_requested_at", read_only=True, allow_null=True)
+    decided_by = serializers.SerializerMethodField()
+    decided_at = serializers.DateTimeField(source="approval_decided_at", read_only=True, allow_null=True)
+    comment = serializers.CharField(source="approval_comment", read_only=True)
+    actions = serializers.SerializerMethodField(help_text="What the caller may do now: submit, approve, send_back.")
+
+    def get_requested_by(self, post) -> str | None:
+        return actor_label(post.approval_requested_by) if post.approval_requested_by_id else None
+
+    def get_decided_by(self, post) -> str | None:
+        return actor_label(post.approval_decided_by) if post.approval_decided_by_id else None
+
+    def get_actions(self, post) -> list[str]:
+        request = self.context.get("request")
+        return approval_actions(post=post, user=getattr(request, "user", None))
 
 
 class SocialPostSerializer(serializers.ModelSerializer):
@@ -14,6 +39,7 @@ class SocialPostSerializer(serializers.ModelSerializer):
 
     platform = serializers.CharField(source="connection.platform", read_only=True)
     actions = serializers.SerializerMethodField()
+    approval = ApprovalSerializer(source="*", read_only=True)
 
     class Meta:
         model = SocialPost
@@ -21,7 +47,7 @@ class SocialPostSerializer(serializers.ModelSerializer):
             "id", "tenant", "connection", "platform", "campaign", "content", "media_urls", "link_url", "hashtags",
             "status", "scheduled_at", "published_at", "platform_post_id", "platform_url", "error", "error_kind",
             "attempts", "next_attempt_at", "likes", "comments", "shares", "reach", "impressions",
-            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions",
+            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions", "approval",
         ]
         read_only_fields = fields
 
@@ -61,3 +87,12 @@ class ScheduleInputSerializer(InputRulesMixin, serializers.Serializer):
 
 class RetryInputSerializer(InputRulesMixin, serializers.Serializer):
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ApproveInputSerializer(InputRulesMixin, serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, trim_whitespace=True)
+
+
+class SendBackInputSerializer(InputRulesMixin, serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, help_text="What should change; shown to the author.")
+

@@ -1,4 +1,4 @@
-"""Writes on posts: create, edit, schedule, cancel, retry, publish now, delete.
+"""Writes on posts: create, edit, schedule, cancel, retry, publish now, delete; submit, approve, send back.
 
 Every status change goes through ``posts.states`` and, where a worker could race with staff,
 through a conditional UPDATE so exactly one caller wins. The publisher itself lives in
@@ -11,7 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crm.history import acting, history_record
+from posts import signals
+from posts.approvals import NotAnApprover, approval_needed, can_approve, check_may_go_out
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
+from posts.models import ApprovalState as A
 from posts.models import PublishErrorKind, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.publishing import enqueue_publish, post_claim
@@ -76,8 +80,17 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
     raise_for_violations(content_violations(platform=connection.platform, content=post_content(post)))
     if scheduled_at is not None:
         _check_time(scheduled_at)
-        post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
-    post.save()
+        post.scheduled_at = scheduled_at
+        if approval_needed(post=post, by=created_by):
+            # Asked for a time but needs approval: kept as a draft at that time and submitted at once;
+            # approving it schedules it.
+            _mark_requested(post, by=created_by)
+        else:
+            post.status = S.SCHEDULED
+    with acting(created_by, "created it"):
+        post.save()
+    if post.approval_state == A.PENDING:
+        _announce_request(post, by=created_by)
     return post
 
 
@@ -92,6 +105,9 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
     connections = list(connections)
     if not connections:
         raise ValidationError("Choose at least one account to post to.")
+    if publish_now and any(approval_needed(post=SocialPost(tenant=tenant, connection=c), by=by) for c in connections):
+        raise ValidationError("Posts need approval before they go out: choose a time and schedule it "
+                              "(it is sent for approval), or save it as a draft and submit it.")
     created, problems = [], []
     with transaction.atomic():
         for connection in connections:
@@ -123,8 +139,9 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
     retrying (the content it judged is gone), and a publish time already past is cleared so no page
     shows it as when the post will go out.
     """
-    post = SocialPost.objects.select_for_update().select_related("connection").get(pk=post.pk)
+    post = SocialPost.objects.select_for_update().select_related("connection", "tenant").get(pk=post.pk)
     check_editable(post.status)
+    before = (post_content(post), post.connection_id)
     if connection is not None and connection.pk != post.connection_id:
         _check_connection(tenant=post.tenant, connection=connection)
         post.connection = connection
@@ -144,7 +161,15 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         post.error_kind = post.next_attempt_at = None
         if post.scheduled_at is not None and post.scheduled_at < timezone.now():
             post.scheduled_at = None
-    post.save()
+    # Approved content that changes needs approving again (unless the editor may approve it themselves).
+    resubmitted = (post.approval_state == A.APPROVED and (post_content(post), post.connection_id) != before
+                   and approval_needed(post=post, by=by))
+    if resubmitted:
+        _mark_requested(post, by=by)
+    with acting(by, "edited it"):
+        post.save()
+    if resubmitted:
+        _announce_request(post, by=by)
     return post
 
 
@@ -156,7 +181,7 @@ def posts_unblock_after_reconnect(*, connection):
 
 
 def _locked(post):
-    return SocialPost.objects.select_for_update().select_related("connection").get(pk=post.pk)
+    return SocialPost.objects.select_for_update().select_related("connection", "tenant").get(pk=post.pk)
 
 
 def _refresh(post, fresh):
@@ -169,12 +194,15 @@ def post_schedule(*, post, at, by):
     """DRAFT → SCHEDULED at ``at`` (or move a SCHEDULED post to a new time)."""
     fresh = _locked(post)
     check_action(fresh.status, "schedule")
+    check_may_go_out(post=fresh, by=by, action="schedule")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
     raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     _check_time(at)
+    verb = "rescheduled it" if fresh.status == S.SCHEDULED else "scheduled it"
     fresh.status, fresh.scheduled_at = S.SCHEDULED, at
     fresh.error = fresh.error_kind = fresh.next_attempt_at = None
-    fresh.save(update_fields=["status", "scheduled_at", "error", "error_kind", "next_attempt_at", "updated_at"])
+    with acting(by, verb):
+        fresh.save(update_fields=["status", "scheduled_at", "error", "error_kind", "next_attempt_at", "updated_at"])
     return _refresh(post, fresh)
 
 
@@ -195,7 +223,10 @@ def _conditional(post, *, from_status, action, **changes):
 
 def post_cancel(*, post, by):
     """SCHEDULED → DRAFT. Conditional, so a post the publisher has just claimed is not 'cancelled'."""
-    return _conditional(post, from_status=S.SCHEDULED, action="cancel", status=S.DRAFT, next_attempt_at=None)
+    with transaction.atomic():
+        post = _conditional(post, from_status=S.SCHEDULED, action="cancel", status=S.DRAFT, next_attempt_at=None)
+        history_record(post, action="cancelled it", by=by)
+    return post
 
 
 @transaction.atomic
@@ -203,6 +234,7 @@ def post_retry(*, post, by, at=None):
     """FAILED → SCHEDULED, with a fresh attempt budget; at once unless a later time is given."""
     fresh = _locked(post)
     check_action(fresh.status, "retry", error_kind=fresh.error_kind)
+    check_may_go_out(post=fresh, by=by, action="retry")
     _check_connection(tenant=fresh.tenant, connection=fresh.connection)
     raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
     now = timezone.now()
@@ -211,9 +243,10 @@ def post_retry(*, post, by, at=None):
     fresh.status, fresh.scheduled_at = S.SCHEDULED, max(at or now, now)
     fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
     fresh.publishing_started_at = fresh.claimed_at = fresh.first_claimed_at = fresh.publish_lag_seconds = None
-    fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
-                              "publishing_started_at", "claimed_at", "first_claimed_at", "publish_lag_seconds",
-                              "updated_at"])
+    with acting(by, "retried it"):
+        fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
+                                  "publishing_started_at", "claimed_at", "first_claimed_at", "publish_lag_seconds",
+                                  "updated_at"])
     return _refresh(post, fresh)
 
 
@@ -222,15 +255,17 @@ def post_publish_now(*, post, by):
     with transaction.atomic():
         fresh = _locked(post)
         check_action(fresh.status, "publish", error_kind=fresh.error_kind)
+        check_may_go_out(post=fresh, by=by, action="publish")
         _check_connection(tenant=fresh.tenant, connection=fresh.connection)
         raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
         now = timezone.now()
         fresh.status, fresh.scheduled_at = S.SCHEDULED, now
         fresh.attempts, fresh.error, fresh.error_kind, fresh.next_attempt_at = 0, None, None, None
         fresh.publishing_started_at = fresh.claimed_at = fresh.first_claimed_at = fresh.publish_lag_seconds = None
-        fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
-                                  "publishing_started_at", "claimed_at", "first_claimed_at", "publish_lag_seconds",
-                                  "updated_at"])
+        with acting(by, "sent it for publishing"):
+            fresh.save(update_fields=["status", "scheduled_at", "attempts", "error", "error_kind", "next_attempt_at",
+                                      "publishing_started_at", "claimed_at", "first_claimed_at",
+                                      "publish_lag_seconds", "updated_at"])
         if post_claim(post_id=fresh.pk, now=now):
             enqueue_publish(post_id=fresh.pk)
     fresh.refresh_from_db()
@@ -239,12 +274,105 @@ def post_publish_now(*, post, by):
 
 def post_delete(*, post, by):
     """Delete a post that has not started publishing (DRAFT, SCHEDULED or FAILED)."""
-    deleted, _ = SocialPost.objects.filter(pk=post.pk, status__in=STAFF_ACTIONS["delete"]).delete()
+    with acting(by, "deleted it"):
+        deleted, _ = SocialPost.objects.filter(pk=post.pk, status__in=STAFF_ACTIONS["delete"]).delete()
     if not deleted:
         current = SocialPost.objects.filter(pk=post.pk).values_list("status", flat=True).first()
         if current is None:
             raise SocialPost.DoesNotExist("The post no longer exists.")
         raise IllegalTransition(post_status=current, action="delete")
+
+
+# ----------------------------------------------------------------------------- approval
+
+
+def _mark_requested(post, *, by):
+    post.approval_state = A.PENDING
+    post.approval_requested_by = by if getattr(by, "pk", None) else None
+    post.approval_requested_at = timezone.now()
+    post.approval_decided_by, post.approval_decided_at, post.approval_comment = None, None, ""
+
+
+def _announce_request(post, *, by):
+    transaction.on_commit(lambda: signals.approval_requested.send(sender=SocialPost, post=post, by=by))
+
+
+def _announce_decision(post, *, by, approved, comment):
+    transaction.on_commit(lambda: signals.approval_decided.send(sender=SocialPost, post=post, by=by,
+                                                                approved=approved, comment=comment))
+
+
+APPROVAL_FIELDS = ["approval_state", "approval_requested_by", "approval_requested_at", "approval_decided_by",
+                   "approval_decided_at", "approval_comment", "updated_at"]
+
+
+@transaction.atomic
+def post_submit(*, post, by):
+    """Ask for approval of a draft or failed post (when the tenant's posts need it)."""
+    fresh = _locked(post)
+    if not fresh.tenant.posts_need_approval:
+        raise IllegalTransition(post_status=fresh.status, action="submit for approval",
+                                hint="posts do not need approval in this organisation")
+    if fresh.status not in (S.DRAFT, S.FAILED):
+        raise IllegalTransition(post_status=fresh.status, action="submit for approval",
+                                hint="only a draft or failed post can be submitted")
+    if fresh.approval_state == A.PENDING:
+        raise IllegalTransition(post_status=fresh.status, action="submit for approval",
+                                hint="it is already awaiting approval")
+    if fresh.approval_state == A.APPROVED:
+        raise IllegalTransition(post_status=fresh.status, action="submit for approval", hint="it is already approved")
+    raise_for_violations(content_violations(platform=fresh.connection.platform, content=post_content(fresh)))
+    _mark_requested(fresh, by=by)
+    with acting(by, "submitted it for approval"):
+        fresh.save(update_fields=APPROVAL_FIELDS)
+    _announce_request(fresh, by=by)
+    return _refresh(post, fresh)
+
+
+def post_approve(*, post, by, comment=""):
+    """Approve a post awaiting approval. A draft with a publish time still ahead is scheduled for it."""
+    with transaction.atomic():
+        fresh = _locked(post)
+        if not can_approve(user=by, post=fresh):
+            raise NotAnApprover()
+        if fresh.approval_state != A.PENDING:
+            raise IllegalTransition(post_status=fresh.status, action="approve", hint="it is not awaiting approval")
+        fresh.approval_state = A.APPROVED
+        fresh.approval_decided_by, fresh.approval_decided_at = by, timezone.now()
+        fresh.approval_comment = (comment or "").strip()
+        with acting(by, "approved it"):
+            fresh.save(update_fields=APPROVAL_FIELDS)
+        if (fresh.status == S.DRAFT and fresh.scheduled_at is not None
+                and fresh.scheduled_at >= timezone.now() - SCHEDULE_GRACE):
+            try:
+                with transaction.atomic():
+                    post_schedule(post=fresh, at=max(fresh.scheduled_at, timezone.now()), by=by)
+            except ValidationError:
+                pass  # e.g. its account needs reconnecting: approved all the same, scheduled once it can be
+        _announce_decision(fresh, by=by, approved=True, comment=fresh.approval_comment)
+    return _refresh(post, fresh)
+
+
+def post_send_back(*, post, by, comment):
+    """Send a post back to its author with a comment: it is not approved, and a scheduled one becomes a draft."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": "Say what should change."})
+    with transaction.atomic():
+        fresh = _locked(post)
+        if not can_approve(user=by, post=fresh):
+            raise NotAnApprover()
+        if fresh.approval_state not in (A.PENDING, A.APPROVED) or fresh.status not in (S.DRAFT, S.SCHEDULED, S.FAILED):
+            raise IllegalTransition(post_status=fresh.status, action="send back",
+                                    hint="only a post awaiting approval, or approved and not yet published, can be sent back")
+        if fresh.status == S.SCHEDULED:
+            _conditional(fresh, from_status=S.SCHEDULED, action="cancel", status=S.DRAFT, next_attempt_at=None)
+        fresh.approval_state = A.CHANGES_REQUESTED
+        fresh.approval_decided_by, fresh.approval_decided_at, fresh.approval_comment = by, timezone.now(), comment
+        with acting(by, "sent it back"):
+            fresh.save(update_fields=APPROVAL_FIELDS)
+        _announce_decision(fresh, by=by, approved=False, comment=comment)
+    return _refresh(post, fresh)
 
 
 # ----------------------------------------------------------------------------- times and media

@@ -16,14 +16,16 @@ from connections.models import SocialConnection, SocialPlatform
 from connections.selectors import posts_with_connection_warnings
 from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
+from crm.history import actor_label, history_entries
 from crm.middleware import club_from_query
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_row
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
 from posts import selectors, services
+from posts.approvals import NotAnApprover, approval_actions, check_may_go_out
 from posts.content import post_content
-from posts.models import SocialPost, SocialPostStatus
+from posts.models import ApprovalState, SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions, check_action, retry_block
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
@@ -48,7 +50,9 @@ def post_index(request):
     if request.method == "POST":
         return _bulk(request)
     # Which club's posts: the current club (the header's switcher; ?club= switches it), never a second filter.
-    filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "campaign")}
+    filters = {k: request.GET.get(k, "").strip() for k in ("status", "platform", "campaign", "approval")}
+    if filters["approval"] not in ApprovalState.values:
+        filters["approval"] = ""
     if filters["campaign"] and uuid_or_none(filters["campaign"]) is None:
         messages.warning(request, "That campaign was not found; showing every campaign.")
         filters["campaign"] = ""
@@ -76,6 +80,7 @@ def post_index(request):
     cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
         "posts": posts_with_connection_warnings(list(page.rows)), "query": request.GET, "statuses": SocialPostStatus.choices,
+        "approval_states": [(v, label) for v, label in ApprovalState.choices if v != ApprovalState.NOT_NEEDED],
         "platforms": SocialPlatform.choices,
         "campaigns": selectors.composer_campaigns(user=request.user),
         "counts": [(label, min(counts[value], cap), counts[value] > cap) for value, label in SocialPostStatus.choices
@@ -149,6 +154,10 @@ def compose(request):
             errors = exc.messages
         else:
             label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing"}[intent]
+            waiting = sum(p.approval_state == ApprovalState.PENDING for p in created)
+            if waiting:  # asked for a time, but an approver schedules them
+                label = ("sent for approval; it is scheduled once approved" if waiting == len(created) else
+                         f"saved; {waiting} of them wait for approval before they are scheduled")
             messages.success(request, f"{len(created)} post{'s' if len(created) != 1 else ''} {label}.")
             if len(created) == 1:
                 return redirect("posts:detail", post_id=created[0].pk)
@@ -306,8 +315,19 @@ def detail(request, post_id):
     metrics = [{"name": name, "label": label, "value": None if name in unknown else getattr(post, name)}
                for name, label in (("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"),
                                    ("reach", "Reach"), ("impressions", "Impressions"))]
+    actions = allowed_actions(post.status, post.error_kind)
+    try:
+        check_may_go_out(post=post, by=request.user, action="schedule")
+        held_back = None
+    except IllegalTransition as exc:  # schedule, publish and retry wait for approval
+        held_back = exc.message.split(": ", 1)[-1]
+        actions = [a for a in actions if a not in ("schedule", "publish", "retry")]
     return render(request, "posts/detail.html", {
-        "post": post, "actions": allowed_actions(post.status, post.error_kind),
+        "post": post, "actions": actions, "held_back": held_back,
+        "approval_people": {"requested_by": post.approval_requested_by and actor_label(post.approval_requested_by),
+                            "decided_by": post.approval_decided_by and actor_label(post.approval_decided_by)},
+        "approval_actions": approval_actions(post=post, user=request.user),
+        "who_did_what": history_entries(instance=post) if request.membership and request.membership.is_admin else None,
         "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
         "club": club, "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
         "scheduled_local": dates.picker_value(post.scheduled_at, club),
@@ -360,9 +380,15 @@ def post_action(request, post_id):
             return redirect("posts:list")
         elif action == "edit":
             _edit_post(request, post)
+        elif action == "submit":
+            services.post_submit(post=post, by=request.user)
+        elif action == "approve":
+            services.post_approve(post=post, by=request.user, comment=request.POST.get("comment", ""))
+        elif action == "send_back":
+            services.post_send_back(post=post, by=request.user, comment=request.POST.get("comment", ""))
         else:
             raise ValidationError("Unknown action.")
-    except IllegalTransition as exc:
+    except (IllegalTransition, NotAnApprover) as exc:
         messages.error(request, exc.message)
     except ValidationError as exc:
         for message in exc.messages:
@@ -370,7 +396,8 @@ def post_action(request, post_id):
     else:
         messages.success(request, {"schedule": "Post scheduled.", "cancel": "Post cancelled; it is a draft again.",
                                    "publish": "Post sent for publishing.", "retry": "Post will be tried again.",
-                                   "edit": "Post saved."}[action])
+                                   "edit": "Post saved.", "submit": "Post sent for approval.",
+                                   "approve": "Post approved.", "send_back": "Post sent back to its author."}[action])
     return redirect("posts:detail", post_id=post.pk)
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from crm.admin_scoping import TenantScopedAdmin
+from crm.admin_scoping import HistoryAdmin, TenantScopedAdmin
 from promotions.models import (
     EmailEvent,
     EventPromotion,
@@ -147,3 +147,7 @@ class EmailEventAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Who did what to each EventPromotion, read-only and tenant-scoped.
+admin.site.register(EventPromotion.history.model, HistoryAdmin)

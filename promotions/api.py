@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from crm.api_scoping import TenantScopedViewSetMixin
 from crm.clock import club_utc_to_local
+from crm.history_api import HistoryActionMixin
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
 from promotions.planning import reminder_moments
@@ -26,7 +27,7 @@ from socialcrm.api_inputs import KeysetCursorPagination
 from socialcrm.keyset import Key, Keyset
 
 
-class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
+class EventPromotionViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewsets.ModelViewSet):
     """Promotions of competitions and club events. Staff create SPECIAL ones here; the others come from events."""
 
     base_queryset = EventPromotion.objects.select_related("club").order_by("event_starts_at")

@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from crm.history import tracked_history
 from crm.validators import validate_int_list, validate_str_list
 from promotions.templating import SOCIAL, help_text, validate_social_text
 from socialcrm.inputs import distinct_items, moment_in_range
@@ -118,6 +119,8 @@ class EventPromotion(models.Model):
     event_url = models.URLField(max_length=2000, blank=True)
     event_image_url = models.URLField(max_length=2000, blank=True)
     event_status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.SCHEDULED)
+
+    history = tracked_history()
 
     class Meta:
         ordering = ["event_starts_at"]

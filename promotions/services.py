@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crm.history import KEEP, acting
 from crm.models import Member
 from promotions.models import (
     ChunkStatus,
@@ -116,7 +117,8 @@ def promotion_create_special(*, tenant, club, by, **fields):
     _check_related(promotion)
     _check_future(promotion)
     _check_announcement(promotion)
-    promotion.save()
+    with acting(KEEP if by is None else by):
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -137,7 +139,9 @@ def promotion_update(*, promotion, by=None, **fields):
     _check_related(promotion)
     _check_future(promotion, before=starts_before)
     _check_announcement(promotion)
-    promotion.save()
+    verb = {True: "resumed it", False: "paused it"}.get(fields.get("is_active")) if set(fields) == {"is_active"} else None
+    with acting(KEEP if by is None else by, verb or "edited it"):
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -152,7 +156,8 @@ def promotion_create_from_event(*, tenant, club, source_type, source_id, by, **e
         created_by=str(by)[:150], **event_fields,
     )
     _check_related(promotion)
-    promotion.save()
+    with acting(None):  # the event's source system, not a person
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -169,7 +174,8 @@ def promotion_update_from_event(*, promotion, club, **event_fields):
     promotion.club = club
     promotion.event_status = EventStatus.SCHEDULED
     _check_related(promotion)
-    promotion.save()
+    with acting(KEEP, "updated it from the event's source"):
+        promotion.save()
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -179,7 +185,8 @@ def promotion_cancel_event(*, promotion):
     """The source cancelled its event: whatever has not gone out yet is cancelled."""
     promotion = EventPromotion.objects.select_for_update().select_related("club").get(pk=promotion.pk)
     promotion.event_status = EventStatus.CANCELLED
-    promotion.save(update_fields=["event_status", "updated_at"])
+    with acting(KEEP, "cancelled it (the event was cancelled)"):
+        promotion.save(update_fields=["event_status", "updated_at"])
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -195,7 +202,8 @@ def promotion_delete(*, promotion, by=None):
     locked = EventPromotion.objects.select_for_update().filter(pk=promotion.pk).first()
     if locked is None:
         raise EventPromotion.DoesNotExist("The promotion no longer exists.")
-    locked.delete()
+    with acting(KEEP if by is None else by):
+        locked.delete()
 
 
 def tenant_promotion_defaults_update(*, tenant, channels, reminder_days, send_time, auto_promote):

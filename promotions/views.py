@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from crm.history import history_entries
 from crm.middleware import club_from_query
 from crm.models import Member
 from crm.services import tenant_rotate_event_secret
@@ -40,8 +41,10 @@ def promotion_index(request):
 @login_required
 def promotion_detail(request, pk):
     promotion = _promotion(request, pk)
+    membership = require_membership(request.user)
     return render(request, "promotions/detail.html", {
         "promotion": promotion, "timeline": promotion_timeline(promotion=promotion),
+        "who_did_what": history_entries(instance=promotion) if membership.is_admin else None,
     })
 
 

@@ -2,7 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from connections.api import SocialConnectionViewSet
-from crm.api import CampaignViewSet, ClubViewSet
+from crm.api import CampaignViewSet, ClubViewSet, TenantSettingsView
 from crm.api_tokens import ApiTokenView
 from posts.api import SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
@@ -18,5 +18,6 @@ router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 urlpatterns = [
     path("auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("events/", InboundEventView.as_view(), name="inbound-events"),
+    path("tenant/settings/", TenantSettingsView.as_view(), name="tenant-settings"),
     path("", include(router.urls)),
 ]

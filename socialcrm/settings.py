@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",  # login lockout; keep after django.contrib.auth
     "anymail",  # email through a provider's API, and its tracking webhooks
+    "simple_history",  # who did what to posts, promotions and connections (crm/history.py)
     "crm",
     "platforms",
     "connections",
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crm.middleware.ClubContextMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # the signed-in user is the actor of a change
     "axes.middleware.AxesMiddleware",  # login lockout: turns a lockout into a clear answer
 ]
 

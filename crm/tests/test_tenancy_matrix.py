@@ -134,7 +134,15 @@ def world():
         "limited": staff_create(tenant_id=tenant_b.pk, username="b-limited", password="pw-123456",
                                 club_ids=[club_b2.pk])[0],
     }
+    # Who-did-what rows (one per tracked model), at ids of the same length as the missing ones.
+    histories = {}
+    for row in (post, promotion, connection):
+        model = type(row).history.model
+        model.objects.filter(pk=row.history.earliest("history_date").pk).update(history_id=BIG_A)
+        histories[model] = model.objects.get(pk=BIG_A)
+    membership.approver_for_clubs.add(club)
     rows = {
+        **histories,
         Tenant: tenant, Club: club, Member: member, Segment: segment, Campaign: campaign,
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
         MetricReadUsage: read_usage,

@@ -48,6 +48,10 @@ def seed_world():
     now = timezone.now()
     failed = SocialPostFactory(connection=connection, content=f"Course closed {LONG_WORD} {LONG_URL}",
                                campaign=campaign, status="FAILED", error=f"Refused: {LONG_URL}", link_url=LONG_URL)
+    # Awaiting approval (its approve / send back form is walked too).
+    awaiting = SocialPostFactory(connection=connection, content="Junior open " + LONG_WORD, approval_state="pending",
+                                 scheduled_at=timezone.now() + datetime.timedelta(days=1),
+                                 approval_requested_at=timezone.now())
     published = SocialPostFactory(connection=connection, content="Course open", status="PUBLISHED",
                                   published_at=now - datetime.timedelta(hours=3), platform_url=LONG_URL,
                                   media_urls=[LONG_URL + ".jpg"])
@@ -69,7 +73,7 @@ def seed_world():
     PromotionDelivery.objects.create(dispatch=announcement, member=other, status="SENT", sent_at=now,
                                      tracking_status="BOUNCED", tracking_at=now, reason=LONG_URL)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
-            "scheduled": scheduled, "promotion": promotion, "member": member}
+            "scheduled": scheduled, "awaiting": awaiting, "promotion": promotion, "member": member}
 
 
 def seed_pick(page, world, accounts=None):
@@ -109,12 +113,13 @@ def page_urls(world, attempt):
         "connections:pick": [reverse("connections:pick", args=[attempt.pk])],
         "connections:deactivate": None,  # POST only
         "connections:delete": [reverse("connections:delete", args=[world["connection"].pk])],
+        "connections:detail": [reverse("connections:detail", args=[world["connection"].pk])],
         "posts:list": [reverse("posts:list")],
         "posts:compose": [reverse("posts:compose")],
         "posts:rules": None,  # JSON for the composer's counter
         "posts:calendar": [reverse("posts:calendar"), reverse("posts:calendar") + "?view=week"],
         "posts:detail": [reverse("posts:detail", args=[p.pk]) for p in
-                         (world["failed"], published, world["scheduled"])],
+                         (world["failed"], published, world["scheduled"], world["awaiting"])],
         "posts:action": None,  # POST only
         "posts:delete": [reverse("posts:delete", args=[world["failed"].pk])],  # the confirm page
         "promotions:list": [reverse("promotions:list")],

@@ -97,6 +97,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "connections:pick": {"attempt_id": uuid.uuid4()},
         "connections:deactivate": {"pk": world["connection"].pk},
         "connections:delete": {"pk": world["connection"].pk},
+        "connections:detail": {"pk": world["connection"].pk},
         "posts:detail": {"post_id": world["post"].pk},
         "posts:action": {"post_id": world["post"].pk},
         "posts:delete": {"post_id": world["post"].pk},
@@ -108,7 +109,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:unsubscribe": {"token": "not-a-token"},
         "media": {"path": "missing.jpg"},
     }
-    must_render = {"dashboard", "connections:list", "connections:delete", "connections:deactivate", "posts:list", "posts:compose",
+    must_render = {"dashboard", "connections:list", "connections:delete", "connections:detail", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
                    "api-redoc"}
