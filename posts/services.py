@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from library.services import post_media_link
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
 from posts.models import PublishErrorKind, SocialPost
 from posts.models import SocialPostStatus as S
@@ -78,6 +79,7 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
         _check_time(scheduled_at)
         post.status, post.scheduled_at = S.SCHEDULED, scheduled_at
     post.save()
+    post_media_link(post=post)
     return post
 
 
@@ -145,6 +147,7 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         if post.scheduled_at is not None and post.scheduled_at < timezone.now():
             post.scheduled_at = None
     post.save()
+    post_media_link(post=post)
     return post
 
 

@@ -40,6 +40,7 @@ class TooLarge(exceptions.APIException):
 # Domain exceptions (dotted paths, so this module imports no app) and the API error each one is.
 DOMAIN_ERRORS = {
     "posts.states.IllegalTransition": Conflict,
+    "library.services.MediaInUse": Conflict,
     "promotions.intake.SignatureError": Unauthorised,
     "promotions.intake.UnknownTarget": UnknownTarget,
 }

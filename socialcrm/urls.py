@@ -22,6 +22,7 @@ urlpatterns = [
     path("connections/", include("connections.urls")),
     path("posts/", include("posts.urls")),
     path("promotions/", include("promotions.urls")),
+    path("library/", include("library.urls")),
     path("campaigns/", include("crm.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("socialcrm.api_urls")),
