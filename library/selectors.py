@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from crm.tenancy import scope_queryset, visible_row
 from library.models import MediaAsset, PostMedia
@@ -14,7 +14,7 @@ def media_list(*, user, club=None):
     assets = scope_queryset(MediaAsset.objects.select_related("club"), user).annotate(
         post_count=Count("post_uses", distinct=True))
     if club is not None:
-        assets = assets.filter(club__isnull=True) | assets.filter(club=club)
+        assets = assets.filter(Q(club__isnull=True) | Q(club=club))
     return assets.order_by("-created_at", "-id")
 
 

@@ -105,3 +105,43 @@ def delete(request, asset_id):
         messages.success(request, f"“{asset}” removed from the library.")
         return redirect("library:list")
     return render(request, "library/delete.html", {"asset": asset, "usage": usage})
+
+
+# ----------------------------------------------------------------------------- the composer's picker
+
+COMPOSER_CHOICES = 60
+
+
+def upload_club(request):
+    """Where an image uploaded while composing is kept: the whole organisation's library, or for staff
+    limited to some clubs, the club they are working in."""
+    return None if allowed_club_ids(request.user) is None else request.club
+
+
+def library_choices(request, *, chosen, alts):
+    """The library images a form offers (the chosen ones first, then the newest), each with its description
+    as typed on the form, or as the library holds it."""
+    chosen = [str(pk) for pk in dict.fromkeys(chosen)]
+    newest = list(selectors.media_list(user=request.user, club=request.club)[:COMPOSER_CHOICES])
+    offered = {str(a.pk) for a in newest}
+    picked = [a for a in (selectors.media_get(user=request.user, asset_id=pk) for pk in chosen if pk not in offered)
+              if a is not None]
+    rows = [{"asset": a, "chosen": str(a.pk) in chosen, "alt": alts.get(str(a.pk), a.alt_text)}
+            for a in picked + newest]
+    return sorted(rows, key=lambda row: (not row["chosen"], chosen.index(str(row["asset"].pk))
+                                         if row["chosen"] else 0))
+
+
+def library_chosen(request, form):
+    """The addresses of the library images chosen on a form, in order; a description typed beside one is
+    saved to the library (it is the image's, sent with it wherever it is published)."""
+    urls = []
+    for pk in dict.fromkeys(form["library_media"]):
+        asset = selectors.media_get(user=request.user, asset_id=pk)
+        if asset is None:
+            raise ValidationError("An image chosen from the media library is no longer there; choose another.")
+        typed = form["library_alt"].get(str(asset.pk))
+        if typed is not None and " ".join(typed.split()) != asset.alt_text:
+            services.media_describe(asset=asset, alt_text=typed, by=request.user)
+        urls.append(asset.url)
+    return urls
