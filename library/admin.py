@@ -4,6 +4,7 @@ from django.utils.html import format_html
 from crm.admin_scoping import TenantScopedAdmin
 from library import services
 from library.models import MediaAsset
+from library.selectors import media_use_count
 
 
 @admin.register(MediaAsset)
@@ -25,9 +26,9 @@ class MediaAssetAdmin(TenantScopedAdmin):
     def preview(self, asset):
         return format_html('<img src="{}" alt="{}" width="80">', asset.thumbnail_path, asset.alt_text)
 
-    @admin.display(description="Posts using it")
+    @admin.display(description="Posts and promotions using it")
     def used_by(self, asset):
-        return asset.post_uses.count()
+        return media_use_count(asset)
 
     def has_add_permission(self, request):
         return False  # uploads are normalised by the library page and the API

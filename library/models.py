@@ -92,3 +92,19 @@ class PostMedia(models.Model):
 
     def __str__(self):
         return f"{self.asset} in post {self.post_id} (#{self.position + 1})"
+
+
+class PromotionImage(models.Model):
+    """The library image a promotion announces its event with: it keeps the image from being removed."""
+
+    tenant_path = "promotion__tenant"
+    club_path = "promotion__club"
+
+    promotion = models.OneToOneField("promotions.EventPromotion", on_delete=models.CASCADE, related_name="library_image")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="promotion_uses")
+
+    class Meta:
+        verbose_name = "promotion image"
+
+    def __str__(self):
+        return f"{self.asset} for promotion {self.promotion_id}"

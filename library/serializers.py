@@ -3,6 +3,7 @@ from rest_framework import serializers
 from crm.api_scoping import ScopedRelatedField
 from crm.models import Club
 from library.models import ALT_TEXT_MAX_LENGTH, MediaAsset
+from library.selectors import media_use_count
 from socialcrm.api_inputs import InputRulesMixin
 
 
@@ -11,7 +12,8 @@ class MediaAssetSerializer(serializers.ModelSerializer):
 
     url = serializers.URLField(read_only=True, help_text="The public address platforms fetch the image from.")
     thumbnail_url = serializers.URLField(read_only=True)
-    usage_count = serializers.SerializerMethodField(help_text="Posts using the image; it can be removed at 0.")
+    usage_count = serializers.SerializerMethodField(
+        help_text="Posts and promotions using the image; it can be removed at 0.")
 
     class Meta:
         model = MediaAsset
@@ -20,8 +22,7 @@ class MediaAssetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_usage_count(self, asset) -> int:
-        counted = getattr(asset, "post_count", None)
-        return counted if counted is not None else asset.post_uses.count()
+        return media_use_count(asset)
 
 
 class MediaUploadInputSerializer(InputRulesMixin, serializers.Serializer):

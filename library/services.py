@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 
 from crm.tenancy import allowed_club_ids
-from library.models import ALT_TEXT_MAX_LENGTH, MediaAsset, PostMedia
+from library.models import ALT_TEXT_MAX_LENGTH, MediaAsset, PostMedia, PromotionImage
 from library.normalise import normalise_image
 from library.selectors import media_for_urls
 from platforms import image_limits_for_every_platform
@@ -120,10 +120,14 @@ def media_delete(*, asset, by=None):
         locked = MediaAsset.objects.select_for_update().filter(pk=asset.pk).first()
         if locked is None:
             raise MediaAsset.DoesNotExist("The image no longer exists.")
-        used = PostMedia.objects.filter(asset=locked).count()
-        if used:
-            raise MediaInUse(f"“{locked}” is used by {used} post{'s' if used != 1 else ''}; remove it from "
-                             f"{'them' if used != 1 else 'it'} (or delete {'them' if used != 1 else 'it'}) first.")
+        posts = PostMedia.objects.filter(asset=locked).count()
+        promotions = PromotionImage.objects.filter(asset=locked).count()
+        if posts or promotions:
+            uses = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((posts, "post"), (promotions, "promotion"))
+                    if n]
+            them = "them" if posts + promotions != 1 else "it"
+            raise MediaInUse(f"“{locked}” is used by {' and '.join(uses)}; remove it from {them} "
+                             f"(or delete {them}) first.")
         names = [locked.file.name, locked.thumbnail.name]
         locked.delete()
         transaction.on_commit(lambda: [default_storage.delete(n) for n in names if n])
@@ -149,3 +153,23 @@ def post_media_link(*, post):
         return
     PostMedia.objects.filter(post=post).delete()
     PostMedia.objects.bulk_create([PostMedia(post=post, asset=a, position=i) for i, a in enumerate(wanted)])
+
+
+def promotion_image_link(*, promotion, strict=True):
+    """Record the library image a promotion uses (its event image address), or none.
+
+    ``strict`` (staff's own edits) refuses a library address of another tenant or of another club; an
+    address that came from the source system is simply not linked.
+    """
+    url = promotion.event_image_url or ""
+    found = media_for_urls(tenant_id=promotion.tenant_id, urls=[url]) if url else {}
+    asset = found.get(url)
+    if asset is not None and asset.club_id is not None and asset.club_id != promotion.club_id:
+        asset = None
+    if asset is None and strict and (stored_media_name(url) or "").startswith(LIBRARY_PREFIX):
+        raise ValidationError({"event_image_url": "That image is not in this club's media library."})
+    if asset is None:
+        PromotionImage.objects.filter(promotion=promotion).delete()
+        return None
+    PromotionImage.objects.update_or_create(promotion=promotion, defaults={"asset": asset})
+    return asset

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Member
+from library.services import promotion_image_link
 from promotions.models import (
     ChunkStatus,
     DeliveryStatus,
@@ -117,6 +118,7 @@ def promotion_create_special(*, tenant, club, by, **fields):
     _check_future(promotion)
     _check_announcement(promotion)
     promotion.save()
+    promotion_image_link(promotion=promotion)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -138,6 +140,7 @@ def promotion_update(*, promotion, by=None, **fields):
     _check_future(promotion, before=starts_before)
     _check_announcement(promotion)
     promotion.save()
+    promotion_image_link(promotion=promotion)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -153,6 +156,7 @@ def promotion_create_from_event(*, tenant, club, source_type, source_id, by, **e
     )
     _check_related(promotion)
     promotion.save()
+    promotion_image_link(promotion=promotion, strict=False)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -170,6 +174,7 @@ def promotion_update_from_event(*, promotion, club, **event_fields):
     promotion.event_status = EventStatus.SCHEDULED
     _check_related(promotion)
     promotion.save()
+    promotion_image_link(promotion=promotion, strict=False)
     promotion_plan(promotion=promotion)
     return promotion
 

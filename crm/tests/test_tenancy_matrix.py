@@ -27,7 +27,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
-from library.models import MediaAsset, PostMedia
+from library.models import MediaAsset, PostMedia, PromotionImage
 from library.tests.factories import MediaAssetFactory
 from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
@@ -107,6 +107,7 @@ def world():
                                         payload={"name": MARK}, promotion=promotion, outcome=f"{MARK} applied")
     asset = MediaAssetFactory(club=club, original_name=f"{MARK} crest.jpg", alt_text=f"{MARK} crest on the gate")
     post_media = PostMedia.objects.create(id=BIG_A, post=post, asset=asset, position=0)
+    promotion_image = PromotionImage.objects.create(id=BIG_A, promotion=promotion, asset=asset)
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
@@ -134,6 +135,7 @@ def world():
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk), MediaAsset: asset, PostMedia: post_media,
+        PromotionImage: promotion_image,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
             "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b}}

@@ -1,3 +1,5 @@
+import uuid
+
 import factory
 from django.core.files.base import ContentFile
 
@@ -13,7 +15,8 @@ class MediaAssetFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SelfAttribute("club.tenant")
     club = factory.SubFactory("crm.tests.factories.ClubFactory")
-    file = factory.LazyFunction(lambda: ContentFile(images.jpeg(640, 800), name="photo.jpg"))
+    file = factory.LazyAttribute(lambda o: ContentFile(
+        images.jpeg(640, 800), name=f"library/{o.tenant.pk}/{uuid.uuid4().hex}/photo.jpg"))
     original_name = "photo.jpg"
     width, height = 640, 800
     size = factory.LazyAttribute(lambda o: o.file.size)
