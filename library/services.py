@@ -137,15 +137,16 @@ def post_media_link(*, post):
     """Record which library images the post uses, in its order (from its media addresses).
 
     A library address of another tenant, or of a club the post's account does not belong to, is
-    refused: a post publishes only images its club may use.
+    refused: a post publishes only images its club may use. An account of the whole organisation
+    serves every club, so it may use any of the organisation's images.
     """
     urls = list(post.media_urls or [])
     found = media_for_urls(tenant_id=post.tenant_id, urls=urls)
     club_id = post.connection.club_id
     for url in urls:
         name = stored_media_name(url) or ""
-        if name.startswith(LIBRARY_PREFIX) and (
-                url not in found or (found[url].club_id is not None and found[url].club_id != club_id)):
+        if name.startswith(LIBRARY_PREFIX) and (url not in found or (
+                club_id is not None and found[url].club_id is not None and found[url].club_id != club_id)):
             raise ValidationError({"media_urls": "An image is not in this club's media library."})
     wanted = [found[url] for url in urls if url in found]
     current = list(PostMedia.objects.filter(post=post).order_by("position").values_list("asset_id", flat=True))

@@ -118,3 +118,8 @@ def test_a_post_cannot_use_another_tenants_or_another_clubs_library_image(club, 
         _post_with(sisters, club)
     shared, _ = media_upload(tenant=club.tenant, club=None, upload=upload(images.jpeg(70, 80)), by=None)
     assert _post_with(shared, club).media_items.get().asset == shared
+    # An account of the whole organisation serves every club: it may use a club's image (promotions do).
+    everyone = SocialConnectionFactory(club=None, tenant=club.tenant, platform="TWITTER")
+    post = post_create(tenant=club.tenant, connection=everyone, content="Sister club news", created_by="alex",
+                       media_urls=[sisters.url])
+    assert post.media_items.get().asset == sisters
