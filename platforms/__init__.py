@@ -7,6 +7,7 @@ and its stand-in in simulator/.
 from .base import (
                    Account,
                    Credentials,
+                   ImageLimits,
                    Metrics,
                    PlatformAdapter,
                    PostContent,
@@ -28,14 +29,22 @@ from .errors import (
                    RateLimited,
                    TransientError,
 )
-from .registry import adapter_for_slug, adapters_where, all_adapters, get_adapter, platform_choices
+from .registry import (
+    adapter_for_slug,
+    adapters_where,
+    all_adapters,
+    alt_text_max_length,
+    get_adapter,
+    image_limits_for_every_platform,
+    platform_choices,
+)
 from .scrub import install_log_filters
 
 install_log_filters()
 
 __all__ = [
     "get_adapter", "all_adapters", "adapter_for_slug", "adapters_where", "platform_choices", "PlatformAdapter",
-    "PostContent", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "RecentPage", "PostsSince", "Metrics", "Violation",
+    "PostContent", "ImageLimits", "image_limits_for_every_platform", "alt_text_max_length", "Credentials", "TokenSet", "Account", "PublishResult", "RemotePost", "RecentPage", "PostsSince", "Metrics", "Violation",
     "PlatformError", "TransientError", "RateLimited", "ProcessingPending", "AuthExpired", "PermissionMissing", "InvalidContent",
     "DuplicateContent", "NotFound",
 ]

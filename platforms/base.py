@@ -58,6 +58,12 @@ class PostContent:
     hashtags: list[str] = field(default_factory=list)
     link: str | None = None
     media_urls: list[str] = field(default_factory=list)
+    # A description of each image for people who cannot see it, in the order of media_urls ("" for none).
+    media_alt: list[str] = field(default_factory=list)
+
+    def alt_for(self, index: int) -> str:
+        """The alt text of the media at ``index`` (stripped; "" when it has none)."""
+        return (self.media_alt[index] or "").strip() if index < len(self.media_alt) else ""
 
     def tags(self) -> list[str]:
         """Hashtags without '#', blanks dropped, order kept, repeats removed."""
@@ -154,6 +160,16 @@ class MediaFacts:
     width: int | None = None
     height: int | None = None
     duration: float | None = None  # seconds, videos only
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one platform takes as a still image (its official media rules), for normalising uploads."""
+
+    max_bytes: int | None = None
+    max_long_side: int | None = None  # pixels on the longer side
+    max_width: int | None = None
+    jpeg_only: bool = False
 
 
 @dataclass
@@ -417,11 +433,31 @@ class PlatformAdapter(ABC):
                          f"this post has {len(media)}."))
         if not self.allows_video and any(is_video(u) for u in media):
             found.append(self.violation("media", f"{name} posts from SocialCRM can carry images only."))
+        found.extend(self.alt_text_violations(content))
         found.extend(self.extra_violations(content))
         return found
 
     def extra_violations(self, content: PostContent) -> list[Violation]:
         return []
+
+    # alt text: whether the platform takes a description of each image, and its documented length limit
+    takes_alt_text: ClassVar[bool] = False
+    alt_text_max_length: ClassVar[int | None] = None
+    # still images this platform takes (size, dimensions, format): uploads are normalised to fit every platform
+    image_limits: ClassVar[ImageLimits] = ImageLimits()
+
+    def alt_text_violations(self, content: PostContent) -> list[Violation]:
+        limit = self.alt_text_max_length
+        if limit is None or not self.takes_alt_text:
+            return []
+        found = []
+        for index, url in enumerate(content.media_urls):
+            length = len(content.alt_for(index))
+            if length > limit:
+                found.append(self.violation(
+                    "media", f"{self.display_name} takes image descriptions (alt text) of at most {limit:,} "
+                             f"characters; the one for {url.rsplit('/', 1)[-1]} has {length:,}."))
+        return found
 
     # largest file this platform takes, by media type or its main type ("image/gif", "image", "video")
     media_max_bytes: ClassVar[dict[str, int]] = {}

@@ -8,6 +8,7 @@ from datetime import datetime
 from .base import (
     Account,
     Credentials,
+    ImageLimits,
     Metrics,
     PostContent,
     PublishResult,
@@ -47,6 +48,11 @@ class FacebookAdapter(GraphAdapter):
         "read_insights": "Read Page insights", "business_management": "Manage your business",
     }
 
+    # developers.facebook.com/docs/graph-api/reference/page/photos: photos under 4 MB (JPEG, PNG, GIF, ...).
+    image_limits = ImageLimits(max_bytes=4 * 1024 * 1024)
+    # Page photos take `alt_text_custom`; Facebook documents no length limit for it.
+    takes_alt_text = True
+
     def permission_refusal(self, said: str) -> str:
         # A Page role without the CREATE_CONTENT task: a Page admin grants it, not the sign-in.
         if "CREATE_CONTENT" in (said or ""):
@@ -85,16 +91,25 @@ class FacebookAdapter(GraphAdapter):
                 data["link"] = content.link
             post_id = self.post(f"{page}/feed", data=data, **call)["id"]
         elif len(media) == 1:
-            body = self.post(f"{page}/photos", data={"url": media[0], "caption": message}, **call)
+            body = self.post(f"{page}/photos", data=self.photo_fields(content, 0, caption=message), **call)
             post_id = body.get("post_id") or body["id"]
         else:
-            photo_ids = [self.post(f"{page}/photos", data={"url": url, "published": "false"}, **call)["id"]
-                         for url in media]
+            photo_ids = [self.post(f"{page}/photos", data=self.photo_fields(content, i, published="false"),
+                                   **call)["id"] for i in range(len(media))]
             data = {"message": message}
             data.update({f"attached_media[{i}]": json.dumps({"media_fbid": pid}) for i, pid in enumerate(photo_ids)})
             post_id = self.post(f"{page}/feed", data=data, **call)["id"]
         return PublishResult(platform_post_id=str(post_id),
                              platform_url=self.permalink(str(post_id), "permalink_url", **call))
+
+    @staticmethod
+    def photo_fields(content: PostContent, index: int, **fields) -> dict:
+        """One photo's fields for /{page}/photos, with its description for screen readers when it has one."""
+        data = {"url": content.media_urls[index], **fields}
+        alt = content.alt_for(index)
+        if alt:
+            data["alt_text_custom"] = alt
+        return data
 
     def publish_video(self, page: str, url: str, message: str, progress: dict, checkpoint, call: dict) -> PublishResult:
         """POST /{page}/videos with file_url, then wait for processing (status.video_status).

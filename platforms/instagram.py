@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from .base import (
     Account,
     Credentials,
+    ImageLimits,
     Metrics,
     PostContent,
     PublishResult,
@@ -65,6 +66,10 @@ class InstagramAdapter(GraphAdapter):
     requires_media = True
     max_hashtags_setting = "INSTAGRAM_MAX_HASHTAGS"
     max_hashtags_default = 30
+    # IG User media reference: JPEG only, at most 8 MB, 320 to 1440 px wide (wider images are scaled down).
+    image_limits = ImageLimits(max_bytes=IMAGE_MAX_BYTES, max_width=1440, jpeg_only=True)
+    # Image containers take `alt_text` (not Reels or videos); no length limit is documented.
+    takes_alt_text = True
 
     # links are not clickable on Instagram; they are kept in the caption as text (compose default)
 
@@ -140,14 +145,15 @@ class InstagramAdapter(GraphAdapter):
         self.ensure_valid(content)
         ig, call = credentials.account_id, {"token": credentials.access_token, "account_id": credentials.account_id}
         caption, media = self.render_text(content), list(content.media_urls)
-        mark = self.fingerprint(ig, caption, media)
+        alts = [content.alt_for(i) for i in range(len(media))]
+        mark = self.fingerprint(ig, caption, media, *([alts] if any(alts) else []))
         if progress.get("fingerprint") != mark:
             progress.clear()
             progress["fingerprint"] = mark
             checkpoint()
         for _ in range(2):  # one rebuild when a stored container expired
             try:
-                container = self.prepare(ig, caption, media, progress, checkpoint, call)
+                container = self.prepare(ig, caption, media, progress, checkpoint, call, alts=alts)
                 self.await_processing("the media", lambda c=container: self.container_ready(c, progress, checkpoint,
                                                                                   call), progress, checkpoint)
                 break
@@ -161,21 +167,25 @@ class InstagramAdapter(GraphAdapter):
         checkpoint()
         return PublishResult(platform_post_id=media_id, platform_url=self.permalink(media_id, "permalink", **call))
 
-    def prepare(self, ig: str, caption: str, media: list[str], progress: dict, checkpoint, call: dict) -> str:
+    def prepare(self, ig: str, caption: str, media: list[str], progress: dict, checkpoint, call: dict,
+                alts: list[str] | None = None) -> str:
         """The container to publish: the stored one, or new ones (checking the publishing limit first)."""
         if progress.get("container"):
             return progress["container"]
+        alts = alts or [""] * len(media)
         children = progress.get("children") or []
         if not children:
             self.check_publishing_limit(ig, call)
         if len(media) == 1:
-            progress["container"] = self.create_container(ig, {**self.media_fields(media[0], reel=True),
+            progress["container"] = self.create_container(ig, {**self.media_fields(media[0], reel=True,
+                                                                                   alt=alts[0]),
                                                                "caption": caption}, **call)
             checkpoint()
             return progress["container"]
         progress["children"] = children
-        for url in media[len(children):]:
-            children.append(self.create_container(ig, {**self.media_fields(url, reel=False),
+        for index in range(len(children), len(media)):
+            children.append(self.create_container(ig, {**self.media_fields(media[index], reel=False,
+                                                                           alt=alts[index]),
                                                        "is_carousel_item": "true"}, **call))
             checkpoint()
         self.await_processing("the media", lambda: all([self.container_ready(c, progress, checkpoint, call)
@@ -201,10 +211,10 @@ class InstagramAdapter(GraphAdapter):
                               code="content_publishing_limit")
 
     @staticmethod
-    def media_fields(url: str, *, reel: bool) -> dict:
+    def media_fields(url: str, *, reel: bool, alt: str = "") -> dict:
         if is_video(url):
             return {"media_type": "REELS" if reel else "VIDEO", "video_url": url}
-        return {"image_url": url}
+        return {"image_url": url, **({"alt_text": alt} if alt else {})}
 
     def create_container(self, ig_id: str, data: dict, *, token: str, account_id: str) -> str:
         return str(self.post(f"{ig_id}/media", data=data, token=token, account_id=account_id)["id"])

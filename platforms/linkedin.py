@@ -13,6 +13,7 @@ import requests
 from .base import (
     Account,
     Credentials,
+    ImageLimits,
     Metrics,
     PlatformAdapter,
     PostContent,
@@ -91,6 +92,10 @@ class LinkedInAdapter(PlatformAdapter):
     max_batch = 50
     max_media = 20
     allows_video = True
+    # Images API: at most 36,152,320 pixels (about 6012 px square); Posts API `altText` at most 4,086 characters.
+    image_limits = ImageLimits(max_long_side=6012)
+    takes_alt_text = True
+    alt_text_max_length = 4086
     client_id_setting = "LINKEDIN_CLIENT_ID"
     client_secret_setting = "LINKEDIN_CLIENT_SECRET"
 
@@ -239,10 +244,11 @@ class LinkedInAdapter(PlatformAdapter):
             "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
                              "thirdPartyDistributionChannels": []},
             "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False}
+        described = [self.described(asset, content.alt_for(index)) for index, asset in enumerate(assets)]
         if len(assets) == 1:
-            body["content"] = {"media": {"id": assets[0]}}
+            body["content"] = {"media": described[0]}
         elif assets:
-            body["content"] = {"multiImage": {"images": [{"id": asset} for asset in assets]}}
+            body["content"] = {"multiImage": {"images": described}}
         elif content.link:
             body["content"] = {"article": {"source": content.link, "title": self.article_title(content)}}
         response = self.request("POST", self.rest_url("posts"), token=credentials.access_token,
@@ -252,6 +258,11 @@ class LinkedInAdapter(PlatformAdapter):
             raise PlatformError("LinkedIn accepted the post but did not say its id.", platform=self.platform,
                                 status=response.status_code)
         return PublishResult(platform_post_id=urn, platform_url=post_url(urn))
+
+    @staticmethod
+    def described(urn: str, alt: str) -> dict:
+        """One media of the post, with its description for screen readers (images only)."""
+        return {"id": urn, "altText": alt} if alt and urn.startswith("urn:li:image:") else {"id": urn}
 
     @staticmethod
     def article_title(content: PostContent) -> str:

@@ -73,3 +73,24 @@ def platform_choices() -> list[tuple[str, str]]:
 
 def adapters_where(predicate) -> list[PlatformAdapter]:
     return [adapter for adapter in all_adapters() if predicate(adapter)]
+
+
+def image_limits_for_every_platform():
+    """One set of still-image limits every platform takes (the strictest of each adapter's `image_limits`):
+    an upload normalised to it can be published anywhere without another copy."""
+    from .base import ImageLimits
+
+    limits = [adapter.image_limits for adapter in all_adapters()]
+
+    def smallest(name):
+        values = [getattr(limit, name) for limit in limits if getattr(limit, name)]
+        return min(values) if values else None
+
+    return ImageLimits(max_bytes=smallest("max_bytes"), max_long_side=smallest("max_long_side"),
+                       max_width=smallest("max_width"), jpeg_only=any(limit.jpeg_only for limit in limits))
+
+
+def alt_text_max_length() -> int | None:
+    """The longest image description every platform that takes one accepts."""
+    values = [a.alt_text_max_length for a in all_adapters() if a.alt_text_max_length]
+    return min(values) if values else None

@@ -17,6 +17,7 @@ from . import usage
 from .base import (
     Account,
     Credentials,
+    ImageLimits,
     Metrics,
     PlatformAdapter,
     PostContent,
@@ -73,6 +74,11 @@ class TwitterAdapter(PlatformAdapter):
     metrics_operation = "GET /2/tweets"
     # docs.x.com/x-api/media: image 5 MB, GIF 15 MB, video 512 MB
     media_max_bytes = {"image": 5 * MB, "image/gif": 15 * MB, "video": 512 * MB}
+    image_limits = ImageLimits(max_bytes=5 * MB)
+    # docs.x.com/x-api/media/create-media-metadata (POST /2/media/metadata, `alt_text.text`): images and GIFs;
+    # at most 1,000 characters (developer.x.com media/metadata/create).
+    takes_alt_text = True
+    alt_text_max_length = 1000
     client_id_setting = "X_CLIENT_ID"
     client_secret_setting = "X_CLIENT_SECRET"
 
@@ -168,6 +174,10 @@ class TwitterAdapter(PlatformAdapter):
         if problems:
             raise InvalidContent(violations=problems, platform=self.platform)
         media_ids = [self.upload_media(file, credentials=credentials) for file in files]
+        for index, (media_id, (_, kind, _)) in enumerate(zip(media_ids, files, strict=True)):
+            alt = content.alt_for(index)
+            if alt and kind.startswith("image/"):
+                self.describe_media(media_id, alt, credentials=credentials)
         payload: dict = {"text": self.render_text(content)}
         if media_ids:
             payload["media"] = {"media_ids": media_ids}
@@ -191,6 +201,12 @@ class TwitterAdapter(PlatformAdapter):
                                 files={"media": (name, data, content_type)},
                                 data={"media_category": "tweet_image"})
         return self.media_id_of(self.json_of(response), what="image")
+
+    def describe_media(self, media_id: str, alt: str, *, credentials: Credentials) -> None:
+        """Attach the image's description for screen readers before the post names the media."""
+        self.request("POST", self.api_url("2/media/metadata"), token=credentials.access_token,
+                     account_id=credentials.account_id,
+                     json={"id": media_id, "metadata": {"alt_text": {"text": alt}}})
 
     def media_id_of(self, body: dict, *, what: str) -> str:
         found = body.get("data") or body

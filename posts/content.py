@@ -9,6 +9,7 @@ import struct
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
+from library.selectors import alt_texts_for
 from platforms import PostContent, get_adapter
 from platforms.base import MediaFacts
 from platforms.fetch import file_name, stored_media_name
@@ -22,8 +23,12 @@ VIOLATION_FIELDS = {"text": "content", "hashtags": "hashtags", "link": "link_url
 
 
 def post_content(post):
+    """What the platform receives: the post's text, hashtags, link and media, each library image with its
+    description (alt text) as the library holds it now."""
+    media = list(post.media_urls or [])
     return PostContent(text=post.content or "", hashtags=list(post.hashtags or []), link=post.link_url or None,
-                       media_urls=list(post.media_urls or []))
+                       media_urls=media,
+                       media_alt=alt_texts_for(tenant_id=post.tenant_id, urls=media) if media else [])
 
 
 def content_violations(*, platform, content):

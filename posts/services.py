@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.history import acting, history_record
+from library.services import post_media_link
 from posts import signals
 from posts.approvals import NotAnApprover, approval_needed, can_approve, check_may_go_out
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
@@ -89,6 +90,7 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
             post.status = S.SCHEDULED
     with acting(created_by, "created it"):
         post.save()
+    post_media_link(post=post)
     if post.approval_state == A.PENDING:
         _announce_request(post, by=created_by)
     return post
@@ -168,6 +170,7 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
         _mark_requested(post, by=by)
     with acting(by, "edited it"):
         post.save()
+    post_media_link(post=post)
     if resubmitted:
         _announce_request(post, by=by)
     return post

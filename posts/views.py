@@ -20,6 +20,7 @@ from crm.history import actor_label, history_entries
 from crm.middleware import club_from_query
 from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_row
+from library.views import library_choices, library_chosen, upload_club, upload_into_library
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
 from posts import selectors, services
@@ -136,7 +137,7 @@ def compose(request):
     groups = selectors.composer_connections(user=request.user)
     campaigns = selectors.composer_campaigns(user=request.user)
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
-            "scheduled_local": "", "stored_media": []}
+            "scheduled_local": "", "stored_media": [], "library_media": [], "library_alt": {}}
     errors = []
     if request.method == "POST":
         form = {
@@ -146,6 +147,9 @@ def compose(request):
             "connections": request.POST.getlist("connections"), "campaign": request.POST.get("campaign", ""),
             "scheduled_local": request.POST.get("scheduled_local", ""),
             "stored_media": request.POST.getlist("stored_media"),
+            "library_media": request.POST.getlist("library_media"),
+            "library_alt": {k[len("alt_"):]: v for k, v in request.POST.items() if k.startswith("alt_")},
+            "upload_alt": request.POST.get("upload_alt", ""),
         }
         intent = request.POST.get("intent", "draft")
         try:
@@ -166,6 +170,7 @@ def compose(request):
     return render(request, "posts/compose.html", {
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "rules_url": reverse("posts:rules"), "club": request.club,
+        "library": library_choices(request, chosen=form["library_media"], alts=form["library_alt"]),
     })
 
 
@@ -178,6 +183,14 @@ def _keep_uploads(request, tenant, form):
     urls = services.media_stored_urls(tenant=tenant, names=form["stored_media"])
     refused = []
     for upload in request.FILES.getlist("media"):
+        head = upload.read(16)
+        upload.seek(0)
+        if (services.media_type_of(head) or "").startswith("image/"):  # images go into the media library
+            assets, problems = upload_into_library(request, files=[upload], club=upload_club(request),
+                                                   alt_text=form.get("upload_alt", ""))
+            form["library_media"].extend(str(a.pk) for a in assets)
+            refused.extend(problems)
+            continue
         try:
             url = services.media_store(upload=upload, tenant=tenant)
         except ValidationError as exc:
@@ -192,6 +205,8 @@ def _keep_uploads(request, tenant, form):
 
 def _compose_posts(request, tenant, form, intent):
     stored = _keep_uploads(request, tenant, form)
+    # Images from the library (new image uploads went into it) come first, with their descriptions.
+    chosen = library_chosen(request, form)
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     try:
         connections = list(scoped.filter(pk__in=form["connections"]))
@@ -212,7 +227,7 @@ def _compose_posts(request, tenant, form, intent):
     # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
     return services.posts_compose(
         tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
-        link_url=form["link_url"] or None, media_urls=list(form["media_urls"]) + stored, campaign=campaign,
+        link_url=form["link_url"] or None, media_urls=chosen + list(form["media_urls"]) + stored, campaign=campaign,
         scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
         publish_now=intent == "publish", by=request.user)
 

@@ -8,6 +8,7 @@ from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.dates import PICKER_FORMAT
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
+from library.selectors import media_list
 from platforms.fetch import validate_media_address
 from promotions.models import Channel
 from promotions.templating import SOCIAL, help_text, validate_social_text
@@ -52,6 +53,11 @@ class PromotionForm(forms.Form):
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
                                      validators=[validate_media_address],
                                      help_text="Needed for Instagram; without it Instagram is skipped.")
+    library_image = forms.ModelChoiceField(queryset=None, required=False, label="Or an image from the media library",
+                                           empty_label="None (use the address above)",
+                                           help_text="Its description (alt text) goes with it to every network.")
+    image_upload = forms.ImageField(required=False, label="Or upload an image into the media library",
+                                    help_text="JPEG, PNG, GIF or WebP; it is resized so every network accepts it.")
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
     announce_at = WallClockDateTimeField(required=False, label="Announce at (club time)",
                                       help_text="Leave empty to announce at once.",
@@ -67,12 +73,16 @@ class PromotionForm(forms.Form):
     campaign = forms.ModelChoiceField(queryset=None, required=False, empty_label="No campaign")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
-    EVENT_FIELDS = ("event_name", "event_starts_at", "event_location", "event_url", "event_image_url")
+    EVENT_FIELDS = ("event_name", "event_starts_at", "event_location", "event_url", "event_image_url",
+                    "library_image", "image_upload")
 
     def __init__(self, *args, user, promotion=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.promotion = promotion
         self.fields["club"].queryset = visible_clubs(user)
+        self.fields["library_image"].queryset = media_list(user=user)
+        self.fields["library_image"].label_from_instance = lambda a: (
+            f"{a} ({a.club.name if a.club else 'every club'}){'' if a.alt_text else ' — no description yet'}")
         self.fields["segment"].queryset = scope_queryset(Segment.objects.all(), user)
         self.fields["campaign"].queryset = scope_queryset(Campaign.objects.all(), user)
         templates = scope_queryset(MessageTemplate.objects.all(), user)
@@ -105,6 +115,7 @@ class PromotionForm(forms.Form):
             "club": promotion.club, "event_name": promotion.event_name, "event_starts_at": local(promotion.event_starts_at),
             "event_location": promotion.event_location, "event_url": promotion.event_url,
             "event_image_url": promotion.event_image_url, "channels": promotion.channels,
+            "library_image": getattr(getattr(promotion, "library_image", None), "asset", None),
             "announce_at": local(promotion.announce_at),
             "reminder_days": ", ".join(str(d) for d in promotion.reminder_days), "segment": promotion.segment,
             "target_radius": promotion.target_radius, "email_template": promotion.email_template,
@@ -132,9 +143,17 @@ class PromotionForm(forms.Form):
                 self.add_error(name, exc)
         return cleaned
 
+    def clean_library_image(self):
+        asset = self.cleaned_data.get("library_image")
+        if asset is not None:
+            self.cleaned_data["event_image_url"] = asset.url
+        return asset
+
     def service_fields(self):
         data = dict(self.cleaned_data)
         data.pop("club", None)
+        data.pop("library_image", None)
+        data.pop("image_upload", None)
         if self.promotion is not None and self.promotion.source_type != "SPECIAL":
             for name in self.EVENT_FIELDS:
                 data.pop(name, None)

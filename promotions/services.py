@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.history import KEEP, acting
 from crm.models import Member
+from library.services import promotion_image_link
 from promotions.models import (
     ChunkStatus,
     DeliveryStatus,
@@ -119,6 +120,7 @@ def promotion_create_special(*, tenant, club, by, **fields):
     _check_announcement(promotion)
     with acting(KEEP if by is None else by):
         promotion.save()
+    promotion_image_link(promotion=promotion)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -142,6 +144,7 @@ def promotion_update(*, promotion, by=None, **fields):
     verb = {True: "resumed it", False: "paused it"}.get(fields.get("is_active")) if set(fields) == {"is_active"} else None
     with acting(KEEP if by is None else by, verb or "edited it"):
         promotion.save()
+    promotion_image_link(promotion=promotion)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -158,6 +161,7 @@ def promotion_create_from_event(*, tenant, club, source_type, source_id, by, **e
     _check_related(promotion)
     with acting(None):  # the event's source system, not a person
         promotion.save()
+    promotion_image_link(promotion=promotion, strict=False)
     promotion_plan(promotion=promotion)
     return promotion
 
@@ -176,6 +180,7 @@ def promotion_update_from_event(*, promotion, club, **event_fields):
     _check_related(promotion)
     with acting(KEEP, "updated it from the event's source"):
         promotion.save()
+    promotion_image_link(promotion=promotion, strict=False)
     promotion_plan(promotion=promotion)
     return promotion
 

@@ -17,6 +17,7 @@ from crm.middleware import club_from_query
 from crm.models import Member
 from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
+from library.views import upload_into_library
 from promotions import services
 from promotions.forms import PromotionForm, TenantDefaultsForm
 from promotions.models import Channel, EventPromotion
@@ -48,12 +49,26 @@ def promotion_detail(request, pk):
     })
 
 
+def _image_into_library(request, form, promotion):
+    """An image uploaded on the form goes into the club's media library and becomes the event's image."""
+    upload = form.cleaned_data.get("image_upload")
+    if not upload:
+        return True
+    club = promotion.club if promotion else form.cleaned_data["club"]
+    assets, refused = upload_into_library(request, files=[upload], club=club)
+    for message in refused:
+        form.add_error("image_upload", message)
+    if assets:
+        form.cleaned_data["event_image_url"] = assets[0].url
+    return not refused
+
+
 def _save_form(request, *, promotion=None):
-    form = PromotionForm(request.POST or None, user=request.user, promotion=promotion,
+    form = PromotionForm(request.POST or None, request.FILES or None, user=request.user, promotion=promotion,
                          initial=PromotionForm.initial_for(promotion) if promotion else
                          {"club": request.club, "channels": list(require_membership(request.user).tenant.default_channels),
                           "reminder_days": ", ".join(map(str, require_membership(request.user).tenant.default_reminder_days))})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _image_into_library(request, form, promotion):
         try:
             if promotion is None:
                 club = form.cleaned_data["club"]

@@ -700,6 +700,7 @@ class Graph:
         s.published.append({
             "platform": "facebook", "account_id": page_id, "post_id": post_id, "text": message,
             "media": [s.fb_photos[p]["url"] for p in photo_ids], "link": link or None,
+            "alt_texts": [s.fb_photos[p].get("alt_text") or "" for p in photo_ids],
             "created_at": post["created_at"], "url": post["permalink_url"], "published": published})
         return post
 
@@ -720,10 +721,13 @@ class Graph:
             raise graph_error(324, "(#324) Requires upload file")
         caption = params.get("caption", params.get("message", ""))
         published = params.get("published", "true").lower() != "false"
+        alt_text = params.get("alt_text_custom")
+        if alt_text is not None and not alt_text.strip():
+            raise graph_error(100, "(#100) param alt_text_custom must be a non-empty string")
         photo_id = s.next_id("fb_photo")
         s.fb_photos[photo_id] = {"id": photo_id, "page_id": page_id, "url": url or "upload", "caption": caption,
                                  "published": published, "post_id": None, "created_at": s.now(),
-                                 "size": len(data)}
+                                 "size": len(data), "alt_text": alt_text}
         if not published:
             return Response(200, {"id": photo_id})
         s.fb_photos[photo_id]["published"] = False  # let create_fb_post attach it
@@ -894,6 +898,9 @@ class Graph:
             self.fetch_ig(url)
         else:
             raise graph_error(100, f"(#100) media_type {media_type} needs its media URL (image_url or video_url)")
+        alt_text = params.get("alt_text")
+        if alt_text is not None and (media_type not in ("IMAGE",) or params.get("video_url")):
+            raise graph_error(100, "(#100) alt_text is only supported for image posts and carousel image items")
         container_id = s.next_id("ig_container")
         s.ig_containers[container_id] = {
             "id": container_id, "ig_user": ig_user, "media_type": media_type, "url": url, "caption": caption,
@@ -951,6 +958,8 @@ class Graph:
         shortcode = base64.urlsafe_b64encode(hashlib.sha256(media_id.encode()).digest()[:8]).decode().rstrip("=")
         urls = ([s.ig_containers[c]["url"] for c in container["children"]] if container["children"]
                 else [container["url"]])
+        alt_texts = ([s.ig_containers[c].get("alt_text") or "" for c in container["children"]]
+                     if container["children"] else [container.get("alt_text") or ""])
         media = {"id": media_id, "ig_user": ig_user, "caption": container["caption"], "created_at": s.now(),
                  "shortcode": shortcode, "permalink": f"https://www.instagram.com/p/{shortcode}/",
                  "media_type": {"CAROUSEL": "CAROUSEL_ALBUM", "REELS": "VIDEO", "VIDEO": "VIDEO"}.get(
@@ -960,7 +969,7 @@ class Graph:
         s.ig_media[media_id] = media
         container["media_id"] = media_id
         s.published.append({"platform": "instagram", "account_id": ig_user, "post_id": media_id,
-                            "text": container["caption"], "media": urls, "link": None,
+                            "text": container["caption"], "media": urls, "link": None, "alt_texts": alt_texts,
                             "created_at": media["created_at"], "url": media["permalink"], "published": True})
         return Response(200, {"id": media_id})
 

@@ -15,6 +15,10 @@ ORG_URN = "urn:li:organization:"
 ADMIN_SCOPES = ("rw_organization_admin", "r_organization_admin")
 
 
+# Posts API: `altText` of an image, at most 4,086 characters.
+ALT_TEXT_MAX = 4086
+
+
 def li_error(status, message, **extra):
     return HttpError(Response(status, {"status": status, **extra, "message": message}))
 
@@ -488,6 +492,16 @@ class LinkedIn:
         media_urn = (content.get("media") or {}).get("id")
         multi = [i.get("id") for i in (content.get("multiImage") or {}).get("images") or [] if isinstance(i, dict)]
         article = content.get("article")
+        described = [content.get("media") or {}] if media_urn else [
+            i for i in (content.get("multiImage") or {}).get("images") or [] if isinstance(i, dict)]
+        for index, item in enumerate(described):
+            alt = item.get("altText")
+            where = "/content/media/altText" if media_urn else f"/content/multiImage/images/{index}/altText"
+            if alt is not None and (not isinstance(alt, str) or len(alt) > ALT_TEXT_MAX):
+                raise input_error("INVALID_FIELD_LENGTH", f"{where} :: alternate text is limited to "
+                                                          f"{ALT_TEXT_MAX} characters", where)
+            if alt is not None and not str(item.get("id", "")).startswith("urn:li:image:"):
+                raise input_error("INVALID_VALUE", f"{where} :: alternate text is for images only", where)
         if media_urn:
             self.check_media(media_urn, author, "/content/media/id")
         if "multiImage" in content:
@@ -516,6 +530,7 @@ class LinkedIn:
         state.published.append({
             "platform": "linkedin", "account_id": author, "post_id": urn, "text": commentary,
             "media": [media_urn] if media_urn else multi, "link": (article or {}).get("source"),
+            "alt_texts": [item.get("altText") or "" for item in described],
             "created_at": post["created_at"], "url": f"https://www.linkedin.com/feed/update/{urn}/",
             "published": body["lifecycleState"] == "PUBLISHED"})
         return Response(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})

@@ -23,6 +23,7 @@ LIMITS = {
     ("POST", "/2/media/upload/:id/append"): 500,
     ("POST", "/2/media/upload/:id/finalize"): 500,
     ("GET", "/2/media/upload"): 500,
+    ("POST", "/2/media/metadata"): 500,
     ("DELETE", "/2/tweets/:id"): 50,
 }
 DAY = 24 * 3600
@@ -61,7 +62,10 @@ SCOPES_REQUIRED = {
     ("POST", "/2/media/upload/:id/append"): ("media.write",),
     ("POST", "/2/media/upload/:id/finalize"): ("media.write",),
     ("GET", "/2/media/upload"): ("media.write",),
+    ("POST", "/2/media/metadata"): ("media.write",),
 }
+# POST /2/media/metadata: `alt_text.text` of an image or GIF, at most 1,000 characters.
+ALT_TEXT_MAX = 1000
 TRAILING_PUNCTUATION = ".,:;!?'\")"
 
 
@@ -274,6 +278,8 @@ class Twitter:
             return self.upload_finalize(req, token)
         if key == ("GET", "/2/media/upload"):
             return self.upload_status(req, token)
+        if key == ("POST", "/2/media/metadata"):
+            return self.media_metadata(req, token)
         raise AssertionError(key)
 
     # rate limits ------------------------------------------------------------
@@ -472,6 +478,7 @@ class Twitter:
         url = f"https://x.com/{world.X_USERNAME}/status/{tweet_id}"
         state.published.append({"platform": "twitter", "account_id": token.subject, "post_id": tweet_id,
                                 "text": text, "stored_text": kept, "media": media_ids, "link": None,
+                                "alt_texts": [m.get("alt_text") or "" for m in media],
                                 "created_at": tweet["created_at"], "url": url, "published": True})
         return Response(201, {"data": {"id": tweet_id, "text": kept, "edit_history_tweet_ids": [tweet_id]}})
 
@@ -578,6 +585,24 @@ class Twitter:
             if more:
                 meta["next_token"] = page_token(int(tweets[-1]["id"]))
         return Response(200, body)
+
+    def media_metadata(self, req, token):
+        """Alt text for an uploaded image or GIF, before a post names it."""
+        body = req.json if isinstance(req.json, dict) else {}
+        media_id = str(body.get("id") or "")
+        media = self.state.x_media.get(media_id)
+        if media is None or media["user"] != token.subject:
+            raise invalid_request("The media id is not an upload of this user.", {"id": [media_id]})
+        alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        if not isinstance(alt, str) or not alt.strip():
+            raise invalid_request("metadata.alt_text.text must be a non-empty string.", {"metadata.alt_text": []})
+        if len(alt) > ALT_TEXT_MAX:
+            raise invalid_request(f"metadata.alt_text.text can be at most {ALT_TEXT_MAX} characters.",
+                                  {"metadata.alt_text": [str(len(alt))]})
+        if media.get("kind") not in ("image", "gif"):
+            raise invalid_request("Alt text can be set for images and GIFs only.", {"id": [media_id]})
+        media["alt_text"] = alt
+        return Response(200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}})
 
     def upload(self, req, token):
         """The one-shot upload: still images only (JPEG, PNG, WEBP, BMP), at most 5 MB."""

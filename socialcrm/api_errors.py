@@ -41,6 +41,7 @@ class TooLarge(exceptions.APIException):
 DOMAIN_ERRORS = {
     "posts.states.IllegalTransition": Conflict,
     "posts.approvals.NotAnApprover": exceptions.PermissionDenied,
+    "library.services.MediaInUse": Conflict,
     "promotions.intake.SignatureError": Unauthorised,
     "promotions.intake.UnknownTarget": UnknownTarget,
 }

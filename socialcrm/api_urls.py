@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from connections.api import SocialConnectionViewSet
 from crm.api import CampaignViewSet, ClubViewSet, TenantSettingsView
 from crm.api_tokens import ApiTokenView
+from library.api import MediaAssetViewSet
 from posts.api import SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
 
@@ -14,6 +15,7 @@ router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("clubs", ClubViewSet, basename="club")
 router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
+router.register("media", MediaAssetViewSet, basename="media")
 
 urlpatterns = [
     path("auth/token/", ApiTokenView.as_view(), name="api-token"),

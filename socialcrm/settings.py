@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "connections",
     "posts",
     "promotions",
+    "library",
 ]
 
 MIDDLEWARE = [
@@ -349,6 +350,10 @@ POST_MAX_LENGTH = {code: value for code, value in {
 INSTAGRAM_MAX_HASHTAGS = env.int("INSTAGRAM_MAX_HASHTAGS", default=None)  # unset: the adapter's 30
 # Largest media file fetched or stored, by kind ("image", "video"); unset kinds: platforms/fetch.py's defaults.
 MEDIA_MAX_BYTES = {}
+# The media library (library/): the largest upload it reads, and the most pixels an image may decode to
+# (a decompression bomb is refused before it is decoded). Stored copies fit every platform's limits.
+MEDIA_LIBRARY_UPLOAD_MAX_BYTES = env.int("MEDIA_LIBRARY_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+MEDIA_LIBRARY_MAX_PIXELS = env.int("MEDIA_LIBRARY_MAX_PIXELS", default=50_000_000)
 
 # Outbound fetches of media addresses (platforms/fetch.py): hosts that may be reached even though
 # they are loopback or private, as "host", "host:port", an IP or a network. Empty in production;

@@ -23,6 +23,7 @@ urlpatterns = [
     path("connections/", include("connections.urls")),
     path("posts/", include("posts.urls")),
     path("promotions/", include("promotions.urls")),
+    path("library/", include("library.urls")),
     path("campaigns/", include("crm.urls")),
     path("admin/", admin.site.urls),
     # The email provider's tracking webhook, verified by anymail (signature or basic auth).

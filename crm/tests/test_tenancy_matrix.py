@@ -27,6 +27,8 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
+from library.models import MediaAsset, PostMedia, PromotionImage
+from library.tests.factories import MediaAssetFactory
 from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import (
@@ -44,7 +46,7 @@ from socialcrm.api_urls import router
 pytestmark = pytest.mark.django_db
 
 MARK = "Alphaville"  # every name of tenant A carries it; it must never reach a tenant B user
-OUR_APPS = {"crm", "connections", "posts", "promotions"}
+OUR_APPS = {"crm", "connections", "posts", "promotions", "library"}
 # Admin models that hold no tenant's rows (operators' tables); their changelists are still searched for A.
 NOT_TENANT_DATA = {
     "auth.Group", "posts.SchedulerHeartbeat", "promotions.SmsOptOut", "django_celery_beat.PeriodicTask",
@@ -62,13 +64,14 @@ ONE_SHOT_PAGES = {"connections:delete", "connections:deactivate", "promotions:to
 PAGE_ARGS = {
     ("posts", "post_id"): SocialPost, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
+    ("library", "asset_id"): MediaAsset,
 }
 # Every relation a request may name in a query string or body.
 RELATION_PARAMS = {
     "club": Club, "campaign": Campaign, "connection": SocialConnection, "connections": SocialConnection,
     "promotion": EventPromotion, "segment": Segment, "email_template": MessageTemplate,
     "sms_template": MessageTemplate, "member": Member, "reconnect": SocialConnection, "post": SocialPost,
-    "dispatch": PromotionDispatch, "tenant": Tenant, "tenant_id": Tenant,
+    "dispatch": PromotionDispatch, "tenant": Tenant, "tenant_id": Tenant, "asset": MediaAsset,
 }
 A, M = "~ids-of-a~", "~missing-ids~"  # which of the two relation bodies a request sends
 BIG_A, BIG_MISSING = 770000001, 880000001  # integer ids of equal length, so blanking them is exact
@@ -115,6 +118,9 @@ def world():
                                             occurred_at=timezone.now(), description=f"{MARK} mailbox gone")
     suppression = Suppression.objects.create(id=BIG_A, tenant=tenant, channel="EMAIL", address=f"{MARK.lower()}@aville.example",
                                              reason="HARD_BOUNCE", created_at=timezone.now(), source_event=email_event)
+    asset = MediaAssetFactory(club=club, original_name=f"{MARK} crest.jpg", alt_text=f"{MARK} crest on the gate")
+    post_media = PostMedia.objects.create(id=BIG_A, post=post, asset=asset, position=0)
+    promotion_image = PromotionImage.objects.create(id=BIG_A, promotion=promotion, asset=asset)
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
@@ -127,6 +133,7 @@ def world():
     conn_b = SocialConnectionFactory(club=club_b, account_name="Beta page")
     post_b = SocialPostFactory(connection=conn_b, content="Beta draft")
     promotion_b = EventPromotionFactory(club=club_b, event_name="Beta Medal", source_type="SPECIAL")
+    asset_b = MediaAssetFactory(club=club_b, original_name="beta.jpg", alt_text="Beta flag")
     MemberFactory(club=club_b, first_name="Bea")
     users = {
         "admin": staff_create(tenant_id=tenant_b.pk, username="b-admin", password="pw-123456", role=StaffRole.ADMIN)[0],
@@ -149,10 +156,11 @@ def world():
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         EmailEvent: email_event, Suppression: suppression,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
-        ApiToken: ApiToken.objects.get(pk=token.pk),
+        ApiToken: ApiToken.objects.get(pk=token.pk), MediaAsset: asset, PostMedia: post_media,
+        PromotionImage: promotion_image,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
-            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b}}
+            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b}}
 
 
 def fingerprint():
@@ -344,7 +352,8 @@ def test_every_staff_page_treats_tenant_a_ids_as_missing(world):
                         reverse(n) + query(a_rel if v == A else missing_rel),
                         a_rel if v == A else missing_rel), A, M, label=name)
             walked.add(name)
-    assert {"posts:list", "posts:detail", "promotions:detail", "connections:delete", "campaigns:list"} <= walked
+    assert {"posts:list", "posts:detail", "promotions:detail", "connections:delete", "campaigns:list",
+            "library:list", "library:describe", "library:delete"} <= walked
     assert fingerprint_of_a(world) == before
 
 
@@ -406,3 +415,5 @@ def test_the_walk_can_see_tenant_a_from_inside(world):
     assert MARK in body_of(client.get(reverse("admin:crm_member_changelist")))
     assert MARK in body_of(client.get(reverse("posts:list")))
     assert MARK in body_of(client.get(reverse("post-list")))
+    assert MARK in body_of(client.get(reverse("library:list")))
+    assert MARK in body_of(client.get(reverse("media-list")))

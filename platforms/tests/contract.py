@@ -238,6 +238,32 @@ class AdapterContract:
         assert re.fullmatch(self.url_pattern, result.platform_url)
         assert len(self.published(simulator, result.platform_post_id)["media"]) == 1
 
+    def test_alt_text_arrives_with_each_image(self, adapter, simulator, credentials):
+        """Every platform that takes image descriptions receives each one, in the order of the images."""
+        assert adapter.takes_alt_text
+        alts = ["The 18th green at dusk, flag in the hole", "Two juniors holding the club trophy"]
+        one = adapter.publish(credentials=credentials, content=self.content(
+            simulator, media_urls=[self.image(simulator)], media_alt=alts[:1]))
+        assert self.published(simulator, one.platform_post_id)["alt_texts"] == alts[:1]
+        two = adapter.publish(credentials=credentials, content=self.content(
+            simulator, media_urls=[self.image(simulator), self.image(simulator, 2)], media_alt=alts))
+        assert self.published(simulator, two.platform_post_id)["alt_texts"] == alts
+
+    def test_an_image_without_alt_text_sends_none(self, adapter, simulator, credentials):
+        result = adapter.publish(credentials=credentials, content=self.content(
+            simulator, media_urls=[self.image(simulator)], media_alt=["  "]))
+        assert self.published(simulator, result.platform_post_id)["alt_texts"] == [""]
+
+    def test_alt_text_over_the_platform_limit_is_refused_before_any_call(self, adapter, simulator, credentials):
+        if adapter.alt_text_max_length is None:
+            pytest.skip("the platform documents no length limit for image descriptions")
+        content = self.content(simulator, media_urls=[self.image(simulator)],
+                               media_alt=["x" * (adapter.alt_text_max_length + 1)])
+        assert any("alt text" in v.message for v in adapter.validate(content))
+        calls = self.calls_during(simulator, lambda: pytest.raises(PlatformError, adapter.publish,
+                                                                   credentials=credentials, content=content))
+        assert calls == []
+
     def test_recent_posts_since_a_time_finds_the_published_post(self, adapter, simulator, credentials):
         since = datetime.now(timezone.utc) - timedelta(minutes=1)
         content = self.content(simulator)

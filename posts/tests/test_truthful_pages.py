@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import StaffFactory, TenantFactory
+from library.tests import images
 from posts import services
 from posts.models import PublishErrorKind as K
 from posts.models import SchedulerHeartbeat, SocialPost, split_platform_words
@@ -39,7 +40,16 @@ def media_root(settings, tmp_path):
 
 
 def jpeg(name="flag.jpg"):
-    return SimpleUploadedFile(name, b"\xff\xd8\xff\xe0 fake jpeg", content_type="image/jpeg")
+    return SimpleUploadedFile(name, images.jpeg(640, 800), content_type="image/jpeg")
+
+
+def mp4(name="flag.mp4"):
+    """A video upload (kept as a post's own file; images go into the media library)."""
+    return SimpleUploadedFile(name, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32, content_type="video/mp4")
+
+
+def chosen_library_images(page):
+    return re.findall(r'name="library_media" value="([^"]+)"[^>]*checked', page)
 
 
 def stored_files(root):
@@ -56,24 +66,40 @@ def attached_names(page):
 def test_upload_survives_a_refusal_of_another_field_and_is_published_with_the_fixed_post(staff, club, media_root):
     x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
     page = staff.post(reverse("posts:compose"), {"connections": [x.pk], "content": "y" * 300, "intent": "draft",
-                                                 "media": jpeg()}).content.decode()
+                                                 "media": mp4()}).content.decode()
     assert "280" in page and not SocialPost.objects.exists()
     names = attached_names(page)
-    assert len(names) == 1 and names[0].endswith("/flag.jpg") and 'id="attached-media"' in page
+    assert len(names) == 1 and names[0].endswith("/flag.mp4") and 'id="attached-media"' in page
     assert len(stored_files(media_root)) == 1  # kept, not discarded
     # Sent again without choosing the file again: the post carries it.
     staff.post(reverse("posts:compose"), {"connections": [x.pk], "content": "Flag on the 9th", "intent": "draft",
                                           "stored_media": names})
     post = SocialPost.objects.get()
-    assert [u.rsplit("/", 1)[-1] for u in post.media_urls] == ["flag.jpg"] and names[0] in post.media_urls[0]
+    assert [u.rsplit("/", 1)[-1] for u in post.media_urls] == ["flag.mp4"] and names[0] in post.media_urls[0]
+
+
+def test_an_uploaded_image_survives_a_refusal_as_a_chosen_library_image(staff, club, media_root):
+    x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
+    page = staff.post(reverse("posts:compose"), {"connections": [x.pk], "content": "y" * 300, "intent": "draft",
+                                                 "media": jpeg(), "upload_alt": "Flag on the 9th green"}).content.decode()
+    assert "280" in page and not SocialPost.objects.exists()
+    (chosen,) = chosen_library_images(page)
+    assert "Flag on the 9th green" in page
+    staff.post(reverse("posts:compose"), {"connections": [x.pk], "content": "Flag on the 9th", "intent": "draft",
+                                          "library_media": [chosen], f"alt_{chosen}": "The flag on the 9th green"})
+    post = SocialPost.objects.get()
+    assert [u.rsplit("/", 1)[-1] for u in post.media_urls] == ["flag.jpg"]
+    assert str(post.media_items.get().asset_id) == chosen
+    assert post.media_items.get().asset.alt_text == "The flag on the 9th green"  # edited beside the image
 
 
 def test_upload_survives_a_refusal_before_any_post_is_made(staff, club, media_root):
     SocialConnectionFactory(club=club, tenant=club.tenant)
     page = staff.post(reverse("posts:compose"), {"content": "No account chosen", "intent": "draft",
-                                                 "media": jpeg("course.jpg")}).content.decode()
+                                                 "media": [mp4("course.mp4"), jpeg("course.jpg")]}).content.decode()
     assert "Choose at least one account" in page
-    assert [n.rsplit("/", 1)[-1] for n in attached_names(page)] == ["course.jpg"]
+    assert [n.rsplit("/", 1)[-1] for n in attached_names(page)] == ["course.mp4"]
+    assert len(chosen_library_images(page)) == 1
 
 
 def test_a_file_of_another_tenant_cannot_be_attached_by_name(staff, club, media_root):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import ClubFactory, StaffFactory
+from library.tests import images
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.tests.factories import SocialPostFactory
@@ -60,12 +61,14 @@ def test_composer_uploads_media_and_publishes_by_public_url(staff, club, setting
     settings.MEDIA_ROOT = str(tmp_path)
     settings.SITE_URL = "https://crm.example.com"
     fb = SocialConnectionFactory(club=club, tenant=club.tenant)
-    image = SimpleUploadedFile("flag.jpg", b"\xff\xd8\xff\xe0 fake jpeg", content_type="image/jpeg")
+    image = SimpleUploadedFile("flag.jpg", images.jpeg(), content_type="image/jpeg")
     staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "Pin positions", "media": image,
-                                          "intent": "draft"})
+                                          "upload_alt": "The pin on the 9th", "intent": "draft"})
     post = SocialPost.objects.get()
     (url,) = post.media_urls
-    assert url.startswith("https://crm.example.com/media/posts/") and url.endswith("flag.jpg")
+    # Images uploaded while composing go into the media library, with the description typed beside them.
+    assert url.startswith("https://crm.example.com/media/library/") and url.endswith("flag.jpg")
+    assert post.media_items.get().asset.alt_text == "The pin on the 9th"
     assert (tmp_path / url.split("/media/", 1)[1]).read_bytes().startswith(b"\xff\xd8")
 
 
@@ -85,7 +88,7 @@ def test_composer_trusts_the_file_not_the_browser(staff, club, settings, tmp_pat
     page = staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
                                                  "media": disguised}).content.decode()
     assert "is not an image" in page and not list(tmp_path.rglob("*.*"))
-    gif_named_html = SimpleUploadedFile("photo.html", b"GIF89a" + b"0" * 20, content_type="text/html")
+    gif_named_html = SimpleUploadedFile("photo.html", images.animated_gif(), content_type="text/html")
     staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft",
                                           "media": gif_named_html})
     (url,) = SocialPost.objects.get().media_urls
@@ -110,8 +113,7 @@ def test_png_uploads_are_stored_as_jpeg(staff, club, settings, tmp_path):
     staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "x", "intent": "draft", "media": upload})
     (url,) = SocialPost.objects.get().media_urls
     assert url.endswith("/flag.jpg")
-    (stored,) = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert stored.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert (tmp_path / url.split("/media/", 1)[1]).read_bytes()[:3] == b"\xff\xd8\xff"
     broken = SimpleUploadedFile("broken.png", b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type="image/png")
     page = staff.post(reverse("posts:compose"), {"connections": [fb.pk], "content": "y", "intent": "draft",
                                                  "media": broken}).content.decode()

@@ -259,3 +259,20 @@ def test_usage_headers_on_every_graph_response(sim):
 
 def eval_json(text):
     return json.loads(text)
+
+
+def test_photo_alt_text_is_recorded_per_photo(sim):
+    page = sim.page_token()
+    one = sim.post("/v25.0/2001/photos", data={"url": sim.client.media_url(), "caption": "Flag day",
+                                               "alt_text_custom": "The flag on the 18th", "access_token": page}).json()
+    empty = sim.post("/v25.0/2001/photos", data={"url": sim.client.media_url(), "alt_text_custom": " ",
+                                                 "access_token": page})
+    assert graph_error(empty)["code"] == 100
+    ids = [sim.post("/v25.0/2001/photos", data={"url": sim.client.media_url(), "published": "false",
+                                                "access_token": page, **extra}).json()["id"]
+           for extra in ({"alt_text_custom": "Juniors"}, {})]
+    post = sim.post("/v25.0/2001/feed", data={"message": "Two photos", "access_token": page,
+                                              "attached_media": json.dumps([{"media_fbid": i} for i in ids])}).json()
+    published = {p["post_id"]: p for p in sim.client.published("facebook")}
+    assert published[one["post_id"]]["alt_texts"] == ["The flag on the 18th"]
+    assert published[post["id"]]["alt_texts"] == ["Juniors", ""]

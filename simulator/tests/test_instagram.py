@@ -153,3 +153,15 @@ def test_insights_expand_as_a_field_of_media_and_of_a_batch_read(sim):
     no_insights = sim.fb_user_token(uncheck=("instagram_manage_insights",))
     denied = sim.get(f"/v25.0/{ids[0]}", params={"fields": fields, "access_token": no_insights})
     assert denied.status_code == 403 and graph_error(denied)["code"] == 200
+
+
+def test_alt_text_is_kept_for_images_and_refused_for_reels(sim):
+    token = sim.fb_user_token()
+    described = container(sim, token, caption="Flag day", alt_text="The flag on the 18th green").json()["id"]
+    status(sim, token, described)
+    media_id = publish(sim, token, described).json()["id"]
+    (published,) = [p for p in sim.client.published("instagram") if p["post_id"] == media_id]
+    assert published["alt_texts"] == ["The flag on the 18th green"]
+    reel = container(sim, token, media_type="REELS", video_url=sim.client.video_url(), image_url=None,
+                     alt_text="A swing")
+    assert graph_error(reel)["code"] == 100 and "alt_text" in graph_error(reel)["message"]

@@ -252,3 +252,18 @@ def test_posts_by_author_newest_first_and_share_statistics(sim):
     plain = sim.get("/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity="
                     f"urn:li:organization:3001&shares=List({','.join(urns)})", headers=headers).json()["elements"]
     assert [e["share"] for e in plain] == urns
+
+
+def test_alt_text_of_each_image_is_recorded_and_its_length_checked(sim):
+    sim.client.linkedin_config(processing_seconds=0)
+    headers = sim.li_headers(sim.li_tokens()["access_token"])
+    first, second = upload_image(sim, headers), upload_image(sim, headers)
+    sim.client.advance_clock(1)
+    too_long = sim.post("/rest/posts", headers=headers, json=li_post_body(
+        "Range day", content={"media": {"id": first, "altText": "a" * 4087}}))
+    assert too_long.status_code == 422 and "/content/media/altText" in too_long.text
+    created = sim.post("/rest/posts", headers=headers, json=li_post_body("Range day", content={"multiImage": {
+        "images": [{"id": first, "altText": "Juniors on the range"}, {"id": second}]}}))
+    assert created.status_code == 201
+    (published,) = sim.client.published(platform="linkedin")
+    assert published["alt_texts"] == ["Juniors on the range", ""]

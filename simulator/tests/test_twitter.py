@@ -312,3 +312,31 @@ def test_a_gif_or_video_goes_alone(sim):
                         headers=headers).json()["data"]["id"]
     mixed = sim.post("/2/tweets", json={"text": "Both", "media": {"media_ids": [gif_id, image_id]}}, headers=headers)
     assert mixed.status_code == 400
+
+
+def test_media_metadata_sets_alt_text_that_the_tweet_records(sim):
+    from simulator.media import SAMPLES
+
+    headers = {"Authorization": f"Bearer {sim.x_token()}"}
+    media_id = sim.post("/2/media/upload", files={"media": ("a.jpg", SAMPLES["sample.jpg"], "image/jpeg")},
+                        data={"media_category": "tweet_image"}, headers=headers).json()["data"]["id"]
+    too_long = sim.post("/2/media/metadata", headers=headers,
+                        json={"id": media_id, "metadata": {"alt_text": {"text": "a" * 1001}}})
+    assert too_long.status_code == 400 and "1000" in too_long.text
+    unknown = sim.post("/2/media/metadata", headers=headers,
+                       json={"id": "999", "metadata": {"alt_text": {"text": "A flag"}}})
+    assert unknown.status_code == 400
+    set_ = sim.post("/2/media/metadata", headers=headers,
+                    json={"id": media_id, "metadata": {"alt_text": {"text": "A flag on the green"}}})
+    assert set_.status_code == 200
+    assert set_.json()["data"]["associated_metadata"]["alt_text"]["text"] == "A flag on the green"
+    created = sim.post("/2/tweets", json={"text": "Photo", "media": {"media_ids": [media_id]}},
+                       headers=headers).json()["data"]
+    (published,) = [p for p in sim.client.published(platform="twitter") if p["post_id"] == created["id"]]
+    assert published["alt_texts"] == ["A flag on the green"]
+
+
+def test_media_metadata_needs_the_media_write_scope(sim):
+    headers = {"Authorization": f"Bearer {sim.x_token(['tweet.read', 'tweet.write', 'users.read'])}"}
+    refused = sim.post("/2/media/metadata", headers=headers, json={"id": "1", "metadata": {"alt_text": {"text": "x"}}})
+    assert refused.status_code == 403

@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, SegmentFactory, StaffFactory
+from library.tests.factories import MediaAssetFactory
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -59,6 +60,7 @@ def seeded(db, wsgi_in_test_transaction):
         "post": [str(SocialPostFactory(connection=connection, status=status).pk)
                  for status in ("DRAFT", "DRAFT", "FAILED", "SCHEDULED")],
         "promotion": str(promotion.pk), "dispatch": [str(d.pk) for d in promotion.dispatches.all()],
+        "media": [str(MediaAssetFactory(club=club).pk) for _ in range(3)],
     }
     return {"token": Token.objects.create(user=staff.user).key, "ids": ids}
 
@@ -83,7 +85,7 @@ def real_id(path, seeded):
     ids = seeded["ids"]
     for prefix, key in (("/api/v1/posts/", "post"), ("/api/v1/promotions/", "promotion"),
                         ("/api/v1/connections/", "connection"), ("/api/v1/dispatches/", "dispatch"),
-                        ("/api/v1/campaigns/", "campaign")):
+                        ("/api/v1/campaigns/", "campaign"), ("/api/v1/media/", "media")):
         if path.startswith(prefix):
             value = ids[key]
             return random.choice(value) if isinstance(value, list) else value

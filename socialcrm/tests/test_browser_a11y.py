@@ -18,6 +18,8 @@ from django.utils import timezone
 from connections.models import OAuthAttempt, SocialConnection
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, StaffFactory
+from library.models import PostMedia
+from library.tests.factories import MediaAssetFactory
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import PromotionDelivery, PromotionDispatch
@@ -65,6 +67,9 @@ def seed_world():
     promotion = EventPromotionFactory(club=club, event_name="Spring medal", event_location="Heathland, first tee",
                                       event_url=LONG_URL, campaign=campaign, reminder_days=[1])
     promotion_plan(promotion=promotion)
+    used = MediaAssetFactory(club=club, original_name=f"{LONG_WORD}.jpg", alt_text="Flag on the 18th green")
+    unused = MediaAssetFactory(club=None, tenant=club.tenant, alt_text="")
+    PostMedia.objects.create(post=scheduled, asset=used, position=0)
     # The announcement went out and the email service reported back: the timeline shows each member's status.
     announcement = promotion.dispatches.get(kind="ANNOUNCEMENT", channel="EMAIL")
     PromotionDispatch.objects.filter(pk=announcement.pk).update(status="SENT", planned_count=2, sent_count=2)
@@ -73,7 +78,8 @@ def seed_world():
     PromotionDelivery.objects.create(dispatch=announcement, member=other, status="SENT", sent_at=now,
                                      tracking_status="BOUNCED", tracking_at=now, reason=LONG_URL)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
-            "scheduled": scheduled, "awaiting": awaiting, "promotion": promotion, "member": member}
+            "scheduled": scheduled, "awaiting": awaiting, "promotion": promotion, "member": member,
+            "used": used, "unused": unused}
 
 
 def seed_pick(page, world, accounts=None):
@@ -139,6 +145,10 @@ def page_urls(world, attempt):
         "api-docs": [reverse("api-docs")],
         "api-redoc": [reverse("api-redoc")],
         "media": None,  # uploaded files
+        "library:list": [reverse("library:list")],
+        "library:describe": None,  # POST only
+        "library:delete": [reverse("library:delete", args=[world["unused"].pk]),  # the confirm page
+                           reverse("library:delete", args=[world["used"].pk])],  # the refusal, naming the posts
     }
 
 

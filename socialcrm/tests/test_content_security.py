@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, StaffFactory
+from library.tests.factories import MediaAssetFactory
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -84,8 +85,9 @@ def tenant_admin_world(client):
     promotion = EventPromotionFactory(club=club)
     promotion_plan(promotion=promotion)
     CampaignFactory(tenant=club.tenant)
+    asset = MediaAssetFactory(club=club)
     client.force_login(user)
-    return {"connection": connection, "post": post, "promotion": promotion}
+    return {"connection": connection, "post": post, "promotion": promotion, "asset": asset}
 
 
 def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
@@ -108,11 +110,13 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:preview_email": {"pk": world["promotion"].pk},
         "promotions:unsubscribe": {"token": "not-a-token"},
         "media": {"path": "missing.jpg"},
+        "library:describe": {"asset_id": world["asset"].pk},
+        "library:delete": {"asset_id": world["asset"].pk},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:detail", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
-                   "api-redoc"}
+                   "api-redoc", "library:list", "library:delete"}
     seen = set()
     for route, name in staff_routes():
         if name == "logout":

@@ -31,6 +31,10 @@
     form.querySelectorAll("input[name=media_urls], input[name=keep_media]:checked").forEach(function (i) {
       media.push(i.value);
     });
+    // Images chosen from the media library are published from their library address.
+    form.querySelectorAll("input[name=library_media]:checked").forEach(function (i) {
+      if (i.dataset.mediaUrl) media.push(i.dataset.mediaUrl);
+    });
     var files = form.querySelector("input[type=file][name=media]");
     var uploads = files && files.files ? files.files.length : 0;
     uploads += form.querySelectorAll("input[name=stored_media]:checked").length;
