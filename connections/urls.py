@@ -10,4 +10,5 @@ urlpatterns = [
     path("pick/<uuid:attempt_id>/", views.pick, name="pick"),
     path("<uuid:pk>/deactivate/", views.deactivate, name="deactivate"),
     path("<uuid:pk>/delete/", views.delete, name="delete"),
+    path("<uuid:pk>/schedule/", views.schedule, name="schedule"),
 ]
