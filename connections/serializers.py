@@ -43,3 +43,4 @@ class PostingSlotSerializer(serializers.ModelSerializer):
         model = PostingSlot
         fields = ["id", "connection", "weekday", "weekday_display", "time", "created_at"]
         read_only_fields = ["id", "weekday_display", "created_at"]
+        validators = []  # a repeated time is refused by posting_slot_add, in staff's words
