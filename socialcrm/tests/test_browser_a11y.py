@@ -101,10 +101,14 @@ def page_urls(world, attempt):
         "connections:pick": [reverse("connections:pick", args=[attempt.pk])],
         "connections:deactivate": None,  # POST only
         "connections:delete": [reverse("connections:delete", args=[world["connection"].pk])],
+        "connections:schedule": [reverse("connections:schedule", args=[world["connection"].pk])],
         "posts:list": [reverse("posts:list")],
         "posts:compose": [reverse("posts:compose")],
         "posts:rules": None,  # JSON for the composer's counter
         "posts:calendar": [reverse("posts:calendar"), reverse("posts:calendar") + "?view=week"],
+        "posts:calendar_move": None,  # POST only
+        "posts:calendar_feed": [reverse("posts:calendar_feed")],
+        "posts:calendar_ics": None,  # an iCalendar document for calendar programs
         "posts:detail": [reverse("posts:detail", args=[p.pk]) for p in
                          (world["failed"], published, world["scheduled"])],
         "posts:action": None,  # POST only
