@@ -37,7 +37,8 @@ class PostingSlotSerializer(serializers.ModelSerializer):
 
     connection = ScopedRelatedField(SocialConnection)
     weekday_display = serializers.CharField(source="get_weekday_display", read_only=True)
-    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "iso-8601"],
+                                 help_text="On the club's clock, HH:MM (seconds are dropped).")
 
     class Meta:
         model = PostingSlot

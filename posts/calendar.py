@@ -42,6 +42,7 @@ class CalendarItem:
     movable: bool = False
     post_id: str = ""
     description: str = ""
+    post: SocialPost | None = None  # the post itself, for what the entry shows beyond these fields
 
 
 def _post_item(post, zone_club):
@@ -51,7 +52,7 @@ def _post_item(post, zone_club):
         kind="post", kind_label="Post", at=at, local=club_utc_to_local(zone_club, at), title=str(post),
         status=post.status, status_label=post.get_status_display(), network=post.connection.platform,
         network_label=post.connection.get_platform_display(), url=reverse("posts:detail", args=[post.pk]),
-        uid=f"post-{post.pk}", movable=post.status in MOVABLE, post_id=str(post.pk),
+        uid=f"post-{post.pk}", movable=post.status in MOVABLE, post_id=str(post.pk), post=post,
         description=f"{post.connection.get_platform_display()} · {post.connection.account_name}\n{post.content}",
     )
 

@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -315,6 +316,7 @@ def calendar(request):
         "campaigns": selectors.composer_campaigns(user=request.user), "legend": planning.calendar_legend(),
         "move_url": reverse("posts:calendar_move"), "compose_url": reverse("posts:compose"),
         "agenda": [(d, items) for d in days for items in [by_day.get(d, [])] if items],
+        "send_time": (getattr(clock, "default_send_time", None) or dt_time(9, 0)).strftime("%H:%M"),
     })
 
 

@@ -85,6 +85,13 @@ def test_keyboard_moves_a_post_and_a_refused_move_stays_put_with_the_reason(page
     assert page.locator(f"td.slot[data-date='{soon.date().isoformat()}'] a.cal-post[data-post='{near.pk}']").count() == 1
     assert SocialPost.objects.get(pk=post.pk).scheduled_at == datetime.combine(day, time(11, 30), NEW_YORK)
 
+    # A click on a free part of a slot opens the composer at that slot's time.
+    hour = f"{(soon.hour + 12) % 24:02d}:00"  # a slot with no post in it
+    free = page.locator(f"td.slot[data-date='{soon.date().isoformat()}'][data-time='{hour}']")
+    free.click(position={"x": 3, "y": 3})
+    page.wait_for_url(f"**/posts/new/?at={soon.date().isoformat()}T{hour}")
+    assert page.input_value("#id_scheduled_local") == f"{soon.date().isoformat()}T{hour}"
+
 
 def test_at_390px_the_calendar_is_a_list_with_move_forms(page, login, setup):
     club, connection = setup

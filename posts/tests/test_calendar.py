@@ -1,6 +1,6 @@
 """The calendar page, rescheduling from it, and the ICS feed."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -202,6 +202,10 @@ def test_move_to_form_without_script_redirects_back_with_a_message(club, staff, 
 def test_a_free_slot_opens_the_composer_at_that_time(club, staff, fb, client_for):
     text = client_for(staff).get(reverse("posts:calendar"), {"view": "week", "date": "2027-01-11"}).content.decode()
     assert f'href="{reverse("posts:compose")}?at=2027-01-13T15:00"' in text
+    club.default_send_time = time(7, 40)
+    club.save()
+    month = client_for(staff).get(reverse("posts:calendar"), {"date": "2027-01-11"}).content.decode()
+    assert f'href="{reverse("posts:compose")}?at=2027-01-13T07:40"' in month  # a day: the club's usual send time
     composer = client_for(staff).get(reverse("posts:compose"), {"at": "2027-01-13T15:00"}).content.decode()
     assert 'name="scheduled_local" type="datetime-local" value="2027-01-13T15:00"' in composer
 
