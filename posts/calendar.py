@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -79,19 +80,20 @@ def _event_item(promotion, zone_club):
     )
 
 
-def calendar_items(*, user, club=None, start_at, end_at, filters=None, zone_club=None):
+def calendar_items(*, user, club=None, start_at, end_at, filters=None, zone_club=None, limit=None):
     """Posts, promotion steps and events in [start_at, end_at), in time order.
 
     ``club`` narrows to one club (and tenant-wide posts); ``filters`` takes the posts list's ``platform``,
     ``club`` and ``campaign``. A network filter shows posts only: promotion steps and events have no network.
+    ``limit`` caps each kind (the earliest first), for the feed's long window.
     """
     filters = {k: v for k, v in (filters or {}).items() if k in ("platform", "club", "campaign") and v}
     zone_club = zone_club or club
     posts = post_list(user=user, club=club, filters=filters).filter(
         Q(status=SocialPostStatus.PUBLISHED, published_at__gte=start_at, published_at__lt=end_at)
         | (~Q(status=SocialPostStatus.PUBLISHED) & Q(scheduled_at__gte=start_at, scheduled_at__lt=end_at))
-    ).order_by()
-    items = [_post_item(post, zone_club) for post in posts]
+    ).order_by(Coalesce("published_at", "scheduled_at"), "pk")
+    items = [_post_item(post, zone_club) for post in posts[:limit]]
     if not filters.get("platform"):
         promotions = scope_queryset(EventPromotion.objects.all(), user)
         if club is not None:
@@ -102,10 +104,10 @@ def calendar_items(*, user, club=None, start_at, end_at, filters=None, zone_club
             promotions = promotions.filter(campaign_id=filters["campaign"])
         dispatches = (PromotionDispatch.objects.filter(promotion__in=promotions.values("pk"))
                       .filter(scheduled_for__gte=start_at, scheduled_for__lt=end_at)
-                      .exclude(status__in=HIDDEN_DISPATCH).select_related("promotion"))
-        items += [_dispatch_item(d, zone_club) for d in dispatches]
-        events = promotions.filter(event_starts_at__gte=start_at, event_starts_at__lt=end_at)
-        items += [_event_item(p, zone_club) for p in events]
+                      .exclude(status__in=HIDDEN_DISPATCH).select_related("promotion").order_by("scheduled_for", "pk"))
+        items += [_dispatch_item(d, zone_club) for d in dispatches[:limit]]
+        events = promotions.filter(event_starts_at__gte=start_at, event_starts_at__lt=end_at).order_by("event_starts_at", "pk")
+        items += [_event_item(p, zone_club) for p in events[:limit]]
     items.sort(key=lambda item: (item.at, item.kind, item.uid))
     return items
 
@@ -212,7 +214,7 @@ def best_posting_times(*, user, club=None, now=None, limit=3):
     fallback = club_zone(club)
     totals = defaultdict(lambda: [0, 0])
     for published_at, likes, comments, shares, zone in rows:
-        local = published_at.astimezone(zone or fallback) if zone else published_at.astimezone(fallback)
+        local = published_at.astimezone(zone or fallback)
         bucket = totals[(local.weekday(), local.hour)]
         bucket[0] += (likes or 0) + (comments or 0) + (shares or 0)
         bucket[1] += 1

@@ -12,6 +12,8 @@ FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 365
 # Posts and promotion steps are moments; a calendar shows them as short entries.
 ENTRY_LENGTH = timedelta(minutes=15)
+# Each kind (posts, promotion steps, events) stops here, the earliest first: a feed stays a feed.
+FEED_CAP = 2000
 EVENT_LENGTH = timedelta(hours=2)
 
 
@@ -19,7 +21,7 @@ def calendar_feed_document(*, user, now=None):
     """Every post, promotion step and event the user may see, from a month ago to a year ahead."""
     now = now or timezone.now()
     items = calendar_items(user=user, start_at=now - timedelta(days=FEED_PAST_DAYS),
-                           end_at=now + timedelta(days=FEED_FUTURE_DAYS))
+                           end_at=now + timedelta(days=FEED_FUTURE_DAYS), limit=FEED_CAP)
     site = settings.SITE_URL.rstrip("/")
     calendar = Calendar()
     calendar.add("prodid", "-//SocialCRM//Social schedule//EN")

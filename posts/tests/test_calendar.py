@@ -280,3 +280,13 @@ def test_feed_page_makes_shows_once_and_stops_the_address(club, staff, client_fo
     client.post(reverse("posts:calendar_feed"), {"action": "revoke"})
     assert Client().get(address.replace("http://testserver", "")).status_code == 404
     assert not CalendarFeed.objects.exists()
+
+
+def test_feed_keeps_the_earliest_entries_up_to_its_cap(club, staff, fb, monkeypatch):
+    from posts import ics
+
+    monkeypatch.setattr(ics, "FEED_CAP", 2)
+    now = timezone.now()
+    posts = [_scheduled(fb, now + timedelta(days=d), content=f"Entry {d}") for d in (3, 1, 2)]
+    text = Client().get(_feed_url(services.calendar_feed_issue(user=staff))).content.decode()
+    assert f"post-{posts[1].pk}" in text and f"post-{posts[2].pk}" in text and f"post-{posts[0].pk}" not in text

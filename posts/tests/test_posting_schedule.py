@@ -255,3 +255,16 @@ def test_composer_add_to_queue_button(club, staff, fb):
     post = SocialPost.objects.get()
     local = post.scheduled_at.astimezone(LONDON)
     assert post.status == S.SCHEDULED and local.weekday() == 6 and local.hour == 16
+
+
+def test_best_times_are_read_on_each_posts_club_clock(tenant):
+    tokyo = ClubFactory(tenant=tenant, timezone="Asia/Tokyo")
+    user = StaffFactory(tenant=tenant).user
+    connection = SocialConnectionFactory(club=tokyo, tenant=tenant)
+    zone = ZoneInfo("Asia/Tokyo")
+    now = timezone.now()
+    for n in range(planning.BEST_TIME_MIN_POSTS):
+        day = (now - timedelta(days=7 * (n + 1))).astimezone(zone).date()
+        _published(connection, datetime.combine(day, time(7, 20), zone), 10)  # 22:20 UTC the day before
+    hints = planning.best_posting_times(user=user, now=now)
+    assert [(h.hour, h.posts) for h in hints.hours] == [(7, planning.BEST_TIME_MIN_POSTS)]
