@@ -290,3 +290,18 @@ def test_feed_keeps_the_earliest_entries_up_to_its_cap(club, staff, fb, monkeypa
     posts = [_scheduled(fb, now + timedelta(days=d), content=f"Entry {d}") for d in (3, 1, 2)]
     text = Client().get(_feed_url(services.calendar_feed_issue(user=staff))).content.decode()
     assert f"post-{posts[1].pk}" in text and f"post-{posts[2].pk}" in text and f"post-{posts[0].pk}" not in text
+
+
+def test_calendar_and_api_refuse_the_same_move_in_the_same_words(club, staff, fb, client_for):
+    from rest_framework.test import APIClient
+
+    at = timezone.now() + timedelta(days=1)
+    post = SocialPostFactory(connection=fb, status=S.PUBLISHED, scheduled_at=at, published_at=at)
+    api = APIClient()
+    api.force_authenticate(staff)
+    target = _london(2027, 2, 1, 10, 0)
+    by_api = api.post(f"/api/v1/posts/{post.pk}/schedule/", {"scheduled_at": target.isoformat()}, format="json")
+    by_calendar = client_for(staff).post(reverse("posts:calendar_move"),
+                                         {"post": post.pk, "date": "2027-02-01", "time": "10:00"}, **JSON)
+    assert by_api.status_code == by_calendar.status_code == 409
+    assert by_api.json()["detail"] == by_calendar.json()["message"]
