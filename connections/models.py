@@ -153,4 +153,6 @@ class PostingSlot(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_weekday_display()} {self.time:%H:%M}"
+        from crm.dates import format_clock
+
+        return f"{self.get_weekday_display()} {format_clock(self.time, self.connection.club)}"

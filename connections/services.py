@@ -319,12 +319,14 @@ def posting_slot_add(*, connection, weekday, at):
     from django.core.exceptions import ValidationError
 
     from connections.models import PostingSlot, Weekday
+    from crm.dates import format_clock
 
     if weekday not in Weekday.values:
         raise ValidationError({"weekday": "Choose a day of the week."})
     at = at.replace(second=0, microsecond=0)
     if PostingSlot.objects.filter(connection=connection, weekday=weekday, time=at).exists():
-        raise ValidationError({"time": f"{Weekday(weekday).label} at {at:%H:%M} is already a posting time."})
+        raise ValidationError({"time": (f"{Weekday(weekday).label} at {format_clock(at, connection.club)} "
+                                        "is already a posting time.")})
     return PostingSlot.objects.create(connection=connection, weekday=weekday, time=at)
 
 

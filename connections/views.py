@@ -120,13 +120,12 @@ def delete(request, pk):
 @login_required
 def schedule(request, pk):
     """A connection's posting schedule: weekly times on its club's clock, filled by "Add to queue"."""
-    from datetime import datetime
-
     from django.core.exceptions import ValidationError
 
     from connections.models import Weekday
     from connections.selectors import posting_slots
     from connections.services import posting_slot_add, posting_slot_remove
+    from crm import dates
 
     connection = _scoped_connection(request, pk)
     errors = []
@@ -137,9 +136,8 @@ def schedule(request, pk):
                 weekday = int(request.POST.get("weekday", ""))
             except ValueError:
                 weekday = None
-            try:
-                at = datetime.strptime(request.POST.get("time", "").strip(), "%H:%M").time()
-            except ValueError:
+            at = dates.parse_clock_value(request.POST.get("time", ""))
+            if at is None:
                 errors.append("Choose the time as hours and minutes (HH:MM).")
             else:
                 try:

@@ -1,13 +1,14 @@
 from django.contrib import admin
 
+from crm.admin_dates import ClubTimesAdminMixin
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, Tenant
 from crm.tenancy import membership_of
 
 
 @admin.register(Tenant)
-class TenantAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "name", "auto_promote", "default_send_time", "created_at"]
+class TenantAdmin(ClubTimesAdminMixin, NaturalKeyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "name", "auto_promote", "default_send_time", "time_locale", "created_at"]
     list_filter = ["auto_promote"]
     search_fields = ["id", "name"]
     date_hierarchy = "created_at"
@@ -30,7 +31,8 @@ class TenantAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Club)
 class ClubAdmin(TenantScopedAdmin):
-    list_display = ["name", "tenant", "timezone", "default_send_time", "latitude", "longitude"]
+    list_display = ["name", "tenant", "timezone", "time_locale", "default_send_time", "latitude", "longitude"]
+    list_filter = ["time_locale"]
     search_fields = ["name", "id"]
 
 

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.filters import FieldListFilter, RelatedFieldListFilter
 from django.db.models import AutoField
 
+from crm.admin_dates import ClubTimesAdminMixin, with_club_times
 from crm.tenancy import membership_of, scope_queryset
 
 
@@ -66,7 +67,7 @@ def _has_tenant_field(model):
     return any(f.name == "tenant" and f.is_relation for f in model._meta.fields)
 
 
-class TenantScopedAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
+class TenantScopedAdmin(ClubTimesAdminMixin, NaturalKeyAdminMixin, admin.ModelAdmin):
     """Superusers see every tenant; a tenant admin sees, and can pick, only their tenant's rows."""
 
     def get_queryset(self, request):
@@ -124,13 +125,14 @@ class TenantAdminSite(admin.AdminSite):
 
     Models of other apps (logins, groups, API tokens, periodic tasks) get the same rule as ours, so a
     tenant admin cannot tell another tenant's login id from a missing one by a 403 instead of "not found".
+    Every admin on it writes dates and times as the staff pages do (crm/admin_dates.py).
     """
 
     def register(self, model_or_iterable, admin_class=None, **options):
         super().register(model_or_iterable, admin_class, **options)
         models = [model_or_iterable] if isinstance(model_or_iterable, type) else model_or_iterable
         for model in models:
-            model_admin = self._registry[model]
+            model_admin = with_club_times(self._registry[model])  # times as staff pages write them
             if not isinstance(model_admin, TenantScopedAdmin):
                 _scope_foreign_admin(model_admin)
 

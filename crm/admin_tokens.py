@@ -9,6 +9,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import TokenProxy
 
 from crm.admin_scoping import TenantScopedAdmin
+from crm.dates import format_moment
 from crm.models import ApiToken
 from crm.tokens import api_token_expires_at, api_token_is_expired
 
@@ -38,7 +39,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     @admin.display(description="Expires")
     def expires_at(self, token):
-        return api_token_expires_at(token)
+        return format_moment(api_token_expires_at(token)) or None
 
     @admin.display(description="State")
     def state(self, token):

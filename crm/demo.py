@@ -21,16 +21,18 @@ CLUB_LAT, CLUB_LNG = 51.3759, -0.4089  # Surrey, UK
 
 @transaction.atomic
 def seed_demo(*, members=200):
-    tenant, _ = Tenant.objects.get_or_create(pk=DEMO_TENANT, defaults={"name": "Pinewood Golf Group"})
+    tenant, _ = Tenant.objects.get_or_create(pk=DEMO_TENANT, defaults={"name": "Pinewood Golf Group",
+                                                                                "time_locale": "en-GB"})
     club, _ = Club.objects.update_or_create(
         pk="pinewood",
         defaults={"tenant": tenant, "name": "Pinewood Golf Club", "timezone": "Europe/London",
-                  "latitude": CLUB_LAT, "longitude": CLUB_LNG, "default_send_time": datetime.time(9, 0)},
+                  "latitude": CLUB_LAT, "longitude": CLUB_LNG, "default_send_time": datetime.time(9, 0),
+                  "time_locale": "en-GB"},
     )
     Club.objects.update_or_create(
         pk="pinewood-academy",
         defaults={"tenant": tenant, "name": "Pinewood Junior Academy", "timezone": "Europe/London",
-                  "latitude": 51.40, "longitude": -0.38},
+                  "latitude": 51.40, "longitude": -0.38, "time_locale": "en-GB"},
     )
     existing = Member.objects.filter(club=club).count()
     rng = random.Random(20261125)

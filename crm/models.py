@@ -13,12 +13,21 @@ from django.db import models
 from rest_framework.authtoken.models import TokenProxy
 from timezone_field import TimeZoneField
 
-from crm.validators import validate_e164, validate_int_list
+from crm.validators import validate_day_in_range, validate_e164, validate_int_list
 from promotions import templating
 
 
 def new_event_secret():
     return secrets.token_urlsafe(32)
+
+
+class TimeLocale(models.TextChoices):
+    """How staff pages write dates and times; the locale decides the clock style (see crm/dates.py)."""
+
+    EN_GB = "en-GB", "English (UK), 24-hour clock"
+    EN_IE = "en-IE", "English (Ireland), 24-hour clock"
+    EN_US = "en-US", "English (US), 12-hour clock"
+    EN_AU = "en-AU", "English (Australia), 12-hour clock"
 
 
 def default_promotion_channels():
@@ -50,6 +59,10 @@ class Tenant(models.Model):
         help_text="Platform calls the metric sync may make per month for this tenant; empty: the site default "
                   "(METRICS_MONTHLY_READ_BUDGET), 0: unlimited.",
     )
+    time_locale = models.CharField(
+        max_length=8, choices=TimeLocale.choices, default=TimeLocale.EN_GB, verbose_name="date and time style",
+        help_text="How times are written for rows that serve the whole tenant (no club).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +85,10 @@ class Club(models.Model):
     )
     default_send_time = models.TimeField(
         null=True, blank=True, help_text="Local time reminders go out; the tenant's default when empty."
+    )
+    time_locale = models.CharField(
+        max_length=8, choices=TimeLocale.choices, default=TimeLocale.EN_GB, verbose_name="date and time style",
+        help_text="How staff pages, the admin and charts write this club's dates and times (24-hour or 12-hour clock).",
     )
 
     class Meta:
@@ -137,8 +154,8 @@ class Campaign(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
     club = models.ForeignKey(Club, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns")
     name = models.CharField(max_length=200)
-    starts_on = models.DateField(null=True, blank=True)
-    ends_on = models.DateField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True, validators=[validate_day_in_range])
+    ends_on = models.DateField(null=True, blank=True, validators=[validate_day_in_range])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,8 @@
 import phonenumbers
 from django.core.exceptions import ValidationError
 
+from socialcrm.inputs import date_in_range
+
 
 def validate_e164(value):
     if not value:
@@ -23,3 +25,8 @@ def validate_str_list(value):
 def validate_int_list(value):
     if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
         raise ValidationError("Must be a list of whole numbers.")
+
+
+def validate_day_in_range(value):
+    """A calendar day staff may type: within the accepted range (socialcrm.inputs), else a message naming it."""
+    date_in_range(value)

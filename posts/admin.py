@@ -101,8 +101,8 @@ class SocialPostAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status not in EDITABLE:
-            return [f.name for f in self.model._meta.fields]
-        return self.readonly_fields
+            return self.club_times([f.name for f in self.model._meta.fields])
+        return self.club_times(self.readonly_fields)
 
     @admin.action(description="Retry selected failed posts")
     def retry_failed(self, request, queryset):

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import PostingSlot, SocialPlatform
+from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.tenancy import scope_queryset
 from posts.models import SocialPost, SocialPostStatus
@@ -44,6 +45,12 @@ class CalendarItem:
     post_id: str = ""
     description: str = ""
     post: SocialPost | None = None  # the post itself, for what the entry shows beyond these fields
+    day_value: str = ""  # "2027-03-14" and "09:00" on the calendar's clock: data attributes and form values
+    time_value: str = ""
+
+    def __post_init__(self):
+        self.day_value = dates.iso_day(self.local.replace(tzinfo=None))
+        self.time_value = dates.clock_value(self.local.replace(tzinfo=None))
 
 
 def _post_item(post, zone_club):
@@ -182,10 +189,12 @@ class HourHint:
     hour: int
     average: float
     posts: int
+    club: object = None  # whose clock style writes the hours
 
     @property
     def label(self):
-        return f"{WEEKDAYS[self.weekday]} {self.hour:02d}:00–{(self.hour + 1) % 24:02d}:00"
+        start, end = time(self.hour), time((self.hour + 1) % 24)
+        return f"{WEEKDAYS[self.weekday]} {dates.format_clock(start, self.club)}–{dates.format_clock(end, self.club)}"
 
 
 @dataclass
@@ -219,7 +228,7 @@ def best_posting_times(*, user, club=None, now=None, limit=3):
         bucket[0] += (likes or 0) + (comments or 0) + (shares or 0)
         bucket[1] += 1
     ranked = sorted(
-        (HourHint(weekday=w, hour=h, average=total / count, posts=count)
+        (HourHint(weekday=w, hour=h, average=total / count, posts=count, club=club)
          for (w, h), (total, count) in totals.items() if count >= BEST_TIME_MIN_PER_HOUR),
         key=lambda hint: (-hint.average, hint.weekday, hint.hour))
     if not ranked:

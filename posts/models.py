@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Cast, Coalesce
 
+from crm.dates import format_moment
 from crm.validators import validate_str_list
 
 
@@ -195,7 +196,7 @@ class PostMetricSnapshot(models.Model):
         indexes = [models.Index(fields=["post", "taken_at"], name="metric_post_taken_idx")]
 
     def __str__(self):
-        return f"Metrics of {self.post_id} at {self.taken_at:%Y-%m-%d %H:%M}"
+        return f"Metrics of {self.post_id} at {format_moment(self.taken_at)}"
 
 
 class MetricReadUsage(models.Model):

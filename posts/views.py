@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
 from connections.selectors import posts_with_connection_warnings
+from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.models import Campaign, Club
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
@@ -30,19 +31,11 @@ from posts.states import IllegalTransition, allowed_actions, check_action, retry
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
 
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 LIST_PAGE_SIZE = 50
 
 
 def _zone(club):
     return club_zone(club)
-
-
-def _parse_local(value):
-    try:
-        return datetime.strptime(value, LOCAL_FORMAT)
-    except (TypeError, ValueError):
-        return None
 
 
 def _split_tags(raw):
@@ -66,6 +59,8 @@ def post_index(request):
             day = date_in_range(date.fromisoformat(raw)) + timedelta(days=1 if name == "date_to" else 0)
             filters[name] = club_local_to_utc(request.club, datetime.combine(day, datetime.min.time()))
         except ValueError:
+            if raw:
+                messages.warning(request, f"“{raw[:20]}” is not a date; showing posts of every date.")
             continue
         except ValidationError as exc:
             messages.warning(request, " ".join(exc.messages))
@@ -139,8 +134,9 @@ def compose(request):
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
             "scheduled_local": "", "stored_media": []}
     errors = []
-    if request.method == "GET" and _parse_local(request.GET.get("at")):
-        form["scheduled_local"] = _parse_local(request.GET["at"]).strftime(LOCAL_FORMAT)  # a calendar slot
+    slot = dates.parse_picker(request.GET.get("at")) if request.method == "GET" else None
+    if slot is not None:  # a free slot clicked on the calendar
+        form["scheduled_local"] = dates.picker_value(slot)
     if request.method == "POST":
         form = {
             "content": request.POST.get("content", ""), "hashtags": request.POST.get("hashtags", ""),
@@ -209,7 +205,7 @@ def _compose_posts(request, tenant, form, intent):
             raise ValidationError("Campaign not found.")
     local = None
     if intent == "schedule":
-        local = _parse_local(form["scheduled_local"])
+        local = dates.parse_picker(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
     # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
@@ -288,9 +284,13 @@ def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
     filters, chosen_club = _calendar_filters(request)
     clock = chosen_club or request.club
+    raw = request.GET.get("date", "")
     try:
-        day = date_in_range(date.fromisoformat(request.GET.get("date", "")))
-    except (ValueError, ValidationError):
+        day = date_in_range(date.fromisoformat(raw))
+    except (ValueError, ValidationError) as exc:
+        if raw:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else "That is not a date."
+            messages.warning(request, f"{reason} Showing today.")
         day = club_utc_to_local(clock, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
     if "none" in (filters["club"], filters["campaign"]):
@@ -301,8 +301,8 @@ def calendar(request):
     weeks = [[(d, by_day.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
     hours = []
     if view == "week":
-        hours = [(hour, [(d, [i for i in by_day.get(d, []) if i.local.hour == hour]) for d in days])
-                 for hour in range(24)]
+        hours = [(dates.clock_value(dt_time(hour)), dates.format_clock(dt_time(hour), clock),
+                  [(d, [i for i in by_day.get(d, []) if i.local.hour == hour]) for d in days]) for hour in range(24)]
         previous, following = day - timedelta(days=7), day + timedelta(days=7)
     else:
         previous = (day.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -316,7 +316,7 @@ def calendar(request):
         "campaigns": selectors.composer_campaigns(user=request.user), "legend": planning.calendar_legend(),
         "move_url": reverse("posts:calendar_move"), "compose_url": reverse("posts:compose"),
         "agenda": [(d, items) for d in days for items in [by_day.get(d, [])] if items],
-        "send_time": (getattr(clock, "default_send_time", None) or dt_time(9, 0)).strftime("%H:%M"),
+        "send_time": getattr(clock, "default_send_time", None) or dt_time(9, 0),
     })
 
 
@@ -357,9 +357,8 @@ def calendar_move(request):
         return _move_refused(request, "Choose the day to move the post to.", 400)
     raw_time = request.POST.get("time", "").strip()
     if raw_time:
-        try:
-            at_time = datetime.strptime(raw_time, "%H:%M").time()
-        except ValueError:
+        at_time = dates.parse_clock_value(raw_time)
+        if at_time is None:
             return _move_refused(request, "Choose the time as hours and minutes (HH:MM).", 400)
     elif before is not None:
         at_time = before.time().replace(tzinfo=None)
@@ -372,15 +371,15 @@ def calendar_move(request):
         return _move_refused(request, exc.message, 409)
     except ValidationError as exc:
         return _move_refused(request, " ".join(exc.messages), 400)
-    local = club_utc_to_local(clock, post.scheduled_at)
-    label = f"Moved to {local:%a %d %b %Y} at {local:%H:%M} ({club_zone(clock)})."
+    label = f"Moved to {dates.format_moment(post.scheduled_at, clock)} ({dates.zone_name(clock)})."
     if not _wants_json(request):
         messages.success(request, label)
         return redirect(_calendar_return(request))
     return JsonResponse({
         "ok": True, "message": label, "post": str(post.pk), "scheduled_at": post.scheduled_at.isoformat(),
-        "date": local.date().isoformat(), "time": local.strftime("%H:%M"),
-        "previous": {"date": before.date().isoformat(), "time": before.strftime("%H:%M")} if before else None,
+        "date": dates.iso_day(post.scheduled_at, clock), "time": dates.clock_value(post.scheduled_at, clock),
+        "clock": dates.format_clock(post.scheduled_at, clock),
+        "previous": {"date": dates.iso_day(before, clock), "time": dates.clock_value(before, clock)} if before else None,
     })
 
 
@@ -437,8 +436,8 @@ def detail(request, post_id):
     history = selectors.post_metric_history(post=post)
     club = post.connection.club or request.club
     zone = _zone(club)
-    chart = [{"t": h["taken_at"].isoformat(), **{k: h[k] for k in ("likes", "comments", "shares", "reach",
-                                                                      "impressions")}} for h in history]
+    chart = [{"t": h["taken_at"].isoformat(), "label": dates.format_moment(h["taken_at"], club),
+              **{k: h[k] for k in ("likes", "comments", "shares", "reach", "impressions")}} for h in history]
     unknown = set(post.metrics_unknown or [])
     metrics = [{"name": name, "label": label, "value": None if name in unknown else getattr(post, name)}
                for name, label in (("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"),
@@ -446,8 +445,8 @@ def detail(request, post_id):
     return render(request, "posts/detail.html", {
         "post": post, "actions": allowed_actions(post.status, post.error_kind),
         "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
-        "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
-        "scheduled_local": club_utc_to_local(club, post.scheduled_at).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
+        "club": club, "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
+        "scheduled_local": dates.picker_value(post.scheduled_at, club),
     })
 
 
@@ -478,7 +477,7 @@ def post_action(request, post_id):
     action = request.POST.get("action")
     try:
         if action == "schedule":
-            local = _parse_local(request.POST.get("scheduled_local"))
+            local = dates.parse_picker(request.POST.get("scheduled_local"))
             if local is None:
                 raise ValidationError("Choose the date and time to publish.")
             at = club_local_to_utc(post.connection.club or request.club, local)

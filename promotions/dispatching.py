@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from connections.models import SocialConnection
 from crm.clock import club_local_to_utc, club_utc_to_local
+from crm.dates import format_clock
 from crm.models import Member
 from platforms import get_adapter
 from promotions import messages
@@ -629,10 +630,10 @@ class SmsSender:
 
 def _hold(dispatch, resume_at, now):
     """Quiet hours: every pending text waits for the morning, and the dispatch comes back then."""
-    local = club_utc_to_local(dispatch.promotion.club, resume_at)
+    club = dispatch.promotion.club
     won = PromotionDispatch.objects.filter(pk=dispatch.pk, status=DispatchStatus.SENDING).update(
         status=DispatchStatus.HELD, resume_at=resume_at, updated_at=now,
-        status_reason=f"quiet hours: texts held until {local:%H:%M} club time",
+        status_reason=f"quiet hours: texts held until {format_clock(resume_at, club)} club time",
     )
     if won:
         PromotionDelivery.objects.filter(dispatch_id=dispatch.pk, status=DeliveryStatus.PENDING).update(not_before=resume_at)

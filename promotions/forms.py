@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.clock import club_local_to_utc, club_utc_to_local
+from crm.dates import PICKER_FORMAT
 from crm.models import Campaign, MessageTemplate, Segment
 from crm.tenancy import scope_queryset, visible_clubs
 from platforms.fetch import validate_media_address
@@ -35,13 +36,17 @@ class WallClockDateTimeField(forms.DateTimeField):
         return parsed.astimezone(datetime.UTC).replace(tzinfo=None) if parsed is not None else None
 
 
+# A datetime-local input takes "2027-03-14T09:00"; Django's default "2027-03-14 09:00:00" leaves it empty.
+PICKER = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=PICKER_FORMAT)
+
+
 class PromotionForm(forms.Form):
     """Create or edit a promotion. Times are typed on the club's clock and stored as UTC."""
 
     club = forms.ModelChoiceField(queryset=None, empty_label=None)
     event_name = forms.CharField(max_length=255, label="Event")
     event_starts_at = WallClockDateTimeField(label="Starts (club time)",
-                                           widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                           widget=PICKER)
     event_location = forms.CharField(max_length=255, required=False, label="Location")
     event_url = forms.URLField(max_length=2000, required=False, label="Event link")
     event_image_url = forms.URLField(max_length=2000, required=False, label="Image URL",
@@ -50,7 +55,7 @@ class PromotionForm(forms.Form):
     channels = forms.MultipleChoiceField(choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
     announce_at = WallClockDateTimeField(required=False, label="Announce at (club time)",
                                       help_text="Leave empty to announce at once.",
-                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                      widget=PICKER)
     reminder_days = forms.CharField(initial="7, 3, 1", label="Reminders (days before)", required=False)
     segment = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every member of the club")
     target_radius = forms.IntegerField(required=False, min_value=1, max_value=20000, label="Only within (km)")
@@ -73,12 +78,25 @@ class PromotionForm(forms.Form):
         templates = scope_queryset(MessageTemplate.objects.all(), user)
         self.fields["email_template"].queryset = templates.filter(channel="EMAIL")
         self.fields["sms_template"].queryset = templates.filter(channel="SMS")
+        self._name_the_clock(promotion.club if promotion is not None else None)
         if promotion is not None:
             self.fields["club"].disabled = True
             if promotion.source_type != "SPECIAL":
                 for name in self.EVENT_FIELDS:
                     self.fields[name].disabled = True
                     self.fields[name].help_text = "From the source system."
+
+    def _name_the_clock(self, club):
+        """Beside each date and time: the timezone it is typed in (the club's, or each club's when not chosen yet)."""
+        if club is not None:
+            clock = f"Typed on the club's clock: {club.timezone}."
+        else:
+            zones = sorted({str(c.timezone) for c in self.fields["club"].queryset})
+            clock = ("Typed on the chosen club's clock: " + ", ".join(zones) + "." if len(zones) != 1
+                     else f"Typed on the club's clock: {zones[0]}.")
+        for name in ("event_starts_at", "announce_at"):
+            field = self.fields[name]
+            field.help_text = f"{field.help_text} {clock}".strip()
 
     @classmethod
     def initial_for(cls, promotion):

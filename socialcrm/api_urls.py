@@ -2,7 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from connections.api import PostingSlotViewSet, SocialConnectionViewSet
-from crm.api import CampaignViewSet
+from crm.api import CampaignViewSet, ClubViewSet
 from crm.api_tokens import ApiTokenView
 from posts.api import SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
@@ -13,6 +13,7 @@ router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
 router.register("posts", SocialPostViewSet, basename="post")
 router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("clubs", ClubViewSet, basename="club")
 router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 
 urlpatterns = [

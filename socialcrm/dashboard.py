@@ -7,6 +7,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connections.selectors import connection_list, connection_rows, posts_with_connection_warnings
+from crm.clock import club_zone
+from crm.dates import format_day
 from crm.tenancy import membership_of
 from posts.metrics import metric_reads_overview
 from posts.models import PostMetricSnapshot, SchedulerHeartbeat, SocialPostStatus
@@ -26,7 +28,8 @@ def dashboard_overview(*, user, club):
         "failed_posts": list(posts.filter(status=SocialPostStatus.FAILED).order_by("-updated_at")[:10]),
         "heartbeats": heartbeats_labelled(),
         "publisher_last_run": SchedulerHeartbeat.objects.filter(name="publish_due_posts").first(),
-        "engagement_chart": engagement_by_day(posts=posts, days=14, now=now),
+        "engagement_chart": engagement_by_day(posts=posts, days=14, now=now, club=club),
+        "engagement_zone": str(club_zone(club)),
         "publish_lag": publish_lag(posts=posts, now=now),
         "metric_reads": _metric_reads_for_admins(user=user, now=now),
     }
@@ -65,12 +68,13 @@ def _metric_reads_for_admins(*, user, now):
     return metric_reads_overview(tenant_id=membership.tenant_id, now=now)
 
 
-def engagement_by_day(*, posts, days, now):
-    """Engagement of the visible posts, per day, from the latest sync each day (for the dashboard chart)."""
+def engagement_by_day(*, posts, days, now, club=None):
+    """Engagement of the visible posts, per day on the club's clock, from the latest sync each day (the dashboard
+    chart). Each day carries its label as staff pages write days (crm/dates.py)."""
     since = now - timedelta(days=days)
     rows = (
         PostMetricSnapshot.objects.filter(post__in=posts.filter(status=SocialPostStatus.PUBLISHED), taken_at__gte=since)
-        .annotate(day=TruncDate("taken_at")).values("day", "post_id")
+        .annotate(day=TruncDate("taken_at", tzinfo=club_zone(club))).values("day", "post_id")
         .annotate(likes=Sum("likes"), impressions=Sum("impressions"))
     )
     # Several syncs a day: keep each post's largest (latest) numbers for that day.
@@ -79,6 +83,7 @@ def engagement_by_day(*, posts, days, now):
         day = per_day.setdefault(row["day"], {})
         best = day.get(row["post_id"], (0, 0))
         day[row["post_id"]] = (max(best[0], row["likes"] or 0), max(best[1], row["impressions"] or 0))
-    return [{"t": day.isoformat(), "likes": sum(v[0] for v in values.values()),
+    return [{"t": day.isoformat(), "label": format_day(day, club, now=now),
+             "likes": sum(v[0] for v in values.values()),
              "impressions": sum(v[1] for v in values.values()), "reach": 0, "comments": 0, "shares": 0}
             for day, values in sorted(per_day.items())]

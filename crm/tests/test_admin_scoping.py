@@ -34,7 +34,7 @@ def boss(tenants):
 
 def tenant_form(tenant, **changes):
     return {"id": tenant.pk, "name": tenant.name, "default_channels": '["EMAIL"]', "default_reminder_days": "[7]",
-            "default_send_time": "09:00", "auto_promote": "on", **changes}
+            "default_send_time": "09:00", "auto_promote": "on", "time_locale": "en-GB", **changes}
 
 
 # ----------------------------------------------------------------------------- finding 2: editable primary keys
@@ -52,7 +52,7 @@ def test_tenant_admin_cannot_rename_their_tenant_onto_another(boss, tenants):
 
 def test_tenant_admin_cannot_pull_another_tenants_club_by_changing_an_id(boss, tenants):
     url = reverse("admin:crm_club_change", args=["my-club"])
-    response = boss.post(url, {"id": "demo-club", "tenant": "mine", "name": "Taken", "timezone": "UTC"})
+    response = boss.post(url, {"id": "demo-club", "tenant": "mine", "name": "Taken", "timezone": "UTC", "time_locale": "en-GB"})
     assert response.status_code == 302
     stolen = Club.objects.get(pk="demo-club")
     assert stolen.tenant_id == "demo" and stolen.name == "Demo Secret Links"
@@ -61,7 +61,7 @@ def test_tenant_admin_cannot_pull_another_tenants_club_by_changing_an_id(boss, t
 
 def test_tenant_admin_adds_a_club_to_their_own_tenant_whatever_the_form_says(boss, tenants):
     response = boss.post(reverse("admin:crm_club_add"),
-                         {"id": "picked-id", "tenant": "demo", "name": "New Course", "timezone": "UTC"})
+                         {"id": "picked-id", "tenant": "demo", "name": "New Course", "timezone": "UTC", "time_locale": "en-GB"})
     assert response.status_code == 302
     club = Club.objects.get(name="New Course")
     assert club.tenant_id == "mine" and club.pk != "picked-id"  # generated, never typed

@@ -87,3 +87,9 @@ def test_published_post_shows_live_link_and_metrics(page, login, pat, club, conn
     assert page.inner_text("#m-likes") == "34" and page.inner_text("#m-impressions") == "900"
     page.locator("#metrics-chart svg polyline[data-metric=likes]").wait_for()
     assert page.locator("#metrics-chart svg circle").count() == 2 * 5
+    # The time labels are the server's, written as every staff page writes times (not the browser's locale).
+    from crm.dates import format_moment
+    snapshots = list(post.metric_snapshots.order_by("taken_at"))
+    club = post.connection.club
+    assert page.locator("#metrics-chart .chart-time").evaluate_all("els => els.map(e => e.textContent)") == [
+        format_moment(snapshots[0].taken_at, club), format_moment(snapshots[-1].taken_at, club)]

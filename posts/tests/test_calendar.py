@@ -191,7 +191,7 @@ def test_move_to_form_without_script_redirects_back_with_a_message(club, staff, 
     answer = client_for(staff).post(reverse("posts:calendar_move"),
                                     {"post": post.pk, "date": "2027-01-11", "time": "07:05", "next": back}, follow=True)
     assert answer.redirect_chain[-1][0] == back
-    assert "Moved to Mon 11 Jan 2027 at 07:05" in answer.content.decode()
+    assert "Moved to Mon 11 Jan 2027, 07:05 (Europe/London)." in answer.content.decode()
     post.refresh_from_db()
     assert post.scheduled_at == _london(2027, 1, 11, 7, 5)
     elsewhere = client_for(staff).post(reverse("posts:calendar_move"),

@@ -53,7 +53,7 @@ def test_times_are_shown_in_the_clubs_timezone(client):
     SocialPostFactory(connection=connection, status="SCHEDULED", scheduled_at=when, content="Sunrise medal")
     client.force_login(StaffFactory(tenant=club.tenant).user)
     body = client.get(reverse("posts:list")).content.decode()
-    assert "2 Jun 2030 09:30" in body and "Australia/Sydney" in body
+    assert "Sun 2 Jun 2030, 09:30" in body and "Australia/Sydney" in body
 
 
 def test_club_switcher_for_staff_with_several_clubs(client):

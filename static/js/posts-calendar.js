@@ -35,11 +35,19 @@
     return table.querySelector('td.slot[data-date="' + date + '"]');
   }
 
-  function place(item, date, time) {
+  // The target in words, as the page writes it (the server formats every date and time).
+  function describe(item, cell, date, time) {
+    var add = cell && cell.querySelector(".slot-add");
+    if (!add) return date + " " + time;
+    var words = add.getAttribute("aria-label").replace(/^New post on /, "");
+    return week ? words : words.replace(/ at .*$/, " at " + item.querySelector(".cal-time").textContent);
+  }
+
+  function place(item, date, time, shown) {
     var details = item.nextElementSibling && item.nextElementSibling.classList.contains("move-to") ? item.nextElementSibling : null;
     item.dataset.date = date;
     item.dataset.time = time;
-    item.textContent = time + item.textContent.slice(5);
+    if (shown) item.querySelector(".cal-time").textContent = shown;
     if (details) {
       details.querySelector("input[name=date]").value = date;
       details.querySelector("input[name=time]").value = time;
@@ -82,7 +90,7 @@
         return;
       }
       var before = answer.previous;
-      place(item, answer.date, answer.time);
+      place(item, answer.date, answer.time, answer.clock);
       undo = before ? {item: item, date: before.date, time: before.time} : null;
       say(answer.message, !!undo);
       if (!item.hidden) item.focus();
@@ -95,8 +103,8 @@
     undo = null;
     send(u.item, u.date, u.time).then(function (answer) {
       if (!answer.ok) { say(answer.message || "The move could not be undone.", false); return; }
-      place(u.item, answer.date, answer.time);
-      say("Move undone: back to " + answer.date + " at " + answer.time + ".", false);
+      place(u.item, answer.date, answer.time, answer.clock);
+      say("Move undone. " + answer.message, false);
       if (!u.item.hidden) u.item.focus();
     });
   });
@@ -153,7 +161,7 @@
       clearPending();
       pending = {item: item, date: date, time: time, cell: cellFor(date, time)};
       if (pending.cell) pending.cell.classList.add("pending-target");
-      say("Move to " + date + " at " + time + "? Press Enter to move it, Escape to leave it.", false);
+      say("Move to " + describe(item, pending.cell, date, time) + "? Press Enter to move it, Escape to leave it.", false);
     } else if (event.key === "Enter" && pending && pending.item === item) {
       event.preventDefault();
       var target = pending;

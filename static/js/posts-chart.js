@@ -29,9 +29,12 @@
       svg.appendChild(node("line", {x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ec"}));
       svg.appendChild(node("text", {x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#667085"}, v));
     });
-    [t0, t1].forEach(function (t, i) {
+    // Labels come from the server, written as every staff page writes times (the club's clock and style).
+    var first = data[times.indexOf(t0)], last = data[times.indexOf(t1)];
+    [first, last].forEach(function (d, i) {
+      if (i && t1 === t0) return;
       svg.appendChild(node("text", {x: i ? W - R : L, y: H - 8, "text-anchor": i ? "end" : "start", "font-size": 11,
-                                     fill: "#667085"}, new Date(t).toLocaleString()));
+                                     fill: "#667085", "class": "chart-time"}, d.label));
     });
     SERIES.forEach(function (s) {
       var points = data.map(function (d, i) { return d[s[0]] === null ? null : x(times[i]) + "," + y(d[s[0]]); })
@@ -41,7 +44,7 @@
       data.forEach(function (d, i) {
         if (d[s[0]] === null) return;
         var dot = node("circle", {cx: x(times[i]), cy: y(d[s[0]]), r: 3, fill: s[1]});
-        dot.appendChild(node("title", {}, s[0] + ": " + d[s[0]]));
+        dot.appendChild(node("title", {}, d.label + " · " + s[0] + ": " + d[s[0]]));
         svg.appendChild(dot);
       });
     });
