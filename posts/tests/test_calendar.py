@@ -305,3 +305,16 @@ def test_calendar_and_api_refuse_the_same_move_in_the_same_words(club, staff, fb
                                          {"post": post.pk, "date": "2027-02-01", "time": "10:00"}, **JSON)
     assert by_api.status_code == by_calendar.status_code == 409
     assert by_api.json()["detail"] == by_calendar.json()["message"]
+
+
+def test_a_move_answers_in_the_clubs_clock_style(tenant, client_for):
+    club = ClubFactory(tenant=tenant, timezone="America/New_York", time_locale="en-US")
+    user = StaffFactory(tenant=tenant).user
+    post = _scheduled(SocialConnectionFactory(club=club, tenant=tenant),
+                      datetime(2027, 1, 10, 9, 0, tzinfo=ZoneInfo("America/New_York")))
+    answer = client_for(user).post(reverse("posts:calendar_move"), {"post": post.pk, "date": "2027-01-12",
+                                                                     "time": "21:30"}, **JSON).json()
+    assert answer["clock"] == "9:30 pm" and answer["time"] == "21:30" and answer["date"] == "2027-01-12"
+    assert answer["message"] == "Moved to Tue 12 Jan 2027, 9:30 pm (America/New_York)."
+    page = client_for(user).get(reverse("posts:calendar"), {"view": "week", "date": "2027-01-12"}).content.decode()
+    assert '<th scope="row">9:00 pm</th>' in page and 'data-time="21:00"' in page
