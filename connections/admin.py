@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from connections.models import OAuthAttempt, SocialConnection
+from connections.models import OAuthAttempt, PostingSlot, SocialConnection
 from connections.services import connection_deactivate
 from crm.admin_scoping import HistoryAdmin, TenantScopedAdmin
 
@@ -56,3 +56,12 @@ class OAuthAttemptAdmin(TenantScopedAdmin):
 
 # Who did what to each SocialConnection, read-only and tenant-scoped.
 admin.site.register(SocialConnection.history.model, HistoryAdmin)
+
+@admin.register(PostingSlot)
+class PostingSlotAdmin(TenantScopedAdmin):
+    list_display = ["connection", "weekday", "time"]
+    list_filter = ["weekday"]
+    search_fields = ["connection__account_name"]
+    list_select_related = ["connection"]
+    fields = ["connection", "weekday", "time", "created_at"]
+    readonly_fields = ["created_at"]

@@ -4,9 +4,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from connections.models import SocialConnection
-from connections.serializers import DeleteOutcomeSerializer, SocialConnectionSerializer
-from connections.services import connection_deactivate, connection_delete
+from connections.models import PostingSlot, SocialConnection
+from connections.serializers import DeleteOutcomeSerializer, PostingSlotSerializer, SocialConnectionSerializer
+from connections.services import connection_deactivate, connection_delete, posting_slot_add, posting_slot_remove
 from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.history_api import HistoryActionMixin
 
@@ -40,3 +40,27 @@ class SocialConnectionViewSet(
         """Revoke access at the platform where it can, then delete the connection and its posts."""
         outcome = connection_delete(connection=self.get_object(), by=request.user.get_username())
         return Response({"detail": outcome}, status=status.HTTP_200_OK)
+
+
+class PostingSlotFilter(TenantScopedFilterSet):
+    class Meta:
+        model = PostingSlot
+        fields = ["connection", "weekday"]
+
+
+class PostingSlotViewSet(
+    TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.DestroyModelMixin, viewsets.GenericViewSet,
+):
+    """Weekly posting times of connections (club clock). "Add to queue" on a new post takes the next free one."""
+
+    base_queryset = PostingSlot.objects.select_related("connection").order_by("connection", "weekday", "time")
+    serializer_class = PostingSlotSerializer
+    filterset_class = PostingSlotFilter
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = posting_slot_add(connection=data["connection"], weekday=data["weekday"], at=data["time"])
+
+    def perform_destroy(self, instance):
+        posting_slot_remove(slot=instance)

@@ -141,3 +141,37 @@ class OAuthAttempt(models.Model):
 
     def reveal(self, field):
         return vault.decrypt(getattr(self, field), context=vault.context_for(OAuthAttempt, self.pk, field))
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class PostingSlot(models.Model):
+    """A weekly time (on the club's clock) when one connection likes to post: "Add to queue" fills these."""
+
+    tenant_path = "connection__tenant"
+    club_path = "connection__club"
+    club_may_be_empty = True
+
+    connection = models.ForeignKey(SocialConnection, on_delete=models.CASCADE, related_name="posting_slots")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    time = models.TimeField(help_text="On the club's clock.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["connection", "weekday", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "weekday", "time"], name="posting_slot_uniq"),
+        ]
+
+    def __str__(self):
+        from crm.dates import format_clock
+
+        return f"{self.get_weekday_display()} {format_clock(self.time, self.connection.club)}"

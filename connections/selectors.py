@@ -100,3 +100,8 @@ def connection_health(connection, *, now=None):
     if connection.token_expiry and connection.token_expiry <= warning and not renews_itself:
         return Health.EXPIRING_SOON
     return Health.ACTIVE
+
+
+def posting_slots(*, connection):
+    """The connection's weekly posting times, Monday first."""
+    return list(connection.posting_slots.order_by("weekday", "time"))

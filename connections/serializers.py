@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
-from connections.models import SocialConnection
+from connections.models import PostingSlot, SocialConnection
 from connections.selectors import connection_health, connection_missing_permissions
+from crm.api_scoping import ScopedRelatedField
 
 
 class SocialConnectionSerializer(serializers.ModelSerializer):
@@ -29,3 +30,18 @@ class SocialConnectionSerializer(serializers.ModelSerializer):
 
 class DeleteOutcomeSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class PostingSlotSerializer(serializers.ModelSerializer):
+    """A weekly posting time of a connection, on its club's clock (weekday 0 = Monday)."""
+
+    connection = ScopedRelatedField(SocialConnection)
+    weekday_display = serializers.CharField(source="get_weekday_display", read_only=True)
+    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "iso-8601"],
+                                 help_text="On the club's clock, HH:MM (seconds are dropped).")
+
+    class Meta:
+        model = PostingSlot
+        fields = ["id", "connection", "weekday", "weekday_display", "time", "created_at"]
+        read_only_fields = ["id", "weekday_display", "created_at"]
+        validators = []  # a repeated time is refused by posting_slot_add, in staff's words

@@ -317,3 +317,26 @@ def connection_delete(*, connection, by):
     logger.info("connection deleted", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id, "by": by})
     connection.delete()
     return outcome
+
+
+# ----------------------------------------------------------------------------- posting schedule
+
+
+def posting_slot_add(*, connection, weekday, at):
+    """Add a weekly posting time (club clock) to a connection; the same time twice is refused."""
+    from django.core.exceptions import ValidationError
+
+    from connections.models import PostingSlot, Weekday
+    from crm.dates import format_clock
+
+    if weekday not in Weekday.values:
+        raise ValidationError({"weekday": "Choose a day of the week."})
+    at = at.replace(second=0, microsecond=0)
+    if PostingSlot.objects.filter(connection=connection, weekday=weekday, time=at).exists():
+        raise ValidationError({"time": (f"{Weekday(weekday).label} at {format_clock(at, connection.club)} "
+                                        "is already a posting time.")})
+    return PostingSlot.objects.create(connection=connection, weekday=weekday, time=at)
+
+
+def posting_slot_remove(*, slot):
+    slot.delete()

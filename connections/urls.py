@@ -11,4 +11,5 @@ urlpatterns = [
     path("<uuid:pk>/", views.detail, name="detail"),
     path("<uuid:pk>/deactivate/", views.deactivate, name="deactivate"),
     path("<uuid:pk>/delete/", views.delete, name="delete"),
+    path("<uuid:pk>/schedule/", views.schedule, name="schedule"),
 ]

@@ -129,3 +129,48 @@ def delete(request, pk):
         "connection": connection, "pending_posts": connection_scheduled_post_count(connection=connection),
         "total_posts": connection.posts.count(),
     })
+
+
+@login_required
+def schedule(request, pk):
+    """A connection's posting schedule: weekly times on its club's clock, filled by "Add to queue"."""
+    from django.core.exceptions import ValidationError
+
+    from connections.models import Weekday
+    from connections.selectors import posting_slots
+    from connections.services import posting_slot_add, posting_slot_remove
+    from crm import dates
+
+    connection = _scoped_connection(request, pk)
+    errors = []
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "add":
+            try:
+                weekday = int(request.POST.get("weekday", ""))
+            except ValueError:
+                weekday = None
+            at = dates.parse_clock_value(request.POST.get("time", ""))
+            if at is None:
+                errors.append("Choose the time as hours and minutes (HH:MM).")
+            else:
+                try:
+                    slot = posting_slot_add(connection=connection, weekday=weekday, at=at)
+                except ValidationError as exc:
+                    errors.extend(exc.messages)
+                else:
+                    messages.success(request, f"Posting time added: {slot}.")
+                    return redirect("connections:schedule", pk=connection.pk)
+        elif action == "remove":
+            slot = connection.posting_slots.filter(pk=request.POST.get("slot") or 0).first() \
+                if str(request.POST.get("slot", "")).isdigit() else None
+            if slot is None:
+                errors.append("That posting time was not found.")
+            else:
+                posting_slot_remove(slot=slot)
+                messages.success(request, f"Posting time removed: {slot}.")
+                return redirect("connections:schedule", pk=connection.pk)
+    return render(request, "connections/schedule.html", {
+        "connection": connection, "slots": posting_slots(connection=connection), "weekdays": Weekday.choices,
+        "errors": errors, "zone": connection.club.timezone if connection.club else (request.club and request.club.timezone),
+    }, status=400 if errors else 200)

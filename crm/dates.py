@@ -146,3 +146,26 @@ def parse_picker(value):
 def zone_name(club=None):
     """The timezone named beside pickers and on charts, e.g. "Europe/London"."""
     return str(club_zone(club))
+
+
+CLOCK_VALUE_FORMAT = "%H:%M"  # the value of an <input type="time">, not for people to read
+
+
+def clock_value(value, club=None):
+    """A time of day as "09:00" for <input type="time"> and data attributes (not for people to read);
+    an instant gives its time on the club's clock."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        value = club_utc_to_local(club, value)
+    return value.strftime(CLOCK_VALUE_FORMAT)
+
+
+def parse_clock_value(value):
+    """The time of day an <input type="time"> sent (seconds dropped), or None when it is not one."""
+    for pattern in (CLOCK_VALUE_FORMAT, CLOCK_VALUE_FORMAT + ":%S"):
+        try:
+            return datetime.datetime.strptime(str(value).strip(), pattern).time().replace(second=0)
+        except (TypeError, ValueError):
+            continue
+    return None

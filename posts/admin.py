@@ -5,7 +5,7 @@ from django.db import transaction
 
 from crm.admin_scoping import HistoryAdmin, NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
-from posts.models import MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
+from posts.models import CalendarFeed, MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
 
 
@@ -155,3 +155,19 @@ class SchedulerHeartbeatAdmin(NaturalKeyAdminMixin, admin.ModelAdmin):
 
 # Who did what to each SocialPost, read-only and tenant-scoped.
 admin.site.register(SocialPost.history.model, HistoryAdmin)
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(TenantScopedAdmin):
+    """Who has a calendar feed address. The address itself is never stored (only its hash, not shown);
+    deleting a row stops that feed."""
+
+    list_display = ["user", "created_at", "last_read_at"]
+    search_fields = ["user__username"]
+    fields = ["user", "created_at", "last_read_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # made by its owner on the "Calendar feed" page
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -10,11 +10,13 @@ from rest_framework.response import Response
 from crm.api_scoping import TenantScopedFilterSet, TenantScopedViewSetMixin
 from crm.history_api import HistoryActionMixin
 from crm.tenancy import require_membership
+from posts import calendar as planning
 from posts import services
 from posts.models import ApprovalState, SocialPost
 from posts.selectors import POST_ORDER, posts_scheduled_between
 from posts.serializers import (
     ApproveInputSerializer,
+    BestTimesSerializer,
     PostInputSerializer,
     PostUpdateInputSerializer,
     RetryInputSerializer,
@@ -69,7 +71,8 @@ class SocialPostViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewsets.M
         data = self._input()
         tenant = require_membership(request.user).tenant
         connection = data.pop("connection")
-        [post] = services.posts_compose(tenant=tenant, connections=[connection], by=request.user, **data)
+        [post] = services.posts_compose(tenant=tenant, connections=[connection], by=request.user,
+                                        club=getattr(request, "club", None), **data)
         return self._output(post, status.HTTP_201_CREATED)
 
     @extend_schema(request=PostUpdateInputSerializer, responses=SocialPostSerializer)
@@ -144,3 +147,13 @@ class SocialPostViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewsets.M
     def send_back(self, request, pk=None):
         data = self._input(SendBackInputSerializer)
         return self._output(services.post_send_back(post=self.get_object(), by=request.user, comment=data["comment"]))
+
+    @extend_schema(request=None, responses=BestTimesSerializer)
+    @action(detail=False, methods=["get"], url_path="best-times")
+    def best_times(self, request):
+        """Hours of the week (club clock) when the tenant's published posts drew the most engagement."""
+        hints = planning.best_posting_times(user=request.user, club=getattr(request, "club", None))
+        return Response(BestTimesSerializer({
+            "enough_data": hints is not None, "min_posts": planning.BEST_TIME_MIN_POSTS,
+            "sample": hints.sample if hints else 0, "hours": hints.hours if hints else [],
+        }).data)

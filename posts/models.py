@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Cast, Coalesce
@@ -233,3 +234,19 @@ class SchedulerHeartbeat(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CalendarFeed(models.Model):
+    """A staff member's private calendar feed (ICS): the secret address is shown once; only its hash is kept."""
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="calendar_feeds")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Calendar feed of {self.user}"
+
+    def __repr__(self):
+        return f"<CalendarFeed {self.pk} user={self.user_id}>"

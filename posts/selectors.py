@@ -132,3 +132,10 @@ def calendar_posts(*, user, club, start, end):
     for items in by_day.values():
         items.sort(key=lambda pair: pair[0])
     return by_day
+
+
+def calendar_feed_of(*, user):
+    """The user's calendar feed (when it was made, last read), or None."""
+    from posts.models import CalendarFeed
+
+    return CalendarFeed.objects.filter(user=user).first()

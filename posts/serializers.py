@@ -79,6 +79,14 @@ class PostInputSerializer(PostUpdateInputSerializer):
     """Input for create; the service checks the content rules. With ``scheduled_at`` the post is scheduled."""
 
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
+    add_to_queue = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Schedule at the connection's next free posting slot (instead of scheduled_at).")
+
+    def validate(self, data):
+        if data.get("add_to_queue") and data.get("scheduled_at"):
+            raise serializers.ValidationError({"add_to_queue": "Add to the queue, or give scheduled_at — not both."})
+        return data
 
 
 class ScheduleInputSerializer(InputRulesMixin, serializers.Serializer):
@@ -96,3 +104,19 @@ class ApproveInputSerializer(InputRulesMixin, serializers.Serializer):
 class SendBackInputSerializer(InputRulesMixin, serializers.Serializer):
     comment = serializers.CharField(max_length=2000, help_text="What should change; shown to the author.")
 
+
+class HourHintSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 = Monday, on the club's clock.")
+    hour = serializers.IntegerField(help_text="Hour of the day, 0–23, on the club's clock.")
+    label = serializers.CharField()
+    average = serializers.FloatField(help_text="Likes, comments and shares per post on average.")
+    posts = serializers.IntegerField()
+
+
+class BestTimesSerializer(serializers.Serializer):
+    """Best-time hints; ``enough_data`` is false (and ``hours`` empty) below the threshold."""
+
+    enough_data = serializers.BooleanField()
+    min_posts = serializers.IntegerField(help_text="Published posts with metrics needed for a hint.")
+    sample = serializers.IntegerField()
+    hours = HourHintSerializer(many=True)

@@ -6,15 +6,18 @@ through a conditional UPDATE so exactly one caller wins. The publisher itself li
 """
 
 from datetime import timedelta
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from connections.models import SocialConnection
 from crm.history import acting, history_record
 from library.services import post_media_link
 from posts import signals
 from posts.approvals import NotAnApprover, approval_needed, can_approve, check_may_go_out
+from posts.calendar import queue_time
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
 from posts.models import ApprovalState as A
 from posts.models import PublishErrorKind, SocialPost
@@ -97,12 +100,14 @@ def post_create(*, tenant, connection, content, hashtags=(), link_url=None, medi
 
 
 def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, media_urls=(), campaign=None,
-                  scheduled_at=None, publish_now=False, by):
+                  scheduled_at=None, publish_now=False, add_to_queue=False, club=None, by):
     """One post per connection from one draft, all or none: the composer page, the API and the admin.
 
     Each post is held to its own platform's rules; when any is refused nothing is saved and every
     refusal is reported (named by account when there are several). ``scheduled_at`` is one time,
     or a function of the connection (the composer reads the time on each account's club clock).
+    ``add_to_queue`` schedules each post at its connection's next free posting slot instead (on the
+    connection's club clock, else ``club``'s).
     """
     connections = list(connections)
     if not connections:
@@ -110,6 +115,10 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
     if publish_now and any(approval_needed(post=SocialPost(tenant=tenant, connection=c), by=by) for c in connections):
         raise ValidationError("Posts need approval before they go out: choose a time and schedule it "
                               "(it is sent for approval), or save it as a draft and submit it.")
+    if add_to_queue:
+        if scheduled_at is not None or publish_now:
+            raise ValidationError({"add_to_queue": "Add to the queue, or choose a time — not both."})
+        scheduled_at = partial(_queued_time, club=club)
     created, problems = [], []
     with transaction.atomic():
         for connection in connections:
@@ -174,6 +183,12 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
     if resubmitted:
         _announce_request(post, by=by)
     return post
+
+
+def _queued_time(connection, *, club):
+    """The connection's next free posting slot, with the connection locked so two queues never share one."""
+    SocialConnection.objects.select_for_update().filter(pk=connection.pk).first()
+    return queue_time(connection=connection, club=club)
 
 
 def posts_unblock_after_reconnect(*, connection):
@@ -489,3 +504,55 @@ def media_discard(*, urls):
     for url in urls:
         if url.startswith(prefix + "posts/"):
             default_storage.delete(url[len(prefix):])
+
+
+# ----------------------------------------------------------------------------- calendar feed
+
+
+def calendar_feed_token_hash(token):
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def calendar_feed_issue(*, user):
+    """A new secret address for the user's calendar feed; the previous one stops working at once.
+
+    Returns the token, which is never stored: only its SHA-256 is kept, so it is shown this once.
+    """
+    import secrets
+
+    from crm.tenancy import require_membership
+    from posts.models import CalendarFeed
+
+    membership = require_membership(user)
+    token = secrets.token_urlsafe(32)
+    CalendarFeed.objects.filter(user=user).delete()
+    CalendarFeed.objects.create(user=user, tenant_id=membership.tenant_id, token_hash=calendar_feed_token_hash(token))
+    return token
+
+
+def calendar_feed_revoke(*, user):
+    """Stop the user's calendar feed: its address answers "not found" from now on."""
+    from posts.models import CalendarFeed
+
+    deleted, _ = CalendarFeed.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+def calendar_feed_owner(*, token):
+    """The active staff user a feed token belongs to, or None (unknown, revoked, or no longer staff)."""
+    from crm.tenancy import membership_of
+    from posts.models import CalendarFeed
+
+    if not token or len(token) > 128:
+        return None
+    feed = CalendarFeed.objects.select_related("user").filter(token_hash=calendar_feed_token_hash(token)).first()
+    if feed is None or not feed.user.is_active:
+        return None
+    membership = membership_of(feed.user)
+    if membership is None or membership.tenant_id != feed.tenant_id:
+        return None
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_read_at=timezone.now())
+    return feed.user

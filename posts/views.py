@@ -2,14 +2,17 @@
 
 import json
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from connections.models import SocialConnection, SocialPlatform
@@ -18,11 +21,12 @@ from crm import dates
 from crm.clock import club_local_to_utc, club_utc_to_local, club_zone
 from crm.history import actor_label, history_entries
 from crm.middleware import club_from_query
-from crm.models import Campaign
-from crm.tenancy import require_membership, scope_queryset, visible_row
+from crm.models import Campaign, Club
+from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from library.views import library_choices, library_chosen, upload_club, upload_into_library
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
+from posts import calendar as planning
 from posts import selectors, services
 from posts.approvals import NotAnApprover, approval_actions, check_may_go_out
 from posts.content import post_content
@@ -139,6 +143,9 @@ def compose(request):
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
             "scheduled_local": "", "stored_media": [], "library_media": [], "library_alt": {}}
     errors = []
+    slot = dates.parse_picker(request.GET.get("at")) if request.method == "GET" else None
+    if slot is not None:  # a free slot clicked on the calendar
+        form["scheduled_local"] = dates.picker_value(slot)
     if request.method == "POST":
         form = {
             "content": request.POST.get("content", ""), "hashtags": request.POST.get("hashtags", ""),
@@ -152,12 +159,15 @@ def compose(request):
             "upload_alt": request.POST.get("upload_alt", ""),
         }
         intent = request.POST.get("intent", "draft")
+        if intent not in ("draft", "schedule", "publish", "queue"):
+            intent = "draft"
         try:
             created = _compose_posts(request, membership.tenant, form, intent)
         except ValidationError as exc:
             errors = exc.messages
         else:
-            label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing"}[intent]
+            label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing",
+                     "queue": "added to the queue"}[intent]
             waiting = sum(p.approval_state == ApprovalState.PENDING for p in created)
             if waiting:  # asked for a time, but an approver schedules them
                 label = ("sent for approval; it is scheduled once approved" if waiting == len(created) else
@@ -171,6 +181,7 @@ def compose(request):
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "rules_url": reverse("posts:rules"), "club": request.club,
         "library": library_choices(request, chosen=form["library_media"], alts=form["library_alt"]),
+        "best_times": planning.best_posting_times(user=request.user, club=request.club),
     })
 
 
@@ -229,7 +240,7 @@ def _compose_posts(request, tenant, form, intent):
         tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
         link_url=form["link_url"] or None, media_urls=chosen + list(form["media_urls"]) + stored, campaign=campaign,
         scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
-        publish_now=intent == "publish", by=request.user)
+        publish_now=intent == "publish", add_to_queue=intent == "queue", club=request.club, by=request.user)
 
 
 def _rules_body(request):
@@ -280,11 +291,27 @@ def rules(request):
 # ----------------------------------------------------------------------------- calendar
 
 
+def _calendar_filters(request):
+    """The calendar's filters, each id resolved within the user's scope (another tenant's id matches nothing)."""
+    filters = {k: request.GET.get(k, "").strip() for k in ("club", "platform", "campaign")}
+    if filters["platform"] not in SocialPlatform.values:
+        filters["platform"] = ""
+    chosen_club = None
+    if filters["club"]:
+        chosen_club = visible_row(Club.objects.all(), request.user, filters["club"])
+        filters["club"] = chosen_club.pk if chosen_club else "none"
+    if filters["campaign"]:
+        campaign = visible_row(Campaign.objects.all(), request.user, filters["campaign"])
+        filters["campaign"] = campaign.pk if campaign else "none"
+    return filters, chosen_club
+
+
 @login_required
 @club_from_query
 def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "month"
-    zone = _zone(request.club)
+    filters, chosen_club = _calendar_filters(request)
+    clock = chosen_club or request.club
     raw = request.GET.get("date", "")
     try:
         day = date_in_range(date.fromisoformat(raw))
@@ -292,20 +319,133 @@ def calendar(request):
         if raw:
             reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else "That is not a date."
             messages.warning(request, f"{reason} Showing today.")
-        day = club_utc_to_local(request.club, timezone.now()).date()
+        day = club_utc_to_local(clock, timezone.now()).date()
     start, end = selectors.calendar_range(view=view, day=day)
-    by_day = selectors.calendar_posts(user=request.user, club=request.club, start=start, end=end)
+    if "none" in (filters["club"], filters["campaign"]):
+        by_day = {}
+    else:
+        by_day = planning.calendar_days(user=request.user, club=clock, start=start, end=end, filters=filters)
     days = [start + timedelta(days=n) for n in range((end - start).days)]
     weeks = [[(d, by_day.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
+    hours = []
     if view == "week":
+        hours = [(dates.clock_value(dt_time(hour)), dates.format_clock(dt_time(hour), clock),
+                  [(d, [i for i in by_day.get(d, []) if i.local.hour == hour]) for d in days]) for hour in range(24)]
         previous, following = day - timedelta(days=7), day + timedelta(days=7)
     else:
         previous = (day.replace(day=1) - timedelta(days=1)).replace(day=1)
         following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    query = {k: v for k, v in request.GET.items() if k in ("club", "platform", "campaign") and v}
     return render(request, "posts/calendar.html", {
-        "view": view, "day": day, "weeks": weeks, "previous": previous, "following": following,
-        "today": club_utc_to_local(request.club, timezone.now()).date(), "zone": zone,
+        "view": view, "day": day, "weeks": weeks, "hours": hours, "previous": previous, "following": following,
+        "today": club_utc_to_local(clock, timezone.now()).date(), "zone": club_zone(clock),
+        "clock_club": clock, "filters": query, "filter_query": urlencode(query),
+        "clubs": visible_clubs(request.user), "platforms": SocialPlatform.choices,
+        "campaigns": selectors.composer_campaigns(user=request.user), "legend": planning.calendar_legend(),
+        "move_url": reverse("posts:calendar_move"), "compose_url": reverse("posts:compose"),
+        "agenda": [(d, items) for d in days for items in [by_day.get(d, [])] if items],
+        "send_time": getattr(clock, "default_send_time", None) or dt_time(9, 0),
     })
+
+
+def _wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _move_refused(request, message, status):
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "message": message}, status=status)
+    messages.error(request, message)
+    return redirect(_calendar_return(request))
+
+
+def _calendar_return(request):
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) and \
+        target.startswith(reverse("posts:calendar")) else reverse("posts:calendar")
+
+
+@login_required
+@require_POST
+def calendar_move(request):
+    """Move a scheduled post to another day (keeping its time) or another day and time, on the club's clock.
+
+    Goes through the schedule service, like the API's schedule action: the same rules refuse the same moves.
+    """
+    try:
+        post = selectors.post_get(user=request.user, post_id=request.POST.get("post", ""))
+    except (SocialPost.DoesNotExist, ValidationError):
+        return _move_refused(request, "That post was not found.", 404)
+    clock = post.connection.club or visible_row(Club.objects.all(), request.user, request.POST.get("club", "")) \
+        or request.club
+    before = club_utc_to_local(clock, post.scheduled_at) if post.scheduled_at else None
+    try:
+        day = date.fromisoformat(request.POST.get("date", ""))
+    except ValueError:
+        return _move_refused(request, "Choose the day to move the post to.", 400)
+    raw_time = request.POST.get("time", "").strip()
+    if raw_time:
+        at_time = dates.parse_clock_value(raw_time)
+        if at_time is None:
+            return _move_refused(request, "Choose the time as hours and minutes (HH:MM).", 400)
+    elif before is not None:
+        at_time = before.time().replace(tzinfo=None)
+    else:
+        return _move_refused(request, "Choose the time to move the post to.", 400)
+    try:
+        at = club_local_to_utc(clock, datetime.combine(day, at_time))
+        post = services.post_schedule(post=post, at=at, by=request.user)
+    except IllegalTransition as exc:
+        return _move_refused(request, exc.message, 409)
+    except ValidationError as exc:
+        return _move_refused(request, " ".join(exc.messages), 400)
+    label = f"Moved to {dates.format_moment(post.scheduled_at, clock)} ({dates.zone_name(clock)})."
+    if not _wants_json(request):
+        messages.success(request, label)
+        return redirect(_calendar_return(request))
+    return JsonResponse({
+        "ok": True, "message": label, "post": str(post.pk), "scheduled_at": post.scheduled_at.isoformat(),
+        "date": dates.iso_day(post.scheduled_at, clock), "time": dates.clock_value(post.scheduled_at, clock),
+        "clock": dates.format_clock(post.scheduled_at, clock),
+        "previous": {"date": dates.iso_day(before, clock), "time": dates.clock_value(before, clock)} if before else None,
+    })
+
+
+@login_required
+def calendar_feed(request):
+    """The "Calendar feed" page: make, replace or stop the secret address of the user's ICS feed."""
+    require_membership(request.user)
+    new_address = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "issue":
+            token = services.calendar_feed_issue(user=request.user)
+            new_address = request.build_absolute_uri(reverse("posts:calendar_ics", args=[token]))
+            messages.success(request, "A new feed address was made; any earlier address no longer works.")
+        elif action == "revoke":
+            if services.calendar_feed_revoke(user=request.user):
+                messages.success(request, "The feed address was stopped; calendars using it get nothing more.")
+            return redirect("posts:calendar_feed")
+        else:
+            messages.warning(request, "Choose whether to make a new address or stop the current one.")
+            return redirect("posts:calendar_feed")
+    feed = selectors.calendar_feed_of(user=request.user)
+    return render(request, "posts/calendar_feed.html", {"feed": feed, "new_address": new_address})
+
+
+def calendar_ics(request, token):
+    """The ICS feed behind a secret address: read-only, no login; an unknown or stopped address is a 404."""
+    from posts.ics import calendar_feed_document
+
+    if request.method not in ("GET", "HEAD"):
+        raise Http404("No such feed.")
+    user = services.calendar_feed_owner(token=token)
+    if user is None:
+        raise Http404("No such feed.")
+    response = HttpResponse(calendar_feed_document(user=user), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = 'inline; filename="social-schedule.ics"'
+    return response
 
 
 # ----------------------------------------------------------------------------- detail and actions

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from connections.api import SocialConnectionViewSet
+from connections.api import PostingSlotViewSet, SocialConnectionViewSet
 from crm.api import CampaignViewSet, ClubViewSet, TenantSettingsView
 from crm.api_tokens import ApiTokenView
 from library.api import MediaAssetViewSet
@@ -10,6 +10,7 @@ from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDis
 
 router = DefaultRouter()
 router.register("connections", SocialConnectionViewSet, basename="connection")
+router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
 router.register("posts", SocialPostViewSet, basename="post")
 router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")

@@ -9,8 +9,9 @@ import re
 
 REDACTED = "[redacted]"
 
-# Paths whose next segment is a bearer credential (promotions/urls.py: unsubscribe/<token>/).
-_SECRET_SEGMENT_RE = re.compile(r"(/promotions/unsubscribe/)[^/?#\s\"']+")
+# Paths whose next segment is a bearer credential (promotions/urls.py: unsubscribe/<token>/;
+# posts/urls.py: calendar/feed/<token>.ics).
+_SECRET_SEGMENT_RE = re.compile(r"(/promotions/unsubscribe/|/posts/calendar/feed/)[^/?#\s\"']+")
 # A path or URL followed by a query string, in free text (request lines, "Not Found: /x?y").
 _QUERY_RE = re.compile(r"((?:https?://[^\s?#\"'<>]+)|(?<![\w/])/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
 

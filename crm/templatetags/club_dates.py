@@ -7,6 +7,7 @@
     {{ day|weekday }}                     Sat
     {{ day|iso_day }}                     2027-03-14 (links and form values)
     {{ value|picker:club }}               2027-03-14T09:00 (datetime-local inputs)
+    {{ value|clock_value:club }}          09:00 (time inputs and data attributes)
 
 ``club`` is the row's club; without one (a tenant-wide row) the active timezone and the tenant's style apply.
 """
@@ -51,3 +52,8 @@ def iso_day(value, club=None):
 @register.filter
 def picker(value, club=None):
     return dates.picker_value(value, club or None)
+
+
+@register.filter
+def clock_value(value, club=None):
+    return dates.clock_value(value, club or None)

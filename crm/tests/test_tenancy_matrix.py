@@ -22,14 +22,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from connections.models import OAuthAttempt, SocialConnection
+from connections.models import OAuthAttempt, PostingSlot, SocialConnection
 from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
 from library.models import MediaAsset, PostMedia, PromotionImage
 from library.tests.factories import MediaAssetFactory
-from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
+from posts.models import CalendarFeed, MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import (
     EmailEvent,
@@ -72,6 +72,7 @@ RELATION_PARAMS = {
     "promotion": EventPromotion, "segment": Segment, "email_template": MessageTemplate,
     "sms_template": MessageTemplate, "member": Member, "reconnect": SocialConnection, "post": SocialPost,
     "dispatch": PromotionDispatch, "tenant": Tenant, "tenant_id": Tenant, "asset": MediaAsset,
+    "slot": PostingSlot,
 }
 A, M = "~ids-of-a~", "~missing-ids~"  # which of the two relation bodies a request sends
 BIG_A, BIG_MISSING = 770000001, 880000001  # integer ids of equal length, so blanking them is exact
@@ -124,6 +125,8 @@ def world():
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
+    slot = PostingSlot.objects.create(id=BIG_A, connection=connection, weekday=1, time="09:30")
+    feed = CalendarFeed.objects.create(id=BIG_A, tenant=tenant, user=a_user, token_hash=f"{MARK}-hash".lower().ljust(64, "0"))
     attempt = OAuthAttempt.objects.create(state=f"{MARK}-state", tenant=tenant, user=a_user, session_key="s",
                                           platform="FACEBOOK", redirect_uri="http://testserver/cb")
 
@@ -158,6 +161,7 @@ def world():
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk), MediaAsset: asset, PostMedia: post_media,
         PromotionImage: promotion_image,
+        PostingSlot: slot, CalendarFeed: feed,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
             "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b}}
@@ -353,7 +357,8 @@ def test_every_staff_page_treats_tenant_a_ids_as_missing(world):
                         a_rel if v == A else missing_rel), A, M, label=name)
             walked.add(name)
     assert {"posts:list", "posts:detail", "promotions:detail", "connections:delete", "campaigns:list",
-            "library:list", "library:describe", "library:delete"} <= walked
+            "library:list", "library:describe", "library:delete",
+            "posts:calendar", "posts:calendar_move", "posts:calendar_feed", "connections:schedule"} <= walked
     assert fingerprint_of_a(world) == before
 
 

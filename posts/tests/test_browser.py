@@ -60,7 +60,7 @@ def test_scheduled_post_appears_on_the_calendar(page, login, pat, club):
     page.wait_for_selector("#post-status")
     assert page.inner_text("#post-status") == "Scheduled"
     page.goto(f"/posts/calendar/?view=week&date={local:%Y-%m-%d}")
-    cell = page.locator(f"td[data-date='{local:%Y-%m-%d}']")
+    cell = page.locator(f"td[data-date='{local:%Y-%m-%d}'][data-time='10:00']")  # the week's hour grid
     assert "10:15" in cell.inner_text() and "Spring meeting" in cell.inner_text()
     page.goto(f"/posts/calendar/?view=month&date={local:%Y-%m-%d}")
     assert "Spring meeting" in page.locator(f"td[data-date='{local:%Y-%m-%d}']").inner_text()

@@ -120,10 +120,14 @@ def page_urls(world, attempt):
         "connections:deactivate": None,  # POST only
         "connections:delete": [reverse("connections:delete", args=[world["connection"].pk])],
         "connections:detail": [reverse("connections:detail", args=[world["connection"].pk])],
+        "connections:schedule": [reverse("connections:schedule", args=[world["connection"].pk])],
         "posts:list": [reverse("posts:list")],
         "posts:compose": [reverse("posts:compose")],
         "posts:rules": None,  # JSON for the composer's counter
         "posts:calendar": [reverse("posts:calendar"), reverse("posts:calendar") + "?view=week"],
+        "posts:calendar_move": None,  # POST only
+        "posts:calendar_feed": [reverse("posts:calendar_feed")],
+        "posts:calendar_ics": None,  # an iCalendar document for calendar programs
         "posts:detail": [reverse("posts:detail", args=[p.pk]) for p in
                          (world["failed"], published, world["scheduled"], world["awaiting"])],
         "posts:action": None,  # POST only

@@ -100,6 +100,8 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "connections:deactivate": {"pk": world["connection"].pk},
         "connections:delete": {"pk": world["connection"].pk},
         "connections:detail": {"pk": world["connection"].pk},
+        "connections:schedule": {"pk": world["connection"].pk},
+        "posts:calendar_ics": {"token": "not-a-token"},
         "posts:detail": {"post_id": world["post"].pk},
         "posts:action": {"post_id": world["post"].pk},
         "posts:delete": {"post_id": world["post"].pk},
@@ -114,7 +116,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "library:delete": {"asset_id": world["asset"].pk},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:detail", "connections:deactivate", "posts:list", "posts:compose",
-                   "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
+                   "posts:calendar", "posts:calendar_feed", "connections:schedule", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
                    "api-redoc", "library:list", "library:delete"}
     seen = set()

@@ -79,3 +79,6 @@ def test_redaction_of_paths_and_free_text():
         '"GET /connections/callback/x/ HTTP/1.1" 302')
     assert redact_text("Not Found: /promotions/unsubscribe/abc:1x/") == "Not Found: /promotions/unsubscribe/[redacted]/"
     assert redact_text("see https://x.example/a?b=c now") == "see https://x.example/a now"
+    assert redact_text('"GET /posts/calendar/feed/Zx-9_secret.ics HTTP/1.1" 200') == (
+        '"GET /posts/calendar/feed/[redacted] HTTP/1.1" 200')
+    assert redact_path("/posts/calendar/feed/") == "/posts/calendar/feed/"  # the feed page itself
