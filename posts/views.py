@@ -19,9 +19,9 @@ from crm.models import Campaign
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
-from posts import selectors, services
+from posts import compositions, previews, selectors, services
 from posts.content import post_content
-from posts.models import SocialPost, SocialPostStatus
+from posts.models import Composition, SocialPost, SocialPostStatus
 from posts.states import IllegalTransition, allowed_actions, check_action, retry_block
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
@@ -77,7 +77,8 @@ def post_index(request):
         cap=selectors.COUNT_CAP)
     cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
-        "posts": posts_with_connection_warnings(list(page.rows)), "query": request.GET, "statuses": SocialPostStatus.choices,
+        "rows": selectors.composition_rows(user=request.user, posts=posts_with_connection_warnings(list(page.rows))),
+        "query": request.GET, "statuses": SocialPostStatus.choices,
         "platforms": SocialPlatform.choices, "clubs": visible_clubs(request.user),
         "campaigns": selectors.composer_campaigns(user=request.user),
         "counts": [(label, min(counts[value], cap), counts[value] > cap) for value, label in SocialPostStatus.choices
@@ -129,12 +130,14 @@ def _bulk(request):
 
 @login_required
 def compose(request):
+    """One base text for every chosen account; each account's section may set its own text, hashtags,
+    link and media. Several accounts make one composition with a version per account."""
     membership = require_membership(request.user)
     groups = selectors.composer_connections(user=request.user)
     campaigns = selectors.composer_campaigns(user=request.user)
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
-            "scheduled_local": "", "stored_media": []}
-    errors = []
+            "scheduled_local": "", "stored_media": [], "versions": {}}
+    errors, version_errors = [], {}
     if request.method == "POST":
         form = {
             "content": request.POST.get("content", ""), "hashtags": request.POST.get("hashtags", ""),
@@ -143,48 +146,73 @@ def compose(request):
             "connections": request.POST.getlist("connections"), "campaign": request.POST.get("campaign", ""),
             "scheduled_local": request.POST.get("scheduled_local", ""),
             "stored_media": request.POST.getlist("stored_media"),
+            "versions": {pk: _version_form(request, pk) for c in (c for _, cs in groups for c in cs)
+                         if (pk := str(c.pk)) in request.POST.getlist("connections")},
         }
         intent = request.POST.get("intent", "draft")
         try:
             created = _compose_posts(request, membership.tenant, form, intent)
+        except compositions.VersionsRefused as exc:
+            errors, version_errors = exc.messages, exc.by_connection
         except ValidationError as exc:
             errors = exc.messages
         else:
             label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing"}[intent]
+            if isinstance(created, Composition):
+                count = created.versions.count()
+                messages.success(request, f"Post for {count} accounts {label}.")
+                return redirect("posts:composition", composition_id=created.pk)
             messages.success(request, f"{len(created)} post{'s' if len(created) != 1 else ''} {label}.")
             if len(created) == 1:
                 return redirect("posts:detail", post_id=created[0].pk)
             return redirect("posts:list")
     attached = [{"name": name, "label": name.rsplit("/", 1)[-1]} for name in form["stored_media"]]
+    versions = []
+    for _club_of, connections in groups:
+        for c in connections:
+            own = form["versions"].get(str(c.pk)) or _version_form(None, str(c.pk))
+            versions.append({"connection": c, "chosen": str(c.pk) in form["connections"], "form": own,
+                             "errors": version_errors.get(str(c.pk), []),
+                             "attached": [{"name": n, "label": n.rsplit("/", 1)[-1]} for n in own["stored_media"]],
+                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media"))})
     return render(request, "posts/compose.html", {
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
-        "rules_url": reverse("posts:rules"), "club": request.club,
+        "versions": versions, "preview_url": reverse("posts:preview"), "club": request.club,
     })
 
 
-def _keep_uploads(request, tenant, form):
-    """Store this submission's files and list them on the form, so a refusal of any field loses none of them.
+def _version_form(request, pk):
+    """One account's own fields as the composer sent them (blank: the same as the base)."""
+    if request is None:
+        return {"content": "", "hashtags": "", "link_url": "", "stored_media": []}
+    return {"content": request.POST.get(f"v-{pk}-content", ""), "hashtags": request.POST.get(f"v-{pk}-hashtags", ""),
+            "link_url": request.POST.get(f"v-{pk}-link_url", "").strip(),
+            "stored_media": request.POST.getlist(f"v-{pk}-stored_media")}
 
-    Files attached on an earlier, refused submission come back as storage names, re-checked as this
-    tenant's own uploads. Returns their URLs.
-    """
-    urls = services.media_stored_urls(tenant=tenant, names=form["stored_media"])
+
+def _store_uploads(request, tenant, names, field):
+    """Store this submission's files of one file field and list them on the form (``names``), so a refusal
+    of any field loses none of them. Files attached on an earlier, refused submission come back as
+    storage names, re-checked as this tenant's own uploads. Returns their URLs."""
+    urls = services.media_stored_urls(tenant=tenant, names=names)
     refused = []
-    for upload in request.FILES.getlist("media"):
+    for upload in request.FILES.getlist(field):
         try:
             url = services.media_store(upload=upload, tenant=tenant)
         except ValidationError as exc:
             refused.extend(exc.messages)
             continue
         urls.append(url)
-        form["stored_media"].append(stored_media_name(url))
+        names.append(stored_media_name(url))
     if refused:
         raise ValidationError(refused)
     return urls
 
 
 def _compose_posts(request, tenant, form, intent):
-    stored = _keep_uploads(request, tenant, form)
+    stored = _store_uploads(request, tenant, form["stored_media"], "media")
+    own_media = {pk: _store_uploads(request, tenant, own["stored_media"], f"v-{pk}-media")
+                 for pk, own in form["versions"].items()}
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     try:
         connections = list(scoped.filter(pk__in=form["connections"]))
@@ -202,12 +230,85 @@ def _compose_posts(request, tenant, form, intent):
         local = _parse_local(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
-    # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
-    return services.posts_compose(
-        tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
-        link_url=form["link_url"] or None, media_urls=list(form["media_urls"]) + stored, campaign=campaign,
-        scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
-        publish_now=intent == "publish", by=request.user)
+    base = {"content": form["content"], "hashtags": _split_tags(form["hashtags"]),
+            "link_url": form["link_url"] or None, "media_urls": list(form["media_urls"]) + stored}
+    overrides = {pk: _version_overrides(own, own_media.get(pk, [])) for pk, own in form["versions"].items()}
+    when = (lambda c: club_local_to_utc(c.club or request.club, local)) if local else None
+    # Refused here, the uploads stay stored and listed on the re-rendered form (see _store_uploads).
+    if len(connections) == 1:  # one account: a post on its own, its section's fields taking the base's place
+        return services.posts_compose(
+            tenant=tenant, connections=connections, campaign=campaign, scheduled_at=when,
+            publish_now=intent == "publish", by=request.user, **{**base, **overrides.get(str(connections[0].pk), {})})
+    return compositions.composition_create(
+        tenant=tenant, connections=connections, campaign=campaign, overrides=overrides, scheduled_at=when,
+        publish_now=intent == "publish", by=request.user, **base)
+
+
+def _version_overrides(own, media):
+    """The fields one account's section sets apart: those filled in (and its own files, if any)."""
+    found = {}
+    if own["content"].strip():
+        found["content"] = own["content"]
+    if own["hashtags"].strip():
+        found["hashtags"] = _split_tags(own["hashtags"])
+    if own["link_url"]:
+        found["link_url"] = own["link_url"]
+    if media:
+        found["media_urls"] = media
+    return found
+
+
+@login_required
+@require_POST
+def preview(request):
+    """The composer's previews while typing: an HTML fragment with each chosen account's card, counter and
+    the rules its version breaks, from the publisher's own rules (posts.previews)."""
+    try:
+        body = _preview_body(request)
+    except ValidationError as exc:
+        return JsonResponse({"detail": " ".join(exc.messages), "code": "invalid"}, status=400)
+    scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
+    wanted = [str(pk) for pk in body["connections"] if uuid_or_none(str(pk))][:50]
+    connections = list(scoped.filter(pk__in=wanted).order_by("platform", "account_name"))
+    cards = previews.composition_previews(connections=connections, base=body["base"], overrides=body["overrides"])
+    return render(request, "posts/_previews.html", {"cards": cards})
+
+
+def _upload_stand_ins(count):
+    return ["https://media.invalid/upload.jpg"] * max(0, min(count, 20))
+
+
+def _count(value):
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise ValidationError("uploads is a whole number.") from None
+
+
+def _preview_body(request):
+    """The composer's draft as the preview reads it: base fields and each account's own; files not yet
+    sent count as images by number (``uploads``)."""
+    if request.content_type != "application/json":
+        raise ValidationError("Send the draft as a JSON object (application/json).")
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ValidationError("Send a JSON object.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("connections", []), list) \
+            or not isinstance(body.get("versions", {}), dict) or not isinstance(body.get("media_urls", []), list):
+        raise ValidationError("Send a JSON object: connections and media_urls are lists, versions an object.")
+    base = {"content": str(body.get("content", "")), "hashtags": _split_tags(str(body.get("hashtags", ""))),
+            "link_url": str(body.get("link_url") or "").strip() or None,
+            "media_urls": [str(u) for u in body.get("media_urls", []) if u][:20] + _upload_stand_ins(
+                _count(body.get("uploads")))}
+    overrides = {}
+    for pk, own in body.get("versions", {}).items():
+        if not isinstance(own, dict):
+            raise ValidationError("Each version is an object.")
+        own_form = {"content": str(own.get("content", "")), "hashtags": str(own.get("hashtags", "")),
+                    "link_url": str(own.get("link_url") or "").strip(), "stored_media": []}
+        overrides[str(pk)] = _version_overrides(own_form, _upload_stand_ins(_count(own.get("uploads"))))
+    return {"connections": body.get("connections", []), "base": base, "overrides": overrides}
 
 
 def _rules_body(request):
@@ -307,8 +408,21 @@ def detail(request, post_id):
         "post": post, "actions": allowed_actions(post.status, post.error_kind),
         "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
         "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
+        "card": previews.post_preview(post=post),
         "scheduled_local": club_utc_to_local(club, post.scheduled_at).strftime(LOCAL_FORMAT) if post.scheduled_at else "",
     })
+
+
+@login_required
+def composition_detail(request, composition_id):
+    """One post for several networks: the base, and each network's version with its preview, status and link."""
+    try:
+        composition = selectors.composition_get(user=request.user, composition_id=composition_id)
+    except (Composition.DoesNotExist, ValidationError):
+        raise Http404("No such post.") from None
+    versions = [{"post": post, "card": previews.post_preview(post=post), "overridden": post.overridden_fields or [],
+                 "zone": _zone(post.connection.club or request.club)} for post in composition.visible_versions]
+    return render(request, "posts/composition.html", {"composition": composition, "versions": versions})
 
 
 def _edit_post(request, post):
