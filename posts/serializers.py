@@ -22,7 +22,8 @@ class SocialPostSerializer(serializers.ModelSerializer):
             "id", "tenant", "connection", "platform", "campaign", "content", "media_urls", "link_url", "hashtags",
             "status", "scheduled_at", "published_at", "platform_post_id", "platform_url", "error", "error_kind",
             "attempts", "next_attempt_at", "likes", "comments", "shares", "reach", "impressions",
-            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions",
+            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions", "composition",
+            "overridden_fields",
         ]
         read_only_fields = fields
 
