@@ -27,7 +27,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
-from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
+from posts.models import Composition, MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, PromotionSendChunk
 from promotions.tests.factories import EventPromotionFactory
@@ -52,7 +52,7 @@ NON_ID_ARGS = {"platform", "token"}
 ONE_SHOT_PAGES = {"connections:delete", "connections:deactivate", "promotions:toggle"}
 # Which model a staff page's id argument names, by URL namespace and argument.
 PAGE_ARGS = {
-    ("posts", "post_id"): SocialPost, ("promotions", "pk"): EventPromotion,
+    ("posts", "post_id"): SocialPost, ("posts", "composition_id"): Composition, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
 }
 # Every relation a request may name in a query string or body.
@@ -88,7 +88,9 @@ def world():
     sms_template = MessageTemplateFactory(tenant=tenant, name=f"{MARK} text", channel="SMS", subject="")
     connection = SocialConnectionFactory(club=club, account_name=f"{MARK} page", tokens=(f"{MARK}-token", None))
     shared = SocialConnectionFactory(club=None, tenant=tenant, account_name=f"{MARK} shared page")
-    post = SocialPostFactory(connection=connection, campaign=campaign, content=f"{MARK} draft")
+    composition = Composition.objects.create(tenant=tenant, club=club, campaign=campaign, content=f"{MARK} draft",
+                                             created_by=f"{MARK}-boss")
+    post = SocialPostFactory(connection=connection, campaign=campaign, content=f"{MARK} draft", composition=composition)
     failed = SocialPostFactory(connection=shared, content=f"{MARK} failed", status="FAILED", error=f"{MARK} err")
     snapshot = PostMetricSnapshot.objects.create(id=BIG_A, post=post, taken_at=timezone.now(), likes=3)
     read_usage = MetricReadUsage.objects.create(id=BIG_A, tenant=tenant, month=timezone.now().date().replace(day=1),
@@ -112,7 +114,8 @@ def world():
     club_b = ClubFactory(id="beta-club-1", tenant=tenant_b, name="Beta Links")
     club_b2 = ClubFactory(id="beta-club-2", tenant=tenant_b, name="Beta Downs")
     conn_b = SocialConnectionFactory(club=club_b, account_name="Beta page")
-    post_b = SocialPostFactory(connection=conn_b, content="Beta draft")
+    composition_b = Composition.objects.create(tenant=tenant_b, club=club_b, content="Beta draft", created_by="b")
+    post_b = SocialPostFactory(connection=conn_b, content="Beta draft", composition=composition_b)
     promotion_b = EventPromotionFactory(club=club_b, event_name="Beta Medal", source_type="SPECIAL")
     MemberFactory(club=club_b, first_name="Bea")
     users = {
@@ -124,13 +127,14 @@ def world():
     rows = {
         Tenant: tenant, Club: club, Member: member, Segment: segment, Campaign: campaign,
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
+        Composition: composition,
         MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
-            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b}}
+            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, Composition: composition_b}}
 
 
 def fingerprint():
@@ -322,7 +326,8 @@ def test_every_staff_page_treats_tenant_a_ids_as_missing(world):
                         reverse(n) + query(a_rel if v == A else missing_rel),
                         a_rel if v == A else missing_rel), A, M, label=name)
             walked.add(name)
-    assert {"posts:list", "posts:detail", "promotions:detail", "connections:delete", "campaigns:list"} <= walked
+    assert {"posts:list", "posts:detail", "posts:composition", "posts:preview", "promotions:detail", "connections:delete",
+            "campaigns:list"} <= walked
     assert fingerprint_of_a(world) == before
 
 
@@ -384,3 +389,6 @@ def test_the_walk_can_see_tenant_a_from_inside(world):
     assert MARK in body_of(client.get(reverse("admin:crm_member_changelist")))
     assert MARK in body_of(client.get(reverse("posts:list")))
     assert MARK in body_of(client.get(reverse("post-list")))
+    assert MARK in body_of(client.get(reverse("composition-list")))
+    composition = world["a"][Composition]
+    assert MARK in body_of(client.get(reverse("posts:composition", args=[composition.pk])))
