@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, StaffFactory
+from posts.models import Composition
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -80,12 +81,14 @@ def tenant_admin_world(client):
     club = ClubFactory(name="Heathland GC")
     user = StaffFactory(tenant=club.tenant, role="ADMIN", user__username="pat").user
     connection = SocialConnectionFactory(club=club)
-    post = SocialPostFactory(connection=connection)
+    composition = Composition.objects.create(tenant=club.tenant, club=club, content="For two accounts", created_by="pat")
+    post = SocialPostFactory(connection=connection, composition=composition)
+    SocialPostFactory(connection=SocialConnectionFactory(club=club, platform="TWITTER"), composition=composition)
     promotion = EventPromotionFactory(club=club)
     promotion_plan(promotion=promotion)
     CampaignFactory(tenant=club.tenant)
     client.force_login(user)
-    return {"connection": connection, "post": post, "promotion": promotion}
+    return {"connection": connection, "post": post, "promotion": promotion, "composition": composition}
 
 
 def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
@@ -100,6 +103,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "posts:detail": {"post_id": world["post"].pk},
         "posts:action": {"post_id": world["post"].pk},
         "posts:delete": {"post_id": world["post"].pk},
+        "posts:composition": {"composition_id": world["composition"].pk},
         "promotions:detail": {"pk": world["promotion"].pk},
         "promotions:edit": {"pk": world["promotion"].pk},
         "promotions:toggle": {"pk": world["promotion"].pk},
@@ -109,7 +113,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "media": {"path": "missing.jpg"},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:deactivate", "posts:list", "posts:compose",
-                   "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
+                   "posts:calendar", "posts:composition", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
                    "api-redoc"}
     seen = set()
