@@ -5,7 +5,7 @@ from django.db import transaction
 
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
-from posts.models import MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
+from posts.models import Composition, MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
 
 
@@ -87,7 +87,7 @@ class SocialPostAdmin(TenantScopedAdmin):
         "status", "published_at", "platform_post_id", "platform_url", "error", "error_kind", "attempts",
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "metrics_next_sync_at", "metrics_unchanged_syncs", "created_at", "updated_at",
-        "dispatch",
+        "dispatch", "composition", "overridden_fields",
     ]
 
     def save_model(self, request, obj, form, change):
@@ -111,6 +111,39 @@ class SocialPostAdmin(TenantScopedAdmin):
     @admin.action(description="Cancel selected scheduled posts (back to draft)")
     def cancel_scheduled(self, request, queryset):
         _each(self, request, queryset, services.post_cancel, "cancelled")
+
+
+class CompositionVersionInline(admin.TabularInline):
+    model = SocialPost
+    fields = ["connection", "status", "content", "overridden_fields", "scheduled_at", "published_at", "platform_url"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Composition)
+class CompositionAdmin(TenantScopedAdmin):
+    """A post written once for several networks, with each network's version. Shown here; written through the
+    composer and the API, so every version is held to its network's rules and the status flow."""
+
+    list_display = ["__str__", "club", "campaign", "created_by", "created_at"]
+    list_filter = ["club", "campaign"]
+    search_fields = ["content", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [CompositionVersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PostMetricSnapshot)
