@@ -209,6 +209,19 @@ class CompositionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
         compositions.composition_delete(composition=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=ScheduleInputSerializer, responses=CompositionSerializer,
+                   description="Schedule every draft version at one time (scheduled ones move to it); all or none.")
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        serializer = ScheduleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            composition = compositions.composition_schedule(
+                composition=self.get_object(), at=serializer.validated_data["scheduled_at"], by=request.user)
+        except compositions.VersionsRefused as exc:
+            raise _version_refusals(exc) from None
+        return self._output(composition)
+
     @extend_schema(request=None, responses=CompositionPreviewSerializer,
                    description="What each network will show of this composition's versions, as saved.")
     @action(detail=True, methods=["get"], url_path="preview")

@@ -186,6 +186,28 @@ def composition_edit(*, composition, by, base=None, campaign=..., versions=()):
     return Composition.objects.get(pk=composition.pk)
 
 
+def composition_schedule(*, composition, at, by):
+    """Schedule every draft version at ``at`` (scheduled ones move to it), all or none; each is held to
+    its network's rules again. Published, publishing and failed versions are left as they are."""
+    refused, labels = {}, {}
+    with transaction.atomic():
+        composition = Composition.objects.select_for_update().get(pk=composition.pk)
+        _check_whole(composition=composition, by=by)
+        for post in composition.versions.select_related("connection").order_by("pk"):
+            if post.status not in (S.DRAFT, S.SCHEDULED):
+                continue
+            try:
+                with transaction.atomic():
+                    services.post_schedule(post=post, at=at, by=by)
+            except ValidationError as exc:
+                refused[str(post.connection_id)] = exc.messages
+                labels[str(post.connection_id)] = _label(post.connection)
+        if refused:
+            transaction.set_rollback(True)
+            raise VersionsRefused(refused, labels)
+    return composition
+
+
 def composition_delete(*, composition, by):
     """Delete a composition and every version that has not started publishing; published ones are kept."""
     with transaction.atomic():

@@ -324,3 +324,24 @@ def test_schema_documents_the_compositions_api(api):
     version = schema["components"]["schemas"]["VersionInputRequest"]["properties"]
     assert version["connection"]["format"] == "uuid" and "reset" in version
     assert "VersionPreview" in schema["components"]["schemas"]
+
+
+def test_api_schedules_every_draft_version_at_once(api, accounts):
+    fb, x = str(accounts["fb"].pk), str(accounts["x"].pk)
+    data = api.post("/api/v1/compositions/", {"connections": [fb, x], "content": "Base"}, format="json").json()
+    at = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    answer = api.post(f"/api/v1/compositions/{data['id']}/schedule/", {"scheduled_at": at.isoformat()}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert {(v["status"], v["scheduled_at"]) for v in answer.json()["versions"]} == {
+        ("SCHEDULED", at.isoformat().replace("+00:00", "Z"))}
+    past = api.post(f"/api/v1/compositions/{data['id']}/schedule/",
+                    {"scheduled_at": (timezone.now() - timedelta(days=1)).isoformat()}, format="json")
+    assert past.status_code == 400
+    assert {v.scheduled_at for v in SocialPost.objects.all()} == {at}  # all or none: nothing moved
+
+
+def test_preview_endpoint_renders_only_the_callers_own_accounts(staff, accounts):
+    foreign = SocialConnectionFactory(account_name="Someone else's page")
+    body = {"connections": [str(foreign.pk), str(accounts["fb"].pk)], "content": "Hello"}
+    html = staff.post(reverse("posts:preview"), json.dumps(body), content_type="application/json").content.decode()
+    assert html.count("data-preview-for=") == 1 and "Someone else" not in html and str(foreign.pk) not in html
