@@ -22,7 +22,7 @@ from platforms.fetch import stored_media_name
 from posts import compositions, previews, selectors, services
 from posts.content import post_content
 from posts.models import Composition, SocialPost, SocialPostStatus
-from posts.states import IllegalTransition, allowed_actions, check_action, retry_block
+from posts.states import EDITABLE, IllegalTransition, allowed_actions, check_action, retry_block
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
 
@@ -415,14 +415,58 @@ def detail(request, post_id):
 
 @login_required
 def composition_detail(request, composition_id):
-    """One post for several networks: the base, and each network's version with its preview, status and link."""
+    """One post for several networks: the base, and each network's version with its preview, status and link.
+    Staff edit the shared text here (versions follow where they do not override it), let a version follow
+    it again, or schedule every draft version at once."""
     try:
         composition = selectors.composition_get(user=request.user, composition_id=composition_id)
     except (Composition.DoesNotExist, ValidationError):
         raise Http404("No such post.") from None
+    if request.method == "POST":
+        _composition_action(request, composition)
+        return redirect("posts:composition", composition_id=composition.pk)
     versions = [{"post": post, "card": previews.post_preview(post=post), "overridden": post.overridden_fields or [],
                  "zone": _zone(post.connection.club or request.club)} for post in composition.visible_versions]
-    return render(request, "posts/composition.html", {"composition": composition, "versions": versions})
+    return render(request, "posts/composition.html", {
+        "composition": composition, "versions": versions, "zone": _zone(composition.club or request.club),
+        "editable": any(v["post"].status in EDITABLE for v in versions),
+        "schedulable": any(v["post"].status in (SocialPostStatus.DRAFT, SocialPostStatus.SCHEDULED) for v in versions),
+    })
+
+
+FIELD_WORDS = {"content": "text", "hashtags": "hashtags", "link_url": "link", "media_urls": "media"}
+
+
+def _composition_action(request, composition):
+    action = request.POST.get("action")
+    try:
+        if action == "edit":
+            compositions.composition_update(
+                composition=composition, by=request.user, content=request.POST.get("content", ""),
+                hashtags=_split_tags(request.POST.get("hashtags", "")),
+                link_url=request.POST.get("link_url", "").strip() or None)
+            messages.success(request, "Shared text saved; every version that does not have its own follows it.")
+        elif action == "reset":
+            field = request.POST.get("field", "")
+            post = next((v for v in composition.visible_versions if str(v.pk) == request.POST.get("post")), None)
+            if post is None or field not in FIELD_WORDS:
+                raise ValidationError("Choose a version and what it should take from the shared post.")
+            compositions.version_update(post=post, by=request.user, reset=[field])
+            messages.success(request, f"{post.connection.get_platform_display()} uses the shared {FIELD_WORDS[field]} again.")
+        elif action == "schedule":
+            local = _parse_local(request.POST.get("scheduled_local"))
+            if local is None:
+                raise ValidationError("Choose the date and time to publish.")
+            compositions.composition_schedule(composition=composition, by=request.user,
+                                              at=club_local_to_utc(composition.club or request.club, local))
+            messages.success(request, "Every draft version is scheduled.")
+        else:
+            raise ValidationError("Unknown action.")
+    except IllegalTransition as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
 
 
 def _edit_post(request, post):

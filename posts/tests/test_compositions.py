@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -345,3 +346,20 @@ def test_preview_endpoint_renders_only_the_callers_own_accounts(staff, accounts)
     body = {"connections": [str(foreign.pk), str(accounts["fb"].pk)], "content": "Hello"}
     html = staff.post(reverse("posts:preview"), json.dumps(body), content_type="application/json").content.decode()
     assert html.count("data-preview-for=") == 1 and "Someone else" not in html and str(foreign.pk) not in html
+
+
+def test_composition_page_edits_the_shared_text_lets_a_version_follow_it_again_and_schedules_all(staff, accounts):
+    composition = make(accounts, overrides={"x": {"content": "X text"}})
+    url = reverse("posts:composition", args=[composition.pk])
+    page = staff.get(url).content.decode()
+    assert "Use the shared text" in page and "Edit the shared text" in page
+    staff.post(url, {"action": "edit", "content": "Shared, edited", "hashtags": "golf", "link_url": ""})
+    versions = versions_of(composition)
+    assert versions["FACEBOOK"].content == "Shared, edited" and versions["TWITTER"].content == "X text"
+    assert versions["TWITTER"].hashtags == ["golf"]
+    staff.post(url, {"action": "reset", "post": versions["TWITTER"].pk, "field": "content"})
+    assert versions_of(composition)["TWITTER"].content == "Shared, edited"
+    local = (timezone.now() + timedelta(days=2)).astimezone(ZoneInfo(str(accounts["fb"].club.timezone)))
+    staff.post(url, {"action": "schedule", "scheduled_local": local.strftime("%Y-%m-%dT%H:%M")})
+    assert {v.status for v in composition.versions.all()} == {S.SCHEDULED}
+    assert "X (Twitter): Scheduled" in staff.get(url).content.decode()
