@@ -11,6 +11,7 @@ from crm.tests.factories import StaffFactory
 from posts.models import Composition
 from posts.models import SocialPostStatus as S
 from posts.publishing import posts_publish_due
+from simulator.media import SAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +20,8 @@ X_TEXT = "Spring medal: entries close Friday noon ⛳"
 
 
 def test_a_different_x_text_is_previewed_scheduled_and_received_by_x_alone(page, login, club, connect, simulator,
-                                                                          eager_celery):
+                                                                          eager_celery, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     StaffFactory(tenant=club.tenant, user__username="pat")
     fb, x = connect("facebook"), connect("twitter")
     login("pat")
@@ -30,6 +32,11 @@ def test_a_different_x_text_is_previewed_scheduled_and_received_by_x_alone(page,
     x_section = page.locator(f"#version-{x.pk}")
     x_section.locator("summary").click()
     page.fill(f"#v-{x.pk}-content", X_TEXT)
+    # An image for X only: chosen in X's section, shown on X's card alone.
+    page.set_input_files(f"#v-{x.pk}-media", files=[{"name": "flag.jpg", "mimeType": "image/jpeg",
+                                                    "buffer": SAMPLES["sample.jpg"]}])
+    page.locator(f"[data-preview-slot='{x.pk}'] .post-card-image").wait_for()
+    assert page.locator(f"[data-preview-slot='{fb.pk}'] .post-card-image").count() == 0
     # Both previews, each with its own text, from the server's rules.
     x_card = page.locator(f"[data-preview-slot='{x.pk}'] .post-card")
     x_card.filter(has_text=X_TEXT).wait_for()
@@ -50,8 +57,9 @@ def test_a_different_x_text_is_previewed_scheduled_and_received_by_x_alone(page,
     assert {v.status for v in composition.versions.all()} == {S.PUBLISHED}
     (tweet,) = simulator.published(platform="twitter")
     (fb_post,) = simulator.published(platform="facebook")
-    assert tweet["text"] == X_TEXT
-    assert fb_post["text"] == BASE
+    assert tweet["text"] == X_TEXT and len(tweet["media"]) == 1
+    assert fb_post["text"] == BASE and not fb_post.get("media")
+    assert [p.connection.platform for p in composition.versions.exclude(media_urls=[])] == ["TWITTER"]
     page.goto("/posts/")
     row = page.locator(f"#composition-{composition.pk}")
     assert "X (Twitter): Published" in row.inner_text() and "Facebook: Published" in row.inner_text()
