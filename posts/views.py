@@ -174,7 +174,7 @@ def compose(request):
             versions.append({"connection": c, "chosen": str(c.pk) in form["connections"], "form": own,
                              "errors": version_errors.get(str(c.pk), []),
                              "attached": [{"name": n, "label": n.rsplit("/", 1)[-1]} for n in own["stored_media"]],
-                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media"))})
+                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media", "no_media"))})
     return render(request, "posts/compose.html", {
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "versions": versions, "preview_url": reverse("posts:preview"), "club": request.club,
@@ -184,10 +184,11 @@ def compose(request):
 def _version_form(request, pk):
     """One account's own fields as the composer sent them (blank: the same as the base)."""
     if request is None:
-        return {"content": "", "hashtags": "", "link_url": "", "stored_media": []}
+        return {"content": "", "hashtags": "", "link_url": "", "stored_media": [], "no_media": False}
     return {"content": request.POST.get(f"v-{pk}-content", ""), "hashtags": request.POST.get(f"v-{pk}-hashtags", ""),
             "link_url": request.POST.get(f"v-{pk}-link_url", "").strip(),
-            "stored_media": request.POST.getlist(f"v-{pk}-stored_media")}
+            "stored_media": request.POST.getlist(f"v-{pk}-stored_media"),
+            "no_media": bool(request.POST.get(f"v-{pk}-no_media"))}
 
 
 def _store_uploads(request, tenant, names, field):
@@ -255,6 +256,8 @@ def _version_overrides(own, media):
         found["link_url"] = own["link_url"]
     if media:
         found["media_urls"] = media
+    elif own.get("no_media"):
+        found["media_urls"] = []
     return found
 
 
@@ -306,7 +309,8 @@ def _preview_body(request):
         if not isinstance(own, dict):
             raise ValidationError("Each version is an object.")
         own_form = {"content": str(own.get("content", "")), "hashtags": str(own.get("hashtags", "")),
-                    "link_url": str(own.get("link_url") or "").strip(), "stored_media": []}
+                    "link_url": str(own.get("link_url") or "").strip(), "stored_media": [],
+                    "no_media": own.get("no_media") is True}
         overrides[str(pk)] = _version_overrides(own_form, _upload_stand_ins(_count(own.get("uploads"))))
     return {"connections": body.get("connections", []), "base": base, "overrides": overrides}
 

@@ -363,3 +363,16 @@ def test_composition_page_edits_the_shared_text_lets_a_version_follow_it_again_a
     staff.post(url, {"action": "schedule", "scheduled_local": local.strftime("%Y-%m-%dT%H:%M")})
     assert {v.status for v in composition.versions.all()} == {S.SCHEDULED}
     assert "X (Twitter): Scheduled" in staff.get(url).content.decode()
+
+
+def test_composer_leaves_the_shared_image_out_on_one_account(staff, accounts):
+    staff.post(reverse("posts:compose"), {
+        "connections": [accounts["fb"].pk, accounts["x"].pk], "content": "Course photos",
+        "media_urls": [IMAGE], f"v-{accounts['x'].pk}-no_media": "1", "intent": "draft"})
+    versions = versions_of(Composition.objects.get())
+    assert versions["FACEBOOK"].media_urls == [IMAGE]
+    assert versions["TWITTER"].media_urls == [] and versions["TWITTER"].overridden_fields == ["media_urls"]
+    body = {"connections": [str(accounts["x"].pk)], "content": "Course photos", "media_urls": [IMAGE],
+            "versions": {str(accounts["x"].pk): {"no_media": True}}}
+    html = staff.post(reverse("posts:preview"), json.dumps(body), content_type="application/json").content.decode()
+    assert "flag.jpg" not in html and "Course photos" in html

@@ -1,7 +1,8 @@
 // The composer's per-account sections: each chosen account's section is shown, and its preview, counter
 // and rules are fetched from the server (debounced) while typing. The server renders every card from the
 // publisher's own rules; this only asks and places the answer. Schedule and Publish now wait for no
-// broken rules. A blank field in an account's section means "the same as the base".
+// broken rules. A blank field in an account's section means "the same as the base"; its own files replace
+// the base's on that account, and "No images or video" leaves them out there.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-preview-url]");
@@ -47,6 +48,7 @@
       };
       versions[id] = {
         content: field("content"), hashtags: field("hashtags"), link_url: field("link_url"),
+        no_media: !!section.querySelector("[data-version-field=no_media]:checked"),
         uploads: fileCount(section.querySelector("[data-version-field=media]")) +
           section.querySelectorAll("[data-version-field=stored_media]:checked").length
       };
