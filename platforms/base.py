@@ -273,6 +273,12 @@ class PlatformAdapter(ABC):
     max_hashtags_default: ClassVar[int | None] = None
     length_note: ClassVar[str] = ""
     inspects_media: ClassVar[bool] = False  # has rules on the files themselves (media_violations)
+    # How the network's feed shows a post (measured facts, cited in docs/simulator.md): the characters
+    # shown before a long text is cut (None: shown whole), the words that open the rest, and whether a
+    # link in a post without media shows as a link card.
+    preview_fold_chars: ClassVar[int | None] = None
+    preview_more_label: ClassVar[str] = "See more"
+    preview_link_card: ClassVar[bool] = True
     max_length_default: ClassVar[int]  # characters, counted as the platform counts them; POST_MAX_LENGTH overrides
 
     # tokens: rotating ones are refreshed this long before they expire (TOKEN_REFRESH_AHEAD_SECONDS

@@ -34,6 +34,9 @@ class FacebookAdapter(GraphAdapter):
     display_name = "Facebook"
     position = 10
     max_length_default = 63206
+    # The desktop feed folds a long post at about 480 characters behind "See more".
+    preview_fold_chars = 480
+    preview_more_label = "See more"
     account_type = "page"
     required_permissions = ["pages_manage_posts", "pages_read_engagement"]
     permission_words = {"pages_manage_posts": "publish posts on the Page",

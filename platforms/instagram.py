@@ -48,6 +48,10 @@ class InstagramAdapter(GraphAdapter):
     display_name = "Instagram"
     position = 20
     max_length_default = 2200
+    # The feed folds a caption at about 125 characters behind "… more"; links in captions are plain text.
+    preview_fold_chars = 125
+    preview_more_label = "more"
+    preview_link_card = False
     account_type = "business"
     required_permissions = ["instagram_basic", "instagram_content_publish"]
     permission_words = {"instagram_basic": "read the Instagram account", "instagram_content_publish": "publish posts"}

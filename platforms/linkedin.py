@@ -79,6 +79,9 @@ class LinkedInAdapter(PlatformAdapter):
     display_name = "LinkedIn"
     position = 40
     max_length_default = 3000
+    # The desktop feed folds a post at about 210 characters behind "…see more".
+    preview_fold_chars = 210
+    preview_more_label = "see more"
     refresh_ahead_seconds_default = 7 * 24 * 3600
     account_type = "company"
     required_permissions = ["w_organization_social"]

@@ -56,6 +56,8 @@ class TwitterAdapter(PlatformAdapter):
     display_name = "X (Twitter)"
     position = 30
     max_length_default = 280
+    # A post of at most 280 weighted characters is shown whole: no fold.
+    preview_fold_chars = None
     refresh_ahead_seconds_default = 30 * 60
     account_type = "profile"
     uses_pkce = True

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from crm.admin_scoping import HistoryAdmin, NaturalKeyAdminMixin, TenantScopedAdmin
 from posts import services
-from posts.models import CalendarFeed, MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
+from posts.models import CalendarFeed, Composition, MetricReadUsage, PostMetricSnapshot, SchedulerHeartbeat, SocialPost
 from posts.states import EDITABLE, IllegalTransition
 
 
@@ -89,7 +89,7 @@ class SocialPostAdmin(TenantScopedAdmin):
         "next_attempt_at", "publishing_started_at", "likes", "comments", "shares", "reach", "impressions",
         "engagement_synced_at", "metrics_next_sync_at", "metrics_unchanged_syncs", "created_at", "updated_at",
         "dispatch", "approval_state", "approval_requested_by", "approval_requested_at", "approval_decided_by",
-        "approval_decided_at", "approval_comment",
+        "approval_decided_at", "approval_comment", "composition", "overridden_fields",
     ]
 
     def save_model(self, request, obj, form, change):
@@ -113,6 +113,39 @@ class SocialPostAdmin(TenantScopedAdmin):
     @admin.action(description="Cancel selected scheduled posts (back to draft)")
     def cancel_scheduled(self, request, queryset):
         _each(self, request, queryset, services.post_cancel, "cancelled")
+
+
+class CompositionVersionInline(admin.TabularInline):
+    model = SocialPost
+    fields = ["connection", "status", "content", "overridden_fields", "scheduled_at", "published_at", "platform_url"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Composition)
+class CompositionAdmin(TenantScopedAdmin):
+    """A post written once for several networks, with each network's version. Shown here; written through the
+    composer and the API, so every version is held to its network's rules and the status flow."""
+
+    list_display = ["__str__", "club", "campaign", "created_by", "created_at"]
+    list_filter = ["club", "campaign"]
+    search_fields = ["content", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [CompositionVersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PostMetricSnapshot)

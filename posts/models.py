@@ -48,6 +48,47 @@ NO_TIME = Cast(Value("infinity"), models.DateTimeField())
 LIST_AT = Coalesce("scheduled_at", NO_TIME, output_field=models.DateTimeField())
 
 
+# The fields of a post a network's version may set apart from its composition's base.
+VERSION_FIELDS = ("content", "hashtags", "link_url", "media_urls")
+
+
+class Composition(models.Model):
+    """One post written once for several networks: the base text, hashtags, link and media.
+
+    Each of its ``versions`` is the SocialPost published to one connection, holding that network's
+    resolved text; ``SocialPost.overridden_fields`` names the fields a version sets apart from the base.
+    """
+
+    club_path = "club"
+    club_may_be_empty = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="compositions")
+    # The club all its accounts belong to; empty when they serve the whole tenant or several clubs.
+    club = models.ForeignKey("crm.Club", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="compositions", db_index=False)
+    campaign = models.ForeignKey("crm.Campaign", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="compositions", db_index=False)
+    content = models.TextField(blank=True)
+    hashtags = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+    link_url = models.URLField(max_length=2000, null=True, blank=True)
+    media_urls = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="composition_tenant_idx"),
+            models.Index(fields=["club"], name="composition_club_idx"),
+            models.Index(fields=["campaign"], name="composition_campaign_idx"),
+        ]
+
+    def __str__(self):
+        return (self.content[:60] + "…") if len(self.content) > 60 else (self.content or "(no text)")
+
+
 class SocialPost(models.Model):
     """One post on one connection (seed: SocialPost)."""
 
@@ -128,9 +169,16 @@ class SocialPost(models.Model):
 
     history = tracked_history()
 
+    # The composition this post is one network's version of (None: a post written on its own), and
+    # which of VERSION_FIELDS it sets apart from the composition's base (the rest follow base edits).
+    composition = models.ForeignKey(Composition, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="versions", db_index=False)
+    overridden_fields = models.JSONField(default=list, blank=True, validators=[validate_str_list])
+
     class Meta:
         ordering = ["-scheduled_at", "-created_at"]
         indexes = [
+            models.Index(fields=["composition"], condition=Q(composition__isnull=False), name="post_composition_idx"),
             models.Index(fields=["tenant", "status"], name="post_tenant_status_idx"),
             # The lists (API and staff page) in their order, (list time, created, id) newest first, which is
             # unique: a page after a cursor is an index seek, with or without a status filter.

@@ -3,13 +3,13 @@
 from datetime import datetime, time, timedelta
 from itertools import groupby
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from connections.models import SocialConnection
 from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign
 from crm.tenancy import scope_queryset, visible_row
-from posts.models import LIST_AT, NO_TIME, SocialPost, SocialPostStatus
+from posts.models import LIST_AT, NO_TIME, Composition, SocialPost, SocialPostStatus
 from socialcrm.keyset import Key, Keyset
 
 # The lists' order, newest first: publish time (undated drafts first), then created, then id (unique).
@@ -139,3 +139,49 @@ def calendar_feed_of(*, user):
     from posts.models import CalendarFeed
 
     return CalendarFeed.objects.filter(user=user).first()
+
+
+# ----------------------------------------------------------------------------- compositions
+
+# Compositions newest first, by (created, id): unique, served by composition_tenant_idx.
+COMPOSITION_ORDER = Keyset(keys=(Key("created_at", "moment"), Key("id", "uuid")), tag="compositions")
+
+
+def _visible_versions(user):
+    return scope_queryset(SocialPost.objects.select_related("connection"), user).order_by(
+        "connection__platform", "connection__account_name", "pk")
+
+
+def composition_list(*, user):
+    """The compositions the user may see, each with the versions the user may see (``visible_versions``)."""
+    compositions = scope_queryset(Composition.objects.all(), user).prefetch_related(
+        Prefetch("versions", queryset=_visible_versions(user), to_attr="visible_versions"))
+    return COMPOSITION_ORDER.ordered(compositions)
+
+
+def composition_get(*, user, composition_id):
+    return composition_list(user=user).get(pk=composition_id)
+
+
+def composition_rows(*, user, posts):
+    """A list page's posts as rows: a post alone, or one row per composition of several versions.
+
+    Each row is ``{"post": first version on the page, "versions": [...]}``; a composition's versions are
+    the ones the user may see, all of them (also those outside this page), so its badges tell every
+    network's status. Posts keep the list's order; a composition sits where its first version is.
+    """
+    posts = list(posts)
+    ids = {p.composition_id for p in posts if p.composition_id}
+    by_composition = {}
+    if ids:
+        for version in _visible_versions(user).select_related("connection__club").filter(composition_id__in=ids):
+            by_composition.setdefault(version.composition_id, []).append(version)
+    rows, placed = [], set()
+    for post in posts:
+        versions = by_composition.get(post.composition_id, []) if post.composition_id else []
+        if len(versions) < 2:
+            rows.append({"post": post, "versions": [post]})
+        elif post.composition_id not in placed:
+            placed.add(post.composition_id)
+            rows.append({"post": post, "versions": versions, "composition_id": post.composition_id})
+    return rows

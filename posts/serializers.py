@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.models import SocialConnection
@@ -6,7 +7,7 @@ from crm.history import actor_label
 from crm.models import Campaign
 from platforms.fetch import validate_media_address
 from posts.approvals import approval_actions
-from posts.models import ApprovalState, SocialPost
+from posts.models import VERSION_FIELDS, ApprovalState, Composition, SocialPost
 from posts.states import allowed_actions
 from socialcrm.api_inputs import DistinctListField, InputRulesMixin
 
@@ -47,7 +48,8 @@ class SocialPostSerializer(serializers.ModelSerializer):
             "id", "tenant", "connection", "platform", "campaign", "content", "media_urls", "link_url", "hashtags",
             "status", "scheduled_at", "published_at", "platform_post_id", "platform_url", "error", "error_kind",
             "attempts", "next_attempt_at", "likes", "comments", "shares", "reach", "impressions",
-            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions", "approval",
+            "engagement_synced_at", "created_at", "updated_at", "created_by", "actions", "approval", "composition",
+            "overridden_fields",
         ]
         read_only_fields = fields
 
@@ -120,3 +122,143 @@ class BestTimesSerializer(serializers.Serializer):
     min_posts = serializers.IntegerField(help_text="Published posts with metrics needed for a hint.")
     sample = serializers.IntegerField()
     hours = HourHintSerializer(many=True)
+
+
+# ----------------------------------------------------------------------------- compositions
+
+
+class CompositionVersionSerializer(serializers.ModelSerializer):
+    """Output: one network's version of a composition, as it will be (or was) published, and where it stands."""
+
+    platform = serializers.CharField(source="connection.platform", read_only=True)
+    account_name = serializers.CharField(source="connection.account_name", read_only=True)
+    actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SocialPost
+        fields = ["id", "connection", "platform", "account_name", "content", "hashtags", "link_url", "media_urls",
+                  "overridden_fields", "status", "scheduled_at", "published_at", "platform_url", "error", "error_kind",
+                  "actions"]
+        read_only_fields = fields
+
+    def get_actions(self, post) -> list[str]:
+        return allowed_actions(post.status, post.error_kind)
+
+
+class CompositionSerializer(serializers.ModelSerializer):
+    """Output: the base of a composition and each of its versions (those the caller may see)."""
+
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Composition
+        fields = ["id", "tenant", "club", "campaign", "content", "hashtags", "link_url", "media_urls", "created_by",
+                  "created_at", "updated_at", "versions"]
+        read_only_fields = fields
+
+    @extend_schema_field(CompositionVersionSerializer(many=True))
+    def get_versions(self, composition):
+        versions = getattr(composition, "visible_versions", None)
+        if versions is None:
+            versions = list(composition.versions.select_related("connection").order_by("connection__platform", "pk"))
+        return CompositionVersionSerializer(versions, many=True, context=self.context).data
+
+
+class TypedScopedRelatedField(ScopedRelatedField):
+    """A scoped id whose type the schema reads from the model's primary key (lookups still use the caller's scope)."""
+
+    def __init__(self, model=None, **kwargs):
+        super().__init__(model, **kwargs)
+        self.queryset = model.objects.none()
+
+
+class _VersionFields(InputRulesMixin, serializers.Serializer):
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    hashtags = DistinctListField(child=serializers.CharField(max_length=200), required=False, max_length=100,
+                                 what="hashtag")
+    link_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=2000)
+    media_urls = DistinctListField(child=serializers.URLField(max_length=2000, validators=[validate_media_address]),
+                                   required=False, max_length=20, what="media URL")
+
+
+class VersionInputSerializer(_VersionFields):
+    """One network's version: the fields it sets apart from the base (absent fields follow the base), and
+    on update the fields to let follow the base again (``reset``)."""
+
+    connection = TypedScopedRelatedField(SocialConnection)
+    reset = serializers.ListField(child=serializers.ChoiceField(choices=VERSION_FIELDS), required=False,
+                                  max_length=len(VERSION_FIELDS))
+
+
+class CompositionInputSerializer(_VersionFields):
+    """Input for create: the base, the accounts, each version's own fields; scheduled when ``scheduled_at``."""
+
+    connections = TypedScopedRelatedField(SocialConnection, many=True)
+    campaign = ScopedRelatedField(Campaign, required=False, allow_null=True)
+    versions = VersionInputSerializer(many=True, required=False)
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_connections(self, value):
+        if not value:
+            raise serializers.ValidationError("Choose at least one account to post to.")
+        return list(dict.fromkeys(value))
+
+    def validate(self, data):
+        chosen = {c.pk for c in data.get("connections", [])}
+        seen = set()
+        for version in data.get("versions", []):
+            pk = version["connection"].pk
+            if pk not in chosen:
+                raise serializers.ValidationError({"versions": "Each version must be for one of the chosen connections."})
+            if pk in seen:
+                raise serializers.ValidationError({"versions": "Give each connection's version once."})
+            seen.add(pk)
+        return data
+
+
+class CompositionUpdateInputSerializer(_VersionFields):
+    """Input for update: base fields to change (versions follow where they do not override) and versions' own."""
+
+    campaign = ScopedRelatedField(Campaign, required=False, allow_null=True)
+    versions = VersionInputSerializer(many=True, required=False)
+
+
+class CompositionPreviewInputSerializer(CompositionInputSerializer):
+    """Input for a preview of a composition not yet saved (nothing is stored)."""
+
+
+class LinkCardSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    domain = serializers.CharField()
+
+
+class PreviewImageSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    name = serializers.CharField()
+    src = serializers.CharField(allow_null=True)
+
+
+class VersionPreviewSerializer(serializers.Serializer):
+    """What one network will show: its card's text (cut as the feed cuts it), count, link card and images."""
+
+    connection = serializers.CharField(allow_null=True)
+    platform = serializers.CharField()
+    network = serializers.CharField()
+    account_name = serializers.CharField()
+    avatar_initial = serializers.CharField()
+    text = serializers.CharField()
+    full_text = serializers.CharField()
+    cut = serializers.BooleanField()
+    more_label = serializers.CharField()
+    length = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    length_note = serializers.CharField()
+    link_card = LinkCardSerializer(allow_null=True)
+    images = PreviewImageSerializer(many=True)
+    carousel = serializers.BooleanField()
+    videos = serializers.IntegerField()
+    violations = serializers.ListField(child=serializers.CharField())
+
+
+class CompositionPreviewSerializer(serializers.Serializer):
+    versions = VersionPreviewSerializer(many=True)

@@ -19,8 +19,8 @@ from posts import signals
 from posts.approvals import NotAnApprover, approval_needed, can_approve, check_may_go_out
 from posts.calendar import queue_time
 from posts.content import MEDIA_TYPES, content_violations, post_content, raise_for_violations
+from posts.models import VERSION_FIELDS, PublishErrorKind, SocialPost
 from posts.models import ApprovalState as A
-from posts.models import PublishErrorKind, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.publishing import enqueue_publish, post_claim
 from posts.states import STAFF_ACTIONS, IllegalTransition, check_action, check_editable, check_transition
@@ -72,14 +72,18 @@ def _clean_list(values):
 
 @transaction.atomic
 def post_create(*, tenant, connection, content, hashtags=(), link_url=None, media_urls=(), campaign=None,
-                scheduled_at=None, created_by, dispatch=None):
-    """A DRAFT post, or a SCHEDULED one when ``scheduled_at`` is given; content checked by the platform's rules."""
+                scheduled_at=None, created_by, dispatch=None, composition=None, overridden_fields=()):
+    """A DRAFT post, or a SCHEDULED one when ``scheduled_at`` is given; content checked by the platform's rules.
+
+    With ``composition`` the post is that composition's version for its network, setting
+    ``overridden_fields`` apart from the composition's base."""
     _check_connection(tenant=tenant, connection=connection)
     _check_campaign(tenant=tenant, campaign=campaign)
     post = SocialPost(
         tenant=tenant, connection=connection, campaign=campaign, content=content or "",
         hashtags=_clean_list(hashtags), link_url=link_url or None, media_urls=_clean_list(media_urls),
         created_by=actor_name(created_by), dispatch=dispatch, status=S.DRAFT,
+        composition=composition, overridden_fields=[f for f in VERSION_FIELDS if f in set(overridden_fields)],
     )
     raise_for_violations(content_violations(platform=connection.platform, content=post_content(post)))
     if scheduled_at is not None:
@@ -118,7 +122,7 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
     if add_to_queue:
         if scheduled_at is not None or publish_now:
             raise ValidationError({"add_to_queue": "Add to the queue, or choose a time — not both."})
-        scheduled_at = partial(_queued_time, club=club)
+        scheduled_at = partial(queued_time, club=club)
     created, problems = [], []
     with transaction.atomic():
         for connection in connections:
@@ -143,14 +147,21 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
 
 
 @transaction.atomic
-def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_urls=None, campaign=..., connection=None):
+def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_urls=None, campaign=..., connection=None,
+                follows_base=False):
     """Edit a DRAFT or FAILED post.
 
     A FAILED post stays FAILED, so it can still be retried; the edit lifts a refusal that blocked
     retrying (the content it judged is gone), and a publish time already past is cleared so no page
     shows it as when the post will go out.
+
+    On a composition's version, a field edited to differ from the composition's base is overridden
+    (base edits no longer reach it) and one edited back to the base follows the base again;
+    ``follows_base`` marks the composition's own propagation of a base edit, which overrides nothing.
     """
-    post = SocialPost.objects.select_for_update().select_related("connection", "tenant").get(pk=post.pk)
+    post = SocialPost.objects.select_for_update(of=("self",)).select_related("connection", "tenant", "composition").get(pk=post.pk)
+    given = {name for name, value in (("content", content), ("hashtags", hashtags), ("media_urls", media_urls))
+             if value is not None} | ({"link_url"} if link_url is not ... else set())
     check_editable(post.status)
     before = (post_content(post), post.connection_id)
     if connection is not None and connection.pk != post.connection_id:
@@ -168,6 +179,8 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
     if media_urls is not None:
         post.media_urls = _clean_list(media_urls)
     raise_for_violations(content_violations(platform=post.connection.platform, content=post_content(post)))
+    if post.composition is not None and not follows_base:
+        post.overridden_fields = version_overrides(post=post, composition=post.composition, edited=given)
     if post.status == S.FAILED:
         post.error_kind = post.next_attempt_at = None
         if post.scheduled_at is not None and post.scheduled_at < timezone.now():
@@ -185,10 +198,21 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
     return post
 
 
-def _queued_time(connection, *, club):
+def queued_time(connection, *, club):
     """The connection's next free posting slot, with the connection locked so two queues never share one."""
     SocialConnection.objects.select_for_update().filter(pk=connection.pk).first()
     return queue_time(connection=connection, club=club)
+
+
+def version_overrides(*, post, composition, edited):
+    """The fields a version sets apart from its composition once ``edited`` fields hold the post's values."""
+    overridden = set(post.overridden_fields or [])
+    for name in edited:
+        if getattr(post, name) != getattr(composition, name):
+            overridden.add(name)
+        else:
+            overridden.discard(name)
+    return [f for f in VERSION_FIELDS if f in overridden]
 
 
 def posts_unblock_after_reconnect(*, connection):

@@ -27,11 +27,11 @@ from library.views import library_choices, library_chosen, upload_club, upload_i
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
 from posts import calendar as planning
-from posts import selectors, services
+from posts import compositions, previews, selectors, services
 from posts.approvals import NotAnApprover, approval_actions, check_may_go_out
 from posts.content import post_content
-from posts.models import ApprovalState, SocialPost, SocialPostStatus
-from posts.states import IllegalTransition, allowed_actions, check_action, retry_block
+from posts.models import ApprovalState, Composition, SocialPost, SocialPostStatus
+from posts.states import EDITABLE, IllegalTransition, allowed_actions, check_action, retry_block
 from socialcrm.inputs import date_in_range, uuid_or_none
 from socialcrm.keyset import InvalidCursor
 
@@ -84,7 +84,8 @@ def post_index(request):
         cap=selectors.COUNT_CAP)
     cap = selectors.COUNT_CAP
     return render(request, "posts/list.html", {
-        "posts": posts_with_connection_warnings(list(page.rows)), "query": request.GET, "statuses": SocialPostStatus.choices,
+        "rows": selectors.composition_rows(user=request.user, posts=posts_with_connection_warnings(list(page.rows))),
+        "query": request.GET, "statuses": SocialPostStatus.choices,
         "approval_states": [(v, label) for v, label in ApprovalState.choices if v != ApprovalState.NOT_NEEDED],
         "platforms": SocialPlatform.choices,
         "campaigns": selectors.composer_campaigns(user=request.user),
@@ -137,12 +138,14 @@ def _bulk(request):
 
 @login_required
 def compose(request):
+    """One base text for every chosen account; each account's section may set its own text, hashtags,
+    link and media. Several accounts make one composition with a version per account."""
     membership = require_membership(request.user)
     groups = selectors.composer_connections(user=request.user)
     campaigns = selectors.composer_campaigns(user=request.user)
     form = {"content": "", "hashtags": "", "link_url": "", "media_urls": [], "connections": [], "campaign": "",
-            "scheduled_local": "", "stored_media": [], "library_media": [], "library_alt": {}}
-    errors = []
+            "scheduled_local": "", "stored_media": [], "library_media": [], "library_alt": {}, "versions": {}}
+    errors, version_errors = [], {}
     slot = dates.parse_picker(request.GET.get("at")) if request.method == "GET" else None
     if slot is not None:  # a free slot clicked on the calendar
         form["scheduled_local"] = dates.picker_value(slot)
@@ -157,67 +160,96 @@ def compose(request):
             "library_media": request.POST.getlist("library_media"),
             "library_alt": {k[len("alt_"):]: v for k, v in request.POST.items() if k.startswith("alt_")},
             "upload_alt": request.POST.get("upload_alt", ""),
+            "versions": {pk: _version_form(request, pk) for c in (c for _, cs in groups for c in cs)
+                         if (pk := str(c.pk)) in request.POST.getlist("connections")},
         }
         intent = request.POST.get("intent", "draft")
         if intent not in ("draft", "schedule", "publish", "queue"):
             intent = "draft"
         try:
             created = _compose_posts(request, membership.tenant, form, intent)
+        except compositions.VersionsRefused as exc:
+            errors, version_errors = exc.messages, exc.by_connection
         except ValidationError as exc:
             errors = exc.messages
         else:
             label = {"draft": "saved as draft", "schedule": "scheduled", "publish": "sent for publishing",
                      "queue": "added to the queue"}[intent]
-            waiting = sum(p.approval_state == ApprovalState.PENDING for p in created)
+            made = list(created.versions.all()) if isinstance(created, Composition) else created
+            waiting = sum(p.approval_state == ApprovalState.PENDING for p in made)
             if waiting:  # asked for a time, but an approver schedules them
-                label = ("sent for approval; it is scheduled once approved" if waiting == len(created) else
+                label = ("sent for approval; it is scheduled once approved" if waiting == len(made) else
                          f"saved; {waiting} of them wait for approval before they are scheduled")
+            if isinstance(created, Composition):
+                messages.success(request, f"Post for {len(made)} accounts {label}.")
+                return redirect("posts:composition", composition_id=created.pk)
             messages.success(request, f"{len(created)} post{'s' if len(created) != 1 else ''} {label}.")
             if len(created) == 1:
                 return redirect("posts:detail", post_id=created[0].pk)
             return redirect("posts:list")
     attached = [{"name": name, "label": name.rsplit("/", 1)[-1]} for name in form["stored_media"]]
+    versions = []
+    for _club_of, connections in groups:
+        for c in connections:
+            own = form["versions"].get(str(c.pk)) or _version_form(None, str(c.pk))
+            versions.append({"connection": c, "chosen": str(c.pk) in form["connections"], "form": own,
+                             "errors": version_errors.get(str(c.pk), []),
+                             "attached": [{"name": n, "label": n.rsplit("/", 1)[-1]} for n in own["stored_media"]],
+                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media", "no_media"))})
     return render(request, "posts/compose.html", {
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "rules_url": reverse("posts:rules"), "club": request.club,
         "library": library_choices(request, chosen=form["library_media"], alts=form["library_alt"]),
         "best_times": planning.best_posting_times(user=request.user, club=request.club),
+        "versions": versions, "preview_url": reverse("posts:preview"),
     })
 
 
-def _keep_uploads(request, tenant, form):
-    """Store this submission's files and list them on the form, so a refusal of any field loses none of them.
+def _version_form(request, pk):
+    """One account's own fields as the composer sent them (blank: the same as the base)."""
+    if request is None:
+        return {"content": "", "hashtags": "", "link_url": "", "stored_media": [], "no_media": False}
+    return {"content": request.POST.get(f"v-{pk}-content", ""), "hashtags": request.POST.get(f"v-{pk}-hashtags", ""),
+            "link_url": request.POST.get(f"v-{pk}-link_url", "").strip(),
+            "stored_media": request.POST.getlist(f"v-{pk}-stored_media"),
+            "no_media": bool(request.POST.get(f"v-{pk}-no_media"))}
 
-    Files attached on an earlier, refused submission come back as storage names, re-checked as this
-    tenant's own uploads. Returns their URLs.
-    """
-    urls = services.media_stored_urls(tenant=tenant, names=form["stored_media"])
+
+def _store_uploads(request, tenant, names, field, library=None, alt=""):
+    """Store this submission's files of one file field and list them on the form (``names``), so a refusal
+    of any field loses none of them. Files attached on an earlier, refused submission come back as
+    storage names, re-checked as this tenant's own uploads. Returns their URLs."""
+    urls = services.media_stored_urls(tenant=tenant, names=names)
     refused = []
-    for upload in request.FILES.getlist("media"):
-        head = upload.read(16)
-        upload.seek(0)
-        if (services.media_type_of(head) or "").startswith("image/"):  # images go into the media library
-            assets, problems = upload_into_library(request, files=[upload], club=upload_club(request),
-                                                   alt_text=form.get("upload_alt", ""))
-            form["library_media"].extend(str(a.pk) for a in assets)
-            refused.extend(problems)
-            continue
+    for upload in request.FILES.getlist(field):
+        if library is not None:
+            head = upload.read(16)
+            upload.seek(0)
+            if (services.media_type_of(head) or "").startswith("image/"):  # images go into the media library
+                assets, problems = upload_into_library(request, files=[upload], club=upload_club(request),
+                                                       alt_text=alt)
+                library.extend(str(a.pk) for a in assets)
+                refused.extend(problems)
+                continue
         try:
             url = services.media_store(upload=upload, tenant=tenant)
         except ValidationError as exc:
             refused.extend(exc.messages)
             continue
         urls.append(url)
-        form["stored_media"].append(stored_media_name(url))
+        names.append(stored_media_name(url))
     if refused:
         raise ValidationError(refused)
     return urls
 
 
 def _compose_posts(request, tenant, form, intent):
-    stored = _keep_uploads(request, tenant, form)
+    stored = _store_uploads(request, tenant, form["stored_media"], "media", library=form["library_media"],
+                            alt=form.get("upload_alt", ""))
     # Images from the library (new image uploads went into it) come first, with their descriptions.
     chosen = library_chosen(request, form)
+    own_media = {pk: _store_uploads(request, tenant, own["stored_media"], f"v-{pk}-media")
+                 for pk, own in form["versions"].items()}
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     try:
         connections = list(scoped.filter(pk__in=form["connections"]))
@@ -235,12 +267,89 @@ def _compose_posts(request, tenant, form, intent):
         local = dates.parse_picker(form["scheduled_local"])
         if local is None:
             raise ValidationError("Choose the date and time to publish.")
-    # Refused here, the uploads stay stored and listed on the re-rendered form (see _keep_uploads).
-    return services.posts_compose(
-        tenant=tenant, connections=connections, content=form["content"], hashtags=_split_tags(form["hashtags"]),
-        link_url=form["link_url"] or None, media_urls=chosen + list(form["media_urls"]) + stored, campaign=campaign,
-        scheduled_at=(lambda c: club_local_to_utc(c.club or request.club, local)) if local else None,
-        publish_now=intent == "publish", add_to_queue=intent == "queue", club=request.club, by=request.user)
+    base = {"content": form["content"], "hashtags": _split_tags(form["hashtags"]),
+            "link_url": form["link_url"] or None, "media_urls": chosen + list(form["media_urls"]) + stored}
+    overrides = {pk: _version_overrides(own, own_media.get(pk, [])) for pk, own in form["versions"].items()}
+    when = (lambda c: club_local_to_utc(c.club or request.club, local)) if local else None
+    # Refused here, the uploads stay stored and listed on the re-rendered form (see _store_uploads).
+    if len(connections) == 1:  # one account: a post on its own, its section's fields taking the base's place
+        return services.posts_compose(
+            tenant=tenant, connections=connections, campaign=campaign, scheduled_at=when,
+            publish_now=intent == "publish", add_to_queue=intent == "queue", club=request.club,
+            by=request.user, **{**base, **overrides.get(str(connections[0].pk), {})})
+    return compositions.composition_create(
+        tenant=tenant, connections=connections, campaign=campaign, overrides=overrides, scheduled_at=when,
+        publish_now=intent == "publish", add_to_queue=intent == "queue", club=request.club, by=request.user, **base)
+
+
+def _version_overrides(own, media):
+    """The fields one account's section sets apart: those filled in (and its own files, if any)."""
+    found = {}
+    if own["content"].strip():
+        found["content"] = own["content"]
+    if own["hashtags"].strip():
+        found["hashtags"] = _split_tags(own["hashtags"])
+    if own["link_url"]:
+        found["link_url"] = own["link_url"]
+    if media:
+        found["media_urls"] = media
+    elif own.get("no_media"):
+        found["media_urls"] = []
+    return found
+
+
+@login_required
+@require_POST
+def preview(request):
+    """The composer's previews while typing: an HTML fragment with each chosen account's card, counter and
+    the rules its version breaks, from the publisher's own rules (posts.previews)."""
+    try:
+        body = _preview_body(request)
+    except ValidationError as exc:
+        return JsonResponse({"detail": " ".join(exc.messages), "code": "invalid"}, status=400)
+    scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
+    wanted = [str(pk) for pk in body["connections"] if uuid_or_none(str(pk))][:50]
+    connections = list(scoped.filter(pk__in=wanted).order_by("platform", "account_name"))
+    cards = previews.composition_previews(connections=connections, base=body["base"], overrides=body["overrides"])
+    return render(request, "posts/_previews.html", {"cards": cards})
+
+
+def _upload_stand_ins(count):
+    return ["https://media.invalid/upload.jpg"] * max(0, min(count, 20))
+
+
+def _count(value):
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise ValidationError("uploads is a whole number.") from None
+
+
+def _preview_body(request):
+    """The composer's draft as the preview reads it: base fields and each account's own; files not yet
+    sent count as images by number (``uploads``)."""
+    if request.content_type != "application/json":
+        raise ValidationError("Send the draft as a JSON object (application/json).")
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ValidationError("Send a JSON object.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("connections", []), list) \
+            or not isinstance(body.get("versions", {}), dict) or not isinstance(body.get("media_urls", []), list):
+        raise ValidationError("Send a JSON object: connections and media_urls are lists, versions an object.")
+    base = {"content": str(body.get("content", "")), "hashtags": _split_tags(str(body.get("hashtags", ""))),
+            "link_url": str(body.get("link_url") or "").strip() or None,
+            "media_urls": [str(u) for u in body.get("media_urls", []) if u][:20] + _upload_stand_ins(
+                _count(body.get("uploads")))}
+    overrides = {}
+    for pk, own in body.get("versions", {}).items():
+        if not isinstance(own, dict):
+            raise ValidationError("Each version is an object.")
+        own_form = {"content": str(own.get("content", "")), "hashtags": str(own.get("hashtags", "")),
+                    "link_url": str(own.get("link_url") or "").strip(), "stored_media": [],
+                    "no_media": own.get("no_media") is True}
+        overrides[str(pk)] = _version_overrides(own_form, _upload_stand_ins(_count(own.get("uploads"))))
+    return {"connections": body.get("connections", []), "base": base, "overrides": overrides}
 
 
 def _rules_body(request):
@@ -486,7 +595,64 @@ def detail(request, post_id):
         "retry_block": retry_block(post.status, post.error_kind), "rules_url": reverse("posts:rules"), "history": history, "chart": chart, "metrics": metrics,
         "club": club, "club_zone": zone, "preview": get_adapter(post.connection.platform).render_text(post_content(post)),
         "scheduled_local": dates.picker_value(post.scheduled_at, club),
+        "card": previews.post_preview(post=post),
     })
+
+
+@login_required
+def composition_detail(request, composition_id):
+    """One post for several networks: the base, and each network's version with its preview, status and link.
+    Staff edit the shared text here (versions follow where they do not override it), let a version follow
+    it again, or schedule every draft version at once."""
+    try:
+        composition = selectors.composition_get(user=request.user, composition_id=composition_id)
+    except (Composition.DoesNotExist, ValidationError):
+        raise Http404("No such post.") from None
+    if request.method == "POST":
+        _composition_action(request, composition)
+        return redirect("posts:composition", composition_id=composition.pk)
+    versions = [{"post": post, "card": previews.post_preview(post=post), "overridden": post.overridden_fields or [],
+                 "zone": _zone(post.connection.club or request.club)} for post in composition.visible_versions]
+    return render(request, "posts/composition.html", {
+        "composition": composition, "versions": versions, "zone": _zone(composition.club or request.club),
+        "editable": any(v["post"].status in EDITABLE for v in versions),
+        "schedulable": any(v["post"].status in (SocialPostStatus.DRAFT, SocialPostStatus.SCHEDULED) for v in versions),
+    })
+
+
+FIELD_WORDS = {"content": "text", "hashtags": "hashtags", "link_url": "link", "media_urls": "media"}
+
+
+def _composition_action(request, composition):
+    action = request.POST.get("action")
+    try:
+        if action == "edit":
+            compositions.composition_update(
+                composition=composition, by=request.user, content=request.POST.get("content", ""),
+                hashtags=_split_tags(request.POST.get("hashtags", "")),
+                link_url=request.POST.get("link_url", "").strip() or None)
+            messages.success(request, "Shared text saved; every version that does not have its own follows it.")
+        elif action == "reset":
+            field = request.POST.get("field", "")
+            post = next((v for v in composition.visible_versions if str(v.pk) == request.POST.get("post")), None)
+            if post is None or field not in FIELD_WORDS:
+                raise ValidationError("Choose a version and what it should take from the shared post.")
+            compositions.version_update(post=post, by=request.user, reset=[field])
+            messages.success(request, f"{post.connection.get_platform_display()} uses the shared {FIELD_WORDS[field]} again.")
+        elif action == "schedule":
+            local = dates.parse_picker(request.POST.get("scheduled_local"))
+            if local is None:
+                raise ValidationError("Choose the date and time to publish.")
+            compositions.composition_schedule(composition=composition, by=request.user,
+                                              at=club_local_to_utc(composition.club or request.club, local))
+            messages.success(request, "Every draft version is scheduled.")
+        else:
+            raise ValidationError("Unknown action.")
+    except IllegalTransition as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
 
 
 def _edit_post(request, post):

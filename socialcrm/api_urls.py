@@ -5,13 +5,14 @@ from connections.api import PostingSlotViewSet, SocialConnectionViewSet
 from crm.api import CampaignViewSet, ClubViewSet, TenantSettingsView
 from crm.api_tokens import ApiTokenView
 from library.api import MediaAssetViewSet
-from posts.api import SocialPostViewSet
+from posts.api import CompositionViewSet, SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
 
 router = DefaultRouter()
 router.register("connections", SocialConnectionViewSet, basename="connection")
 router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
 router.register("posts", SocialPostViewSet, basename="post")
+router.register("compositions", CompositionViewSet, basename="composition")
 router.register("promotions", EventPromotionViewSet, basename="promotion")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("clubs", ClubViewSet, basename="club")

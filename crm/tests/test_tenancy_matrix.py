@@ -29,7 +29,7 @@ from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
 from library.models import MediaAsset, PostMedia, PromotionImage
 from library.tests.factories import MediaAssetFactory
-from posts.models import CalendarFeed, MetricReadUsage, PostMetricSnapshot, SocialPost
+from posts.models import CalendarFeed, Composition, MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import (
     EmailEvent,
@@ -62,7 +62,7 @@ NON_ID_ARGS = {"platform", "token"}
 ONE_SHOT_PAGES = {"connections:delete", "connections:deactivate", "promotions:toggle"}
 # Which model a staff page's id argument names, by URL namespace and argument.
 PAGE_ARGS = {
-    ("posts", "post_id"): SocialPost, ("promotions", "pk"): EventPromotion,
+    ("posts", "post_id"): SocialPost, ("posts", "composition_id"): Composition, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
     ("library", "asset_id"): MediaAsset,
 }
@@ -100,7 +100,9 @@ def world():
     sms_template = MessageTemplateFactory(tenant=tenant, name=f"{MARK} text", channel="SMS", subject="")
     connection = SocialConnectionFactory(club=club, account_name=f"{MARK} page", tokens=(f"{MARK}-token", None))
     shared = SocialConnectionFactory(club=None, tenant=tenant, account_name=f"{MARK} shared page")
-    post = SocialPostFactory(connection=connection, campaign=campaign, content=f"{MARK} draft")
+    composition = Composition.objects.create(tenant=tenant, club=club, campaign=campaign, content=f"{MARK} draft",
+                                             created_by=f"{MARK}-boss")
+    post = SocialPostFactory(connection=connection, campaign=campaign, content=f"{MARK} draft", composition=composition)
     failed = SocialPostFactory(connection=shared, content=f"{MARK} failed", status="FAILED", error=f"{MARK} err")
     snapshot = PostMetricSnapshot.objects.create(id=BIG_A, post=post, taken_at=timezone.now(), likes=3)
     read_usage = MetricReadUsage.objects.create(id=BIG_A, tenant=tenant, month=timezone.now().date().replace(day=1),
@@ -134,7 +136,8 @@ def world():
     club_b = ClubFactory(id="beta-club-1", tenant=tenant_b, name="Beta Links")
     club_b2 = ClubFactory(id="beta-club-2", tenant=tenant_b, name="Beta Downs")
     conn_b = SocialConnectionFactory(club=club_b, account_name="Beta page")
-    post_b = SocialPostFactory(connection=conn_b, content="Beta draft")
+    composition_b = Composition.objects.create(tenant=tenant_b, club=club_b, content="Beta draft", created_by="b")
+    post_b = SocialPostFactory(connection=conn_b, content="Beta draft", composition=composition_b)
     promotion_b = EventPromotionFactory(club=club_b, event_name="Beta Medal", source_type="SPECIAL")
     asset_b = MediaAssetFactory(club=club_b, original_name="beta.jpg", alt_text="Beta flag")
     MemberFactory(club=club_b, first_name="Bea")
@@ -155,6 +158,7 @@ def world():
         **histories,
         Tenant: tenant, Club: club, Member: member, Segment: segment, Campaign: campaign,
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
+        Composition: composition,
         MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         EmailEvent: email_event, Suppression: suppression,
@@ -164,7 +168,8 @@ def world():
         PostingSlot: slot, CalendarFeed: feed,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
-            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b}}
+            "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b,
+                  Composition: composition_b}}
 
 
 def fingerprint():
@@ -356,7 +361,7 @@ def test_every_staff_page_treats_tenant_a_ids_as_missing(world):
                         reverse(n) + query(a_rel if v == A else missing_rel),
                         a_rel if v == A else missing_rel), A, M, label=name)
             walked.add(name)
-    assert {"posts:list", "posts:detail", "promotions:detail", "connections:delete", "campaigns:list",
+    assert {"posts:list", "posts:detail", "posts:composition", "posts:preview", "promotions:detail", "connections:delete", "campaigns:list",
             "library:list", "library:describe", "library:delete",
             "posts:calendar", "posts:calendar_move", "posts:calendar_feed", "connections:schedule"} <= walked
     assert fingerprint_of_a(world) == before
@@ -422,3 +427,6 @@ def test_the_walk_can_see_tenant_a_from_inside(world):
     assert MARK in body_of(client.get(reverse("post-list")))
     assert MARK in body_of(client.get(reverse("library:list")))
     assert MARK in body_of(client.get(reverse("media-list")))
+    assert MARK in body_of(client.get(reverse("composition-list")))
+    composition = world["a"][Composition]
+    assert MARK in body_of(client.get(reverse("posts:composition", args=[composition.pk])))

@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, SegmentFactory, StaffFactory
 from library.tests.factories import MediaAssetFactory
+from posts.compositions import composition_create
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -52,6 +53,7 @@ def seeded(db, wsgi_in_test_transaction):
     club = ClubFactory(timezone="Europe/London")
     staff = StaffFactory(tenant=club.tenant, role="ADMIN")
     connection = SocialConnectionFactory(club=club, tenant=club.tenant)
+    x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
     promotion = EventPromotionFactory(club=club, source_type="SPECIAL")
     promotion_plan(promotion=promotion)
     ids = {
@@ -61,6 +63,8 @@ def seeded(db, wsgi_in_test_transaction):
                  for status in ("DRAFT", "DRAFT", "FAILED", "SCHEDULED")],
         "promotion": str(promotion.pk), "dispatch": [str(d.pk) for d in promotion.dispatches.all()],
         "media": [str(MediaAssetFactory(club=club).pk) for _ in range(3)],
+        "composition": [str(composition_create(tenant=club.tenant, connections=[connection, x], content=text,
+                                               by=staff.user).pk) for text in ("Course open", "Course closed")],
     }
     return {"token": Token.objects.create(user=staff.user).key, "ids": ids}
 
@@ -83,7 +87,7 @@ schema = load_schema()
 
 def real_id(path, seeded):
     ids = seeded["ids"]
-    for prefix, key in (("/api/v1/posts/", "post"), ("/api/v1/promotions/", "promotion"),
+    for prefix, key in (("/api/v1/posts/", "post"), ("/api/v1/compositions/", "composition"), ("/api/v1/promotions/", "promotion"),
                         ("/api/v1/connections/", "connection"), ("/api/v1/dispatches/", "dispatch"),
                         ("/api/v1/campaigns/", "campaign"), ("/api/v1/media/", "media")):
         if path.startswith(prefix):

@@ -20,7 +20,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, StaffFactory
 from library.models import PostMedia
 from library.tests.factories import MediaAssetFactory
-from posts.models import PostMetricSnapshot, SocialPost
+from posts.models import Composition, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import PromotionDelivery, PromotionDispatch
 from promotions.planning import promotion_plan
@@ -59,6 +59,15 @@ def seed_world():
                                   media_urls=[LONG_URL + ".jpg"])
     scheduled = SocialPostFactory(connection=connection, content="Medal day " + LONG_WORD, status="SCHEDULED",
                                   scheduled_at=now + datetime.timedelta(hours=2))
+    # One post for two accounts: one row on the list, its own page with a card per network.
+    composition = Composition.objects.create(tenant=club.tenant, club=club, content="Greens cored " + LONG_URL,
+                                             created_by="pat")
+    SocialPostFactory(connection=connection, composition=composition, content="Greens cored " + LONG_URL,
+                      status="SCHEDULED", scheduled_at=now + datetime.timedelta(hours=5))
+    SocialPostFactory(connection=SocialConnectionFactory(club=club, platform="INSTAGRAM", account_name="heathland.gc"),
+                      composition=composition, content="Greens cored " + LONG_WORD, status="FAILED",
+                      error="Refused.", media_urls=[LONG_URL + ".jpg", LONG_URL + "-2.jpg"],
+                      overridden_fields=["content", "media_urls"])
     for hours, likes in [(2, 3), (1, 7)]:
         PostMetricSnapshot.objects.create(post=published, likes=likes, comments=1, shares=0, reach=40, impressions=60,
                                           taken_at=now - datetime.timedelta(hours=hours))
@@ -78,7 +87,7 @@ def seed_world():
     PromotionDelivery.objects.create(dispatch=announcement, member=other, status="SENT", sent_at=now,
                                      tracking_status="BOUNCED", tracking_at=now, reason=LONG_URL)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
-            "scheduled": scheduled, "awaiting": awaiting, "promotion": promotion, "member": member,
+            "scheduled": scheduled, "awaiting": awaiting, "composition": composition, "promotion": promotion, "member": member,
             "used": used, "unused": unused}
 
 
@@ -124,6 +133,8 @@ def page_urls(world, attempt):
         "posts:list": [reverse("posts:list")],
         "posts:compose": [reverse("posts:compose")],
         "posts:rules": None,  # JSON for the composer's counter
+        "posts:preview": None,  # POST only: the composer's preview cards, placed into the composer
+        "posts:composition": [reverse("posts:composition", args=[world["composition"].pk])],
         "posts:calendar": [reverse("posts:calendar"), reverse("posts:calendar") + "?view=week"],
         "posts:calendar_move": None,  # POST only
         "posts:calendar_feed": [reverse("posts:calendar_feed")],
@@ -306,6 +317,7 @@ def test_composer_is_filled_and_submitted_with_the_keyboard_alone(page, login):
     tab_to(page, "#id_hashtags")
     page.keyboard.type("#clubnight")
     page.wait_for_selector("#platform-rules .counter")  # the live counter answers keyboard input too
+    page.wait_for_selector(f"#version-{world['connection'].pk} .post-card")  # and so does the account's preview
     tab_to(page, "#save-draft")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: "/posts/new/" not in url)

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, StaffFactory
 from library.tests.factories import MediaAssetFactory
+from posts.models import Composition
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -81,13 +82,15 @@ def tenant_admin_world(client):
     club = ClubFactory(name="Heathland GC")
     user = StaffFactory(tenant=club.tenant, role="ADMIN", user__username="pat").user
     connection = SocialConnectionFactory(club=club)
-    post = SocialPostFactory(connection=connection)
+    composition = Composition.objects.create(tenant=club.tenant, club=club, content="For two accounts", created_by="pat")
+    post = SocialPostFactory(connection=connection, composition=composition)
+    SocialPostFactory(connection=SocialConnectionFactory(club=club, platform="TWITTER"), composition=composition)
     promotion = EventPromotionFactory(club=club)
     promotion_plan(promotion=promotion)
     CampaignFactory(tenant=club.tenant)
     asset = MediaAssetFactory(club=club)
     client.force_login(user)
-    return {"connection": connection, "post": post, "promotion": promotion, "asset": asset}
+    return {"connection": connection, "post": post, "promotion": promotion, "asset": asset, "composition": composition}
 
 
 def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
@@ -105,6 +108,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "posts:detail": {"post_id": world["post"].pk},
         "posts:action": {"post_id": world["post"].pk},
         "posts:delete": {"post_id": world["post"].pk},
+        "posts:composition": {"composition_id": world["composition"].pk},
         "promotions:detail": {"pk": world["promotion"].pk},
         "promotions:edit": {"pk": world["promotion"].pk},
         "promotions:toggle": {"pk": world["promotion"].pk},
