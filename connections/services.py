@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from connections import vault
@@ -22,6 +23,9 @@ from platforms import (
 )
 
 logger = logging.getLogger("connections")
+
+# Sent with ``connection`` when it stops working and staff must reconnect it; notifications listen.
+connection_needs_reconnect = Signal()
 
 
 @dataclass
@@ -151,6 +155,7 @@ def connection_mark_needs_reconnect(*, connection, reason):
     now = timezone.now()
     SocialConnection.objects.filter(pk=connection.pk).update(is_active=False, last_error=reason, last_error_at=now)
     connection.is_active, connection.last_error, connection.last_error_at = False, reason, now
+    connection_needs_reconnect.send(sender=SocialConnection, connection=connection)
     logger.warning("connection needs reconnecting", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id})
 
 

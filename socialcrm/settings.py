@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "connections",
     "posts",
     "promotions",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.club_context",
+                "notifications.context_processors.banners",
             ],
         },
     },
@@ -330,6 +332,11 @@ TOKEN_REFRESH_AHEAD_SECONDS = {code: value for code, value in {
     "LINKEDIN": env.int("LINKEDIN_REFRESH_AHEAD_SECONDS", default=None),
 }.items() if value is not None}
 TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", default=7)
+# Staff notifications: how often the scan looks for failed posts and expiring sign-ins (it is also the
+# warning window's resolution: a connection inside TOKEN_EXPIRY_WARNING_DAYS is announced once per sign-in),
+# and how often the daily summaries go out.
+NOTIFICATION_SCAN_INTERVAL_SECONDS = env.int("NOTIFICATION_SCAN_INTERVAL_SECONDS", default=300)
+NOTIFICATION_DIGEST_INTERVAL_SECONDS = env.int("NOTIFICATION_DIGEST_INTERVAL_SECONDS", default=86400)
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 
 # Publishing.

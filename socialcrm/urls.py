@@ -23,6 +23,7 @@ urlpatterns = [
     path("posts/", include("posts.urls")),
     path("promotions/", include("promotions.urls")),
     path("campaigns/", include("crm.urls")),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("socialcrm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
