@@ -27,6 +27,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.models import ApiToken, Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, StaffRole, Tenant
 from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
+from notifications.models import Notification, NotificationDelivery, NotificationPreference
 from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, PromotionSendChunk
@@ -36,7 +37,7 @@ from socialcrm.api_urls import router
 pytestmark = pytest.mark.django_db
 
 MARK = "Alphaville"  # every name of tenant A carries it; it must never reach a tenant B user
-OUR_APPS = {"crm", "connections", "posts", "promotions"}
+OUR_APPS = {"crm", "connections", "posts", "promotions", "notifications"}
 # Admin models that hold no tenant's rows (operators' tables); their changelists are still searched for A.
 NOT_TENANT_DATA = {
     "auth.Group", "posts.SchedulerHeartbeat", "promotions.SmsOptOut", "django_celery_beat.PeriodicTask",
@@ -54,6 +55,7 @@ ONE_SHOT_PAGES = {"connections:delete", "connections:deactivate", "promotions:to
 PAGE_ARGS = {
     ("posts", "post_id"): SocialPost, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
+    ("notifications", "pk"): Notification,
 }
 # Every relation a request may name in a query string or body.
 RELATION_PARAMS = {
@@ -107,6 +109,11 @@ def world():
     token = Token.objects.create(user=a_user)
     attempt = OAuthAttempt.objects.create(state=f"{MARK}-state", tenant=tenant, user=a_user, session_key="s",
                                           platform="FACEBOOK", redirect_uri="http://testserver/cb")
+    notification = Notification.objects.create(tenant=tenant, club=club, kind="POST_FAILED", subject=f"post:{post.pk}",
+                                               occurrence=f"{MARK}-1", post=post, title=f"{MARK} post failed",
+                                               message=f"{MARK} err", link="/posts/")
+    notice = NotificationDelivery.objects.create(id=BIG_A, notification=notification, user=a_user, email_wanted=True)
+    preference = NotificationPreference.objects.create(id=BIG_A, user=a_user, kind="POST_FAILED", email=False)
 
     tenant_b = Tenant.objects.create(id="beta-0001", name="Beta Group")
     club_b = ClubFactory(id="beta-club-1", tenant=tenant_b, name="Beta Links")
@@ -128,6 +135,7 @@ def world():
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),
+        Notification: notification, NotificationDelivery: notice, NotificationPreference: preference,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
             "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b}}
@@ -384,3 +392,6 @@ def test_the_walk_can_see_tenant_a_from_inside(world):
     assert MARK in body_of(client.get(reverse("admin:crm_member_changelist")))
     assert MARK in body_of(client.get(reverse("posts:list")))
     assert MARK in body_of(client.get(reverse("post-list")))
+    assert MARK in body_of(client.get(reverse("notification-list")))
+    assert MARK in body_of(client.get(reverse("admin:notifications_notification_changelist")))
+    assert MARK in body_of(client.get(reverse("campaigns:list")))  # the banner, on any staff page
