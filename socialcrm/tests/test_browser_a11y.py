@@ -18,6 +18,7 @@ from django.utils import timezone
 from connections.models import OAuthAttempt, SocialConnection
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, StaffFactory
+from notifications.services import notify_connection_needs_reconnect, notify_post_failed
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
@@ -42,7 +43,7 @@ def seed_world():
     get_user_model().objects.filter(username="pat").update(is_staff=True)  # a tenant admin opens the admin
     campaign = CampaignFactory(tenant=club.tenant, name="Spring season")
     connection = SocialConnectionFactory(club=club, account_name="Heathland on Facebook")
-    SocialConnectionFactory(club=club, platform="TWITTER", account_name="heathland_" + LONG_WORD, last_error=LONG_URL,
+    lost = SocialConnectionFactory(club=club, platform="TWITTER", account_name="heathland_" + LONG_WORD, last_error=LONG_URL,
                             last_error_at=timezone.now(), is_active=False)
     now = timezone.now()
     failed = SocialPostFactory(connection=connection, content=f"Course closed {LONG_WORD} {LONG_URL}",
@@ -60,6 +61,9 @@ def seed_world():
     promotion = EventPromotionFactory(club=club, event_name="Spring medal", event_location="Heathland, first tee",
                                       event_url=LONG_URL, campaign=campaign, reminder_days=[1])
     promotion_plan(promotion=promotion)
+    # Banners on every page: the failed post and the account that needs reconnecting, long words and all.
+    notify_post_failed(post=failed)
+    notify_connection_needs_reconnect(connection=lost)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
             "scheduled": scheduled, "promotion": promotion, "member": member}
 
@@ -125,6 +129,8 @@ def page_urls(world, attempt):
         "api-docs": [reverse("api-docs")],
         "api-redoc": [reverse("api-redoc")],
         "media": None,  # uploaded files
+        "notifications:settings": [reverse("notifications:settings")],
+        "notifications:dismiss": None,  # POST only (the banners' Dismiss buttons are on every page)
     }
 
 

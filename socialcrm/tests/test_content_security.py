@@ -107,11 +107,12 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:preview_email": {"pk": world["promotion"].pk},
         "promotions:unsubscribe": {"token": "not-a-token"},
         "media": {"path": "missing.jpg"},
+        "notifications:dismiss": {"pk": uuid.uuid4()},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
-                   "api-redoc"}
+                   "api-redoc", "notifications:settings"}
     seen = set()
     for route, name in staff_routes():
         if name == "logout":
