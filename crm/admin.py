@@ -4,6 +4,7 @@ from crm.admin_dates import ClubTimesAdminMixin
 from crm.admin_scoping import NaturalKeyAdminMixin, TenantScopedAdmin
 from crm.models import Campaign, Club, Member, MessageTemplate, Segment, StaffMembership, Tenant
 from crm.tenancy import membership_of
+from promotions.suppression import member_suppressions, suppression_summary
 
 
 @admin.register(Tenant)
@@ -43,6 +44,14 @@ class MemberAdmin(TenantScopedAdmin):
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "created_at"
     list_select_related = ["club"]
+    readonly_fields = ["suppressed"]
+
+    @admin.display(description="Not sent to")
+    def suppressed(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        lines = [f"{s.address}: {suppression_summary(s, club=obj.club)}" for s in member_suppressions(member=obj)]
+        return "; ".join(lines) or "Nothing suppressed"
 
 
 @admin.register(Segment)

@@ -19,6 +19,11 @@ LAST_NAMES = ["Anderson", "Brown", "Clarke", "Davies", "Evans", "Fraser", "Green
 CLUB_LAT, CLUB_LNG = 51.3759, -0.4089  # Surrey, UK
 
 
+# A few members whose addresses the bundled mail stand-in treats as a sandbox does (simulator/mail.py): `make run`
+# shows a hard bounce suppressing an address, a spam complaint, opens and clicks on the promotion page.
+SANDBOX_PREFIXES = {1: "bounce.", 2: "complain.", 4: "open.", 5: "click."}
+
+
 @transaction.atomic
 def seed_demo(*, members=200):
     tenant, _ = Tenant.objects.get_or_create(pk=DEMO_TENANT, defaults={"name": "Pinewood Golf Group",
@@ -43,7 +48,7 @@ def seed_demo(*, members=200):
         spread = 0.05 if index % 5 else 1.5
         new_members.append(Member(
             tenant=tenant, club=club, first_name=first, last_name=f"{last}-{index}",
-            email=f"{first.lower()}.{last.lower()}{index}@example.com",
+            email=f"{SANDBOX_PREFIXES.get(index, '')}{first.lower()}.{last.lower()}{index}@example.com",
             phone=f"+4479111{index:05d}" if index % 4 else "",
             latitude=CLUB_LAT + rng.uniform(-spread, spread), longitude=CLUB_LNG + rng.uniform(-spread, spread),
             email_consent=index % 3 != 0, sms_consent=index % 2 == 0,

@@ -1,15 +1,19 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from crm.admin_scoping import TenantScopedAdmin
 from promotions.models import (
+    EmailEvent,
     EventPromotion,
     InboundEvent,
     PromotionDelivery,
     PromotionDispatch,
     PromotionSendChunk,
     SmsOptOut,
+    Suppression,
 )
 from promotions.services import dispatch_retry_failed
+from promotions.suppression import suppression_lift
 
 
 @admin.register(EventPromotion)
@@ -39,8 +43,8 @@ class PromotionDispatchAdmin(TenantScopedAdmin):
 
 @admin.register(PromotionDelivery)
 class PromotionDeliveryAdmin(TenantScopedAdmin):
-    list_display = ["dispatch", "member", "status", "reason", "attempts", "sent_at"]
-    list_filter = ["status", "dispatch__channel"]
+    list_display = ["dispatch", "member", "status", "reason", "tracking_status", "tracking_at", "attempts", "sent_at"]
+    list_filter = ["status", "tracking_status", "dispatch__channel"]
     search_fields = ["member__email", "member__last_name", "reason"]
     date_hierarchy = "sent_at"
     list_select_related = ["dispatch", "member"]
@@ -86,6 +90,57 @@ class PromotionSendChunkAdmin(TenantScopedAdmin):
     list_select_related = ["dispatch__promotion"]
     readonly_fields = ["dispatch", "seq", "first_member_id", "last_member_id", "size", "status", "lease_until", "claims",
                        "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(TenantScopedAdmin):
+    """Addresses the tenant no longer sends to. Staff lift one by writing why in the note and saving."""
+
+    list_display = ["address", "channel", "reason", "created_at", "lifted_at", "lifted_by"]
+    list_filter = ["channel", "reason", ("lifted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["address", "lift_note"]
+    date_hierarchy = "created_at"
+    fields = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by", "lift_note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by"]
+        return readonly + (["lift_note"] if obj is not None and obj.lifted_at else [])
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "lift_note" in form.base_fields:
+            form.base_fields["lift_note"].help_text = (
+                "To lift the suppression (mail goes to this address again), say why here and save.")
+        return form
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        note = (form.cleaned_data.get("lift_note") or "").strip()
+        if change and note and obj.lifted_at is None:
+            try:
+                suppression_lift(suppression=Suppression.objects.get(pk=obj.pk), by=request.user.get_username(), note=note)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+
+@admin.register(EmailEvent)
+class EmailEventAdmin(TenantScopedAdmin):
+    """Read-only: what the email provider reported, one row per event id."""
+
+    list_display = ["event_type", "address", "provider", "occurred_at", "received_at", "description"]
+    list_filter = ["event_type", "provider"]
+    search_fields = ["address", "event_id"]
+    date_hierarchy = "occurred_at"
+    readonly_fields = ["tenant", "provider", "event_id", "event_type", "delivery", "address", "occurred_at",
+                       "received_at", "description"]
 
     def has_add_permission(self, request):
         return False

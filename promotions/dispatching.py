@@ -13,7 +13,9 @@ A worker that dies leaves its chunk's lease to run out; the reaper (or a re-clai
 on, and the deliveries the dead worker had in flight (the batch in its chunk row) are marked FAILED "interrupted":
 they may have gone out, so they are never resent automatically (at most once). Transient provider
 errors put a delivery back with a backoff and jitter, up to PROMOTION_SEND_MAX_ATTEMPTS; permanent
-ones are recorded per member with the provider's reason.
+ones are recorded per member with the provider's reason. An address the tenant suppressed (a hard bounce, a
+complaint: promotions/suppression.py) is skipped with the reason; each email carries its delivery in metadata so
+the provider's tracking events find it again (promotions/email_events.py).
 """
 
 import datetime
@@ -23,6 +25,7 @@ import smtplib
 import time
 from dataclasses import dataclass
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
@@ -36,6 +39,7 @@ from crm.dates import format_clock
 from crm.models import Member
 from platforms import get_adapter
 from promotions import messages
+from promotions.email_events import delivery_metadata
 from promotions.models import (
     Channel,
     ChunkStatus,
@@ -49,6 +53,7 @@ from promotions.models import (
 )
 from promotions.recipients import recipient_id_pages
 from promotions.sms import SmsError, SmsMessage, e164, get_sms_backend
+from promotions.suppression import normalised_address, suppression_summary, suppressions_for
 from promotions.templating import TemplateRefused
 
 logger = logging.getLogger(__name__)
@@ -460,6 +465,7 @@ class Outcomes:
 def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
     """Send one claimed batch and record it; False when another worker took the chunk over meanwhile."""
     members = Member.objects.only(*MEMBER_FIELDS).in_bulk([member_id for _, member_id, _ in batch])
+    sender.prepare(members.values())
     outcomes = Outcomes()
     in_flight = None
     lost = False
@@ -473,7 +479,7 @@ def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
                 outcomes.add(delivery_id, DeliveryStatus.SKIPPED, "the member no longer exists")
                 continue
             in_flight = delivery_id
-            status, reason = sender.send(member)
+            status, reason = sender.send(member, delivery_id=delivery_id)
             in_flight = None
             attempts += 1
             if status == RETRY:
@@ -547,6 +553,13 @@ def quiet_hours_end(*, club, at):
 
 def email_error(exc):
     """(transient, reason) for a failed email: SMTP 4xx and connection trouble are worth another try; 5xx are not."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return False, "the email provider refused the address (it is on the provider's own block list)"
+    if isinstance(exc, AnymailAPIError):
+        status = exc.status_code
+        if status is None:
+            return True, "the email provider could not be reached"
+        return status == 429 or status >= 500, f"the email provider answered with error {status}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         replies = "; ".join(f"{code} {_text(message)}" for code, message in exc.recipients.values())
@@ -569,11 +582,21 @@ class EmailSender:
         self.dispatch, self.base = dispatch, base
         self.connection = get_connection()
         self.opened = False
+        self.suppressed = {}
 
-    def send(self, member):
+    def prepare(self, members):
+        """One look-up per batch: which of these addresses the tenant no longer sends to."""
+        self.suppressed = suppressions_for(tenant_id=self.dispatch.tenant_id, channel=Channel.EMAIL,
+                                           addresses=[m.email for m in members if m.email])
+
+    def send(self, member, delivery_id=None):
         if not member.email_consent or not member.email:
             return DeliveryStatus.SKIPPED, "no email consent (unsubscribed)"
         dispatch = self.dispatch
+        suppression = self.suppressed.get(normalised_address(channel=Channel.EMAIL, address=member.email))
+        if suppression is not None:
+            return DeliveryStatus.SKIPPED, "address suppressed: " + suppression_summary(suppression, club=dispatch.promotion.club)
+        metadata = delivery_metadata(tenant_id=dispatch.tenant_id, delivery_id=delivery_id) if delivery_id else None
         try:
             content = messages.email_content(promotion=dispatch.promotion, member=member, kind=dispatch.kind,
                                              days_before=dispatch.days_before, base=self.base)
@@ -581,7 +604,7 @@ class EmailSender:
                 self.connection.open()
                 self.opened = True
             self.connection.send_messages([messages.email_message(content=content, to=member.email,
-                                                                  connection=self.connection)])
+                                                                  connection=self.connection, metadata=metadata)])
         except TemplateRefused as exc:
             return DeliveryStatus.FAILED, str(exc)
         except Exception as exc:  # one member's failure must not stop the batch
@@ -607,7 +630,10 @@ class SmsSender:
         self.dispatch, self.base = dispatch, base
         self.backend = get_sms_backend()
 
-    def send(self, member):
+    def prepare(self, members):
+        pass
+
+    def send(self, member, delivery_id=None):
         if not member.sms_consent:
             return DeliveryStatus.SKIPPED, "no SMS consent (opted out)"
         number = e164(member.phone)

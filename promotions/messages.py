@@ -111,7 +111,7 @@ def email_content(*, promotion, member, kind, days_before, base=None):
     )
 
 
-def email_message(*, content, to, connection=None):
+def email_message(*, content, to, connection=None, metadata=None):
     message = EmailMultiAlternatives(
         subject=content.subject, body=content.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to],
         connection=connection,
@@ -119,6 +119,10 @@ def email_message(*, content, to, connection=None):
         headers={"List-Unsubscribe": f"<{content.unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
     message.attach_alternative(content.html, "text/html")
+    if metadata:
+        # Sent by anymail with the message (SMTP ignores it); the provider's events bring it back.
+        message.metadata = metadata
+        message.tags = ["promotion"]
     return message
 
 

@@ -198,6 +198,17 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
+class TrackingStatus(models.TextChoices):
+    """What a provider reported about one delivered message, in the order a message moves on."""
+
+    SOFT_BOUNCED = "SOFT_BOUNCED", "Bounced for now"
+    DELIVERED = "DELIVERED", "Delivered"
+    OPENED = "OPENED", "Opened"
+    CLICKED = "CLICKED", "Clicked"
+    BOUNCED = "BOUNCED", "Bounced"
+    COMPLAINED = "COMPLAINED", "Marked as spam"
+
+
 class PromotionDelivery(models.Model):
     """One member's message of one dispatch; unique, so nobody gets the same message twice."""
 
@@ -212,6 +223,11 @@ class PromotionDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Held (SMS quiet hours) until this time.")
+    # What the email provider reported after the send (promotions/email_events.py); the furthest step wins.
+    # (A database default too: the planner inserts delivery rows with raw SQL naming only the columns it fills.)
+    tracking_status = models.CharField(max_length=16, choices=TrackingStatus.choices, blank=True, default="",
+                                       db_default="")
+    tracking_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "promotion deliveries"
@@ -310,3 +326,68 @@ class SmsOptOut(models.Model):
 
     def __str__(self):
         return f"{self.phone} ({self.text})"
+
+
+# ---------------------------------------------------------------- provider events and suppressions
+
+
+class EmailEvent(models.Model):
+    """One tracking event from the email provider, applied once: its id is unique per tenant and provider."""
+
+    tenant_path = "tenant"
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=16, choices=TrackingStatus.choices)
+    delivery = models.ForeignKey(PromotionDelivery, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="email_events")
+    address = models.CharField(max_length=254)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "provider", "event_id"], name="email_event_tenant_provider_uniq"),
+        ]
+        indexes = [models.Index(fields=["tenant", "address", "occurred_at"], name="email_event_address_idx")]
+
+    def __str__(self):
+        return f"{self.get_event_type_display()} — {self.address}"
+
+
+class SuppressionReason(models.TextChoices):
+    HARD_BOUNCE = "HARD_BOUNCE", "The address bounced (it does not exist or refuses mail)"
+    COMPLAINT = "COMPLAINT", "The member marked a message as spam"
+    SOFT_BOUNCES = "SOFT_BOUNCES", "The address bounced several times in a row"
+
+
+class Suppression(models.Model):
+    """An address the tenant no longer sends to on one channel, and why; staff can lift it with a note."""
+
+    tenant_path = "tenant"
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=[(Channel.EMAIL, Channel.EMAIL.label), (Channel.SMS, Channel.SMS.label)])
+    address = models.CharField(max_length=254, help_text="The email address (lower case) or phone number.")
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField()
+    source_event = models.ForeignKey(EmailEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True)
+    lift_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One standing suppression per address and channel (the dispatcher's look-up); lifted ones stay as history.
+            models.UniqueConstraint(fields=["tenant", "channel", "address"], condition=Q(lifted_at__isnull=True),
+                                    name="suppression_active_uniq"),
+        ]
+
+    def __str__(self):
+        return f"{self.address} ({self.get_channel_display()}): {self.get_reason_display()}"

@@ -1,6 +1,6 @@
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 
 from crm.clock import club_utc_to_local
 from crm.models import Member
@@ -8,7 +8,7 @@ from crm.tenancy import scope_queryset
 from platforms import adapters_where
 from posts.models import SocialPost, SocialPostStatus
 from promotions import messages
-from promotions.models import Channel, DispatchKind, DispatchStatus, EventPromotion
+from promotions.models import Channel, DeliveryStatus, DispatchKind, DispatchStatus, EventPromotion, TrackingStatus
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
 from socialcrm.inputs import uuid_or_none
@@ -53,6 +53,55 @@ class TimelineEntry:
     skipped: int
     failed: int
     outcomes: list = field(default_factory=list)
+    # Email: what the provider reported, as (words, count), and each delivery's latest status (the first of them).
+    reports: list = field(default_factory=list)
+    deliveries: list = field(default_factory=list)
+    deliveries_shown_of: int = 0
+
+
+@dataclass
+class DeliveryLine:
+    member: str
+    status: str  # plain words: "Opened", "Not sent", ...
+    state: str  # "good", "bad" or "neutral", for the badge
+    when: object = None
+    reason: str = ""
+
+
+DELIVERY_LINES_SHOWN = 100
+_TRACKING_STATE = {
+    TrackingStatus.DELIVERED: "good", TrackingStatus.OPENED: "good", TrackingStatus.CLICKED: "good",
+    TrackingStatus.SOFT_BOUNCED: "neutral", TrackingStatus.BOUNCED: "bad", TrackingStatus.COMPLAINED: "bad",
+}
+_SEND_WORDS = {
+    DeliveryStatus.PENDING: ("Waiting to be sent", "neutral"), DeliveryStatus.SENDING: ("Being sent", "neutral"),
+    DeliveryStatus.SENT: ("Sent, no report yet", "neutral"), DeliveryStatus.SKIPPED: ("Not sent", "neutral"),
+    DeliveryStatus.FAILED: ("Failed", "bad"),
+}
+
+
+def _delivery_reports(dispatch):
+    """(words, count) for each provider report among the dispatch's deliveries, in the order a message moves on."""
+    counts = dict(dispatch.deliveries.filter(status=DeliveryStatus.SENT).values_list("tracking_status").annotate(n=Count("pk")))
+    reports = [(status.label, counts[status.value]) for status in TrackingStatus if counts.get(status.value)]
+    if counts.get(""):
+        reports.insert(0, ("Sent, no report yet", counts[""]))
+    return reports
+
+
+def _delivery_lines(dispatch):
+    club = dispatch.promotion.club
+    rows = dispatch.deliveries.select_related("member").order_by(
+        F("tracking_at").desc(nulls_last=True), F("sent_at").desc(nulls_last=True), "pk")[:DELIVERY_LINES_SHOWN]
+    lines = []
+    for row in rows:
+        if row.tracking_status:
+            words, state, when = row.get_tracking_status_display(), _TRACKING_STATE[row.tracking_status], row.tracking_at
+        else:
+            (words, state), when = _SEND_WORDS[row.status], row.sent_at
+        lines.append(DeliveryLine(member=str(row.member), status=words, state=state,
+                                  when=club_utc_to_local(club, when) if when else None, reason=row.reason))
+    return lines
 
 
 def _percent(part, whole):
@@ -105,12 +154,17 @@ def promotion_timeline(*, promotion):
                 status, label = DispatchStatus.SENT, DispatchStatus.SENT.label
             elif failed:
                 status, label = DispatchStatus.FAILED, DispatchStatus.FAILED.label
-        entries.append(TimelineEntry(
+        entry = TimelineEntry(
             dispatch=dispatch, local_time=club_utc_to_local(promotion.club, dispatch.scheduled_for), step=step,
             percent_sent=_percent(sent, planned), percent_skipped=_percent(skipped, planned),
             percent_failed=_percent(failed, planned), status=status, status_label=label,
             planned=planned, sent=sent, skipped=skipped, failed=failed, outcomes=outcomes,
-        ))
+        )
+        if dispatch.channel == Channel.EMAIL and planned:
+            entry.reports = _delivery_reports(dispatch)
+            entry.deliveries = _delivery_lines(dispatch)
+            entry.deliveries_shown_of = planned
+        entries.append(entry)
     return entries
 
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "axes",  # login lockout; keep after django.contrib.auth
+    "anymail",  # email through a provider's API, and its tracking webhooks
     "crm",
     "platforms",
     "connections",
@@ -169,6 +170,37 @@ else:
     EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SocialCRM <no-reply@socialcrm.local>")
+# Email through a provider (django-anymail) instead of SMTP: EMAIL_PROVIDER names one of EMAIL_PROVIDERS and every
+# ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"] (ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_SENDER_DOMAIN, ANYMAIL_MAILGUN_API_URL,
+# ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_WEBHOOK_SECRET, ...). Its tracking
+# webhook is mounted at /anymail/<provider>/tracking/ and verified by anymail with the provider's signature.
+EMAIL_PROVIDERS = ("mailgun", "postmark", "brevo", "mailjet", "sparkpost", "resend", "amazon_ses", "mailersend", "postal")
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="").strip().lower()
+MAIL_SIMULATOR_PORT = env.int("MAIL_SIMULATOR_PORT", default=8101)
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items()
+           if name.startswith("ANYMAIL_") and value}
+_email_chosen = bool(EMAIL_PROVIDER or _email_url or "EMAIL_BACKEND" in env.ENVIRON)
+if not _email_chosen and env.bool("USE_PLATFORM_SIMULATOR", default=False) and DEBUG:
+    # Local runs with no email set up: the bundled mail stand-in (python -m simulator.mail) plays Mailgun,
+    # with local-only keys.
+    EMAIL_PROVIDER = "mailgun"
+    ANYMAIL = {"MAILGUN_API_KEY": "sim-mailgun-key", "MAILGUN_SENDER_DOMAIN": "mail.socialcrm.local",
+               "MAILGUN_WEBHOOK_SIGNING_KEY": "sim-mailgun-signing-key",
+               "MAILGUN_API_URL": f"http://127.0.0.1:{MAIL_SIMULATOR_PORT}/v3", **ANYMAIL}
+if EMAIL_PROVIDER:
+    if EMAIL_PROVIDER not in EMAIL_PROVIDERS:
+        raise ImproperlyConfigured(f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, not {EMAIL_PROVIDER!r}")
+    EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+    # Tracking webhooks are refused unless verified: Mailgun signs them (HMAC); the others use basic auth.
+    _webhook_credential = "MAILGUN_WEBHOOK_SIGNING_KEY" if EMAIL_PROVIDER == "mailgun" else "WEBHOOK_SECRET"
+    if not DEBUG and not ANYMAIL.get(_webhook_credential):
+        raise ImproperlyConfigured(f"ANYMAIL_{_webhook_credential} must be set to verify {EMAIL_PROVIDER}'s webhooks.")
+# The providers whose tracking webhook is mounted (the chosen one; tests mount the simulator's).
+EMAIL_TRACKING_PROVIDERS = env.list("EMAIL_TRACKING_PROVIDERS", default=[EMAIL_PROVIDER] if EMAIL_PROVIDER else [])
+# Tracking events older than this (by the provider's timestamp) are refused; ids are kept for longer than that.
+EMAIL_EVENT_MAX_AGE_SECONDS = env.int("EMAIL_EVENT_MAX_AGE_SECONDS", default=24 * 3600)
+# This many soft bounces in a row (no delivery between them) suppress the address like a hard bounce.
+EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
 SMS_BACKEND = env.str("SMS_BACKEND", default="promotions.sms.ConsoleSmsBackend")
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")

@@ -24,6 +24,10 @@ from socialcrm.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The tracking webhook of the provider the bundled mail stand-in plays, with test-only keys.
+EMAIL_TRACKING_PROVIDERS = ["mailgun"]
+ANYMAIL = {**ANYMAIL, "MAILGUN_API_KEY": "test-mailgun-key", "MAILGUN_SENDER_DOMAIN": "mail.test.example",  # noqa: F405
+           "MAILGUN_WEBHOOK_SIGNING_KEY": "test-mailgun-signing-key"}
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 MEDIA_ROOT = os.path.join(VAR_DIR, "test-media")  # noqa: F405
 # Media processing: short polls and waits so tests drive several resume cycles quickly.

@@ -9,6 +9,7 @@ from django.views.defaults import page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from promotions.email_providers import tracking_webhook_urls
 from socialcrm import views
 
 REDOC_POLICY = {"style-src": [UNSAFE_INLINE], "worker-src": ["'self'", "blob:"]}
@@ -25,6 +26,8 @@ urlpatterns = [
     path("campaigns/", include("crm.urls")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
+    # The email provider's tracking webhook, verified by anymail (signature or basic auth).
+    tracking_webhook_urls(),
     path("api/v1/", include("socialcrm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as its own URL, so the page needs no inline script.

@@ -30,7 +30,15 @@ from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, Mes
 from notifications.models import Notification, NotificationDelivery, NotificationPreference
 from posts.models import MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
-from promotions.models import EventPromotion, InboundEvent, PromotionDelivery, PromotionDispatch, PromotionSendChunk
+from promotions.models import (
+    EmailEvent,
+    EventPromotion,
+    InboundEvent,
+    PromotionDelivery,
+    PromotionDispatch,
+    PromotionSendChunk,
+    Suppression,
+)
 from promotions.tests.factories import EventPromotionFactory
 from socialcrm.api_urls import router
 
@@ -104,6 +112,11 @@ def world():
                                               last_member_id=member.pk, size=1)
     event = InboundEvent.objects.create(id=BIG_A, event_id=f"{MARK}-evt", tenant=tenant, type="competition.published",
                                         payload={"name": MARK}, promotion=promotion, outcome=f"{MARK} applied")
+    email_event = EmailEvent.objects.create(id=BIG_A, tenant=tenant, provider="mailgun", event_id=f"{MARK}-mail-evt",
+                                            event_type="BOUNCED", delivery=delivery, address=f"{MARK.lower()}@aville.example",
+                                            occurred_at=timezone.now(), description=f"{MARK} mailbox gone")
+    suppression = Suppression.objects.create(id=BIG_A, tenant=tenant, channel="EMAIL", address=f"{MARK.lower()}@aville.example",
+                                             reason="HARD_BOUNCE", created_at=timezone.now(), source_event=email_event)
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
@@ -133,6 +146,7 @@ def world():
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
         MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
+        EmailEvent: email_event, Suppression: suppression,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),
         Notification: notification, NotificationDelivery: notice, NotificationPreference: preference,

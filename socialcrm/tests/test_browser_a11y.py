@@ -21,6 +21,7 @@ from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, Sta
 from notifications.services import notify_connection_needs_reconnect, notify_post_failed
 from posts.models import PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
+from promotions.models import PromotionDelivery, PromotionDispatch
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
 from promotions.unsubscribe import unsubscribe_token
@@ -57,13 +58,20 @@ def seed_world():
         PostMetricSnapshot.objects.create(post=published, likes=likes, comments=1, shares=0, reach=40, impressions=60,
                                           taken_at=now - datetime.timedelta(hours=hours))
     member = MemberFactory(club=club)
-    MemberFactory(club=club)
+    other = MemberFactory(club=club, last_name=LONG_WORD[:90])
     promotion = EventPromotionFactory(club=club, event_name="Spring medal", event_location="Heathland, first tee",
                                       event_url=LONG_URL, campaign=campaign, reminder_days=[1])
     promotion_plan(promotion=promotion)
     # Banners on every page: the failed post and the account that needs reconnecting, long words and all.
     notify_post_failed(post=failed)
     notify_connection_needs_reconnect(connection=lost)
+    # The announcement went out and the email service reported back: the timeline shows each member's status.
+    announcement = promotion.dispatches.get(kind="ANNOUNCEMENT", channel="EMAIL")
+    PromotionDispatch.objects.filter(pk=announcement.pk).update(status="SENT", planned_count=2, sent_count=2)
+    PromotionDelivery.objects.create(dispatch=announcement, member=member, status="SENT", sent_at=now,
+                                     tracking_status="OPENED", tracking_at=now)
+    PromotionDelivery.objects.create(dispatch=announcement, member=other, status="SENT", sent_at=now,
+                                     tracking_status="BOUNCED", tracking_at=now, reason=LONG_URL)
     return {"club": club, "connection": connection, "failed": failed, "published": published,
             "scheduled": scheduled, "promotion": promotion, "member": member}
 
@@ -124,6 +132,7 @@ def page_urls(world, attempt):
         "promotions:preview_email": None,  # the email itself, walked inside the preview's frame
         "promotions:unsubscribe": [reverse("promotions:unsubscribe", args=[unsubscribe_token(member=world["member"])])],
         "promotions:sms-inbound": None,  # the SMS gateway's webhook
+        "anymail:mailgun_tracking_webhook": None,  # the email provider's signed webhook
         "campaigns:list": [reverse("campaigns:list")],
         "api-schema": None,  # YAML
         "api-docs": [reverse("api-docs")],

@@ -225,6 +225,46 @@ def test_the_procfile_binds_port_and_the_simulator_port():
     procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert "--bind 127.0.0.1:${PORT:-8000}" in procfile["web"]
     assert "--port ${SIMULATOR_PORT:-8100}" in procfile["simulator"]
+    assert "--port ${MAIL_SIMULATOR_PORT:-8101}" in procfile["mail"]
+    assert "/anymail/mailgun/tracking/" in procfile["mail"]
+
+
+MAIL_SETTINGS = ["EMAIL_BACKEND", "EMAIL_PROVIDER", "ANYMAIL", "EMAIL_TRACKING_PROVIDERS"]
+
+
+def test_local_runs_send_email_through_the_mail_stand_in_and_production_through_the_chosen_provider():
+    local = settings_in_subprocess(MAIL_SETTINGS, USE_PLATFORM_SIMULATOR="1", MAIL_SIMULATOR_PORT="18101",
+                                   EMAIL_PROVIDER=None, EMAIL_URL=None, EMAIL_BACKEND=None)
+    assert local["EMAIL_BACKEND"] == "anymail.backends.mailgun.EmailBackend"
+    assert local["ANYMAIL"]["MAILGUN_API_URL"] == "http://127.0.0.1:18101/v3"
+    assert local["EMAIL_TRACKING_PROVIDERS"] == ["mailgun"]
+    # Email set up explicitly (an SMTP server, a backend) wins over the stand-in.
+    smtp = settings_in_subprocess(MAIL_SETTINGS, USE_PLATFORM_SIMULATOR="1", EMAIL_PROVIDER=None,
+                                  EMAIL_URL="smtp://127.0.0.1:2525", EMAIL_BACKEND=None)
+    assert smtp["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    # Without the simulator: SMTP (here the console) stays the default, and no webhook is mounted.
+    plain = settings_in_subprocess(MAIL_SETTINGS, USE_PLATFORM_SIMULATOR=None, EMAIL_PROVIDER=None, EMAIL_URL=None,
+                                   EMAIL_BACKEND=None)
+    assert plain["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert plain["EMAIL_TRACKING_PROVIDERS"] == []
+    chosen = settings_in_subprocess(MAIL_SETTINGS, EMAIL_PROVIDER="Postmark", ANYMAIL_POSTMARK_SERVER_TOKEN="tok",
+                                    ANYMAIL_WEBHOOK_SECRET="user:pass")
+    assert chosen["EMAIL_BACKEND"] == "anymail.backends.postmark.EmailBackend"
+    assert chosen["ANYMAIL"]["POSTMARK_SERVER_TOKEN"] == "tok"
+    assert chosen["EMAIL_TRACKING_PROVIDERS"] == ["postmark"]
+
+
+def test_a_provider_without_webhook_verification_or_an_unknown_one_stops_production_start():
+    code = "import django; from django.conf import settings; settings.EMAIL_BACKEND"
+    base = {"DJANGO_SETTINGS_MODULE": "socialcrm.settings", "DEBUG": "0", "SECRET_KEY": "x" * 50,
+            "TOKEN_ENCRYPTION_KEYS": localenv.generate_key_entry("k1"), "ALLOWED_HOSTS": "crm.example.com"}
+    for environment, expected in (
+        ({"EMAIL_PROVIDER": "mailgun", "ANYMAIL_MAILGUN_API_KEY": "key"}, "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY must be set"),
+        ({"EMAIL_PROVIDER": "postmark", "ANYMAIL_POSTMARK_SERVER_TOKEN": "tok"}, "ANYMAIL_WEBHOOK_SECRET must be set"),
+        ({"EMAIL_PROVIDER": "carrier-pigeon"}, "EMAIL_PROVIDER must be one of"),
+    ):
+        with pytest.raises(AssertionError, match=expected):
+            python_in_subprocess(code, **base, **environment)
 
 
 def test_a_cluster_left_by_a_killed_run_is_stopped_by_the_next_one(local_dir):
