@@ -19,6 +19,8 @@ from rest_framework.authtoken.models import Token
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, SegmentFactory, StaffFactory
+from notifications.services import notify_post_failed
+from posts.models import SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -60,6 +62,8 @@ def seeded(db, wsgi_in_test_transaction):
                  for status in ("DRAFT", "DRAFT", "FAILED", "SCHEDULED")],
         "promotion": str(promotion.pk), "dispatch": [str(d.pk) for d in promotion.dispatches.all()],
     }
+    failed = SocialPost.objects.get(pk=ids["post"][2])
+    ids["notification"] = str(notify_post_failed(post=failed).pk)  # the admin's own notification
     return {"token": Token.objects.create(user=staff.user).key, "ids": ids}
 
 
@@ -83,7 +87,7 @@ def real_id(path, seeded):
     ids = seeded["ids"]
     for prefix, key in (("/api/v1/posts/", "post"), ("/api/v1/promotions/", "promotion"),
                         ("/api/v1/connections/", "connection"), ("/api/v1/dispatches/", "dispatch"),
-                        ("/api/v1/campaigns/", "campaign")):
+                        ("/api/v1/campaigns/", "campaign"), ("/api/v1/notifications/", "notification")):
         if path.startswith(prefix):
             value = ids[key]
             return random.choice(value) if isinstance(value, list) else value
