@@ -26,23 +26,38 @@ def on_connection_needs_reconnect(sender, connection, **kwargs):
     _enqueue("notifications.connection_needs_reconnect", connection_id=str(connection.pk))
 
 
+# Approval signals are sent after the change commits: raised at once, while the post is as the approver left
+# it. A notification problem is logged and never undoes or blocks the approval.
 def on_approval_requested(sender, post, by=None, **kwargs):
-    services.notify_approval_requested(post=post, by=by)
+    try:
+        services.notify_approval_requested(post=post, by=by)
+    except Exception:
+        logger.exception("could not raise the approval request notification", extra={"post_id": str(post.pk)})
 
 
 def on_approval_decided(sender, post, by=None, approved=True, comment="", **kwargs):
-    services.notify_approval_decided(post=post, by=by, approved=approved, comment=comment or "")
+    try:
+        services.notify_approval_decided(post=post, by=by, approved=approved, comment=comment or "")
+    except Exception:
+        logger.exception("could not raise the approval decision notification", extra={"post_id": str(post.pk)})
 
 
 post_failed.connect(on_post_failed, dispatch_uid="notifications.post_failed")
 connection_needs_reconnect.connect(on_connection_needs_reconnect, dispatch_uid="notifications.connection_needs_reconnect")
 
-# Approvals announce themselves through posts.signals where that module exists.
-try:
-    _approval_signals = importlib.import_module("posts.signals")
-except ImportError:
-    _approval_signals = None
-for _name, _receiver in (("approval_requested", on_approval_requested), ("approval_decided", on_approval_decided)):
-    _signal = getattr(_approval_signals, _name, None)
-    if _signal is not None:
-        _signal.connect(_receiver, dispatch_uid=f"notifications.{_name}")
+def connect_approval_signals():
+    """Approvals announce themselves through ``posts.signals`` where that module exists; returns the names hooked."""
+    try:
+        approval_signals = importlib.import_module("posts.signals")
+    except ImportError:
+        return []
+    hooked = []
+    for name, receiver in (("approval_requested", on_approval_requested), ("approval_decided", on_approval_decided)):
+        signal = getattr(approval_signals, name, None)
+        if signal is not None:
+            signal.connect(receiver, dispatch_uid=f"notifications.{name}")
+            hooked.append(name)
+    return hooked
+
+
+connect_approval_signals()

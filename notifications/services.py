@@ -25,6 +25,7 @@ from connections.selectors import Health, connection_health
 from crm.dates import format_moment
 from notifications.models import Notification, NotificationDelivery, NotificationKind, NotificationPreference
 from notifications.selectors import (
+    Choice,
     notification_is_settled,
     open_notifications,
     preferences_of,
@@ -52,9 +53,10 @@ def notification_raise(*, kind, tenant_id, club_id, subject, occurrence, title, 
             notification = Notification.objects.create(
                 tenant_id=tenant_id, club_id=club_id, kind=kind, subject=subject, occurrence=occurrence[:80],
                 title=title[:200], message=message, link=link, post=post, connection=connection)
+            chosen = {p.user_id: p for p in NotificationPreference.objects.filter(user__in=people, kind=kind)}
             deliveries = []
             for user in people:
-                choice = preferences_of(user=user)[kind]
+                choice = chosen.get(user.pk) or Choice()
                 deliveries.append(NotificationDelivery(notification=notification, user=user,
                                                        email_wanted=choice.email, digest_wanted=choice.digest))
             NotificationDelivery.objects.bulk_create(deliveries)

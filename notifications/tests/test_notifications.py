@@ -237,13 +237,16 @@ def test_the_daily_summary_goes_once_to_who_chose_it_and_not_when_there_is_nothi
     services.preferences_update(user=people["author"], choices={"POST_FAILED": {"email": False, "digest": True}})
     failed_post(team, run)
     failed_post(team, run)
+    old = failed_post(team, run)
+    NotificationDelivery.objects.filter(notification__post=old).update(created_at=timezone.now() - timedelta(days=2))
     mail.outbox.clear()
 
     run(digest_send, user_id=people["author"].pk)
     assert len(mail.outbox) == 1
     summary = mail.outbox[0]
-    assert summary.to == ["alex@club.example"] and "2 notifications" in summary.subject
+    assert summary.to == ["alex@club.example"] and "2 notifications" in summary.subject  # the last day's only
     assert summary.body.count("was not published") == 2
+    assert "<li>" in summary.alternatives[0][0]
 
     run(digest_send, user_id=people["author"].pk)
     run(digest_send, user_id=people["club_staff"].pk)  # chose no summary
@@ -336,3 +339,24 @@ def test_schema_lists_the_notification_endpoints(team):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/v1/notifications/", "/api/v1/notifications/{id}/dismiss/", "/api/v1/notifications/preferences/"):
         assert path in schema
+
+
+def test_approval_signals_are_hooked_where_posts_announce_them(team, run, monkeypatch):
+    import sys
+    import types
+
+    from django.dispatch import Signal
+
+    from notifications.receivers import connect_approval_signals
+
+    announced = types.ModuleType("posts.signals")
+    announced.approval_requested, announced.approval_decided = Signal(), Signal()
+    monkeypatch.setitem(sys.modules, "posts.signals", announced)
+    assert connect_approval_signals() == ["approval_requested", "approval_decided"]
+
+    post = SocialPostFactory(connection=SocialConnectionFactory(club=team["club"]), created_by="alex")
+    run(announced.approval_requested.send, sender=type(post), post=post, by="alex")
+    assert recipients_of(mail.outbox) == ["ada@club.example"]
+    run(announced.approval_decided.send, sender=type(post), post=post, by="ada", approved=True, comment="")
+    assert recipients_of(mail.outbox) == ["ada@club.example", "alex@club.example"]
+    assert "was approved" in mail.outbox[-1].subject
