@@ -32,6 +32,7 @@ from notifications.selectors import (
     recipients,
 )
 from posts.models import SocialPost, SocialPostStatus
+from socialcrm.schedules import heartbeat_record
 
 logger = logging.getLogger("notifications")
 
@@ -177,7 +178,9 @@ def notifications_scan(*, now=None, limit=500):
         raised += notify_connection_needs_reconnect(connection=connection) is not None
         raised += notify_connection_expiring(connection=connection) is not None
     resolved = notifications_resolve_settled(now=now)
-    return {"raised": raised, "resolved": resolved}
+    summary = {"raised": raised, "resolved": resolved}
+    heartbeat_record(name="scan_notifications", summary=summary, now=now)
+    return summary
 
 
 def notifications_resolve_settled(*, now=None):

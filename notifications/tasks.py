@@ -12,6 +12,7 @@ from notifications.services import (
     notify_post_failed,
 )
 from posts.models import SocialPost
+from socialcrm.schedules import heartbeat_record
 
 
 @shared_task(name="notifications.post_failed")
@@ -36,17 +37,19 @@ def send_email(*, delivery_id):
     return delivery_send_email(delivery_id=delivery_id)
 
 
-@shared_task(name="notifications.scan")
-def scan():
+@shared_task(name="notifications.scan_notifications")
+def scan_notifications():
     return notifications_scan()
 
 
 @shared_task(name="notifications.send_digests")
 def send_digests():
     """Fan out: one digest task per person with notifications waiting for their daily summary."""
-    users = digest_due(now=timezone.now())
+    now = timezone.now()
+    users = digest_due(now=now)
     for user_id in users:
         send_digest.delay(user_id=user_id)
+    heartbeat_record(name="send_digests", summary={"people": len(users)}, now=now)
     return len(users)
 
 

@@ -14,6 +14,7 @@ from crm.tests.factories import ClubFactory, TenantFactory
 from notifications import services
 from notifications.models import Notification, NotificationDelivery, NotificationKind
 from notifications.services import delivery_send_email, digest_send, notifications_scan
+from posts.models import SchedulerHeartbeat
 from posts.models import SocialPostStatus as S
 from posts.publishing import _fail
 from posts.services import post_retry
@@ -130,10 +131,11 @@ def test_posts_failed_in_bulk_for_missing_their_time_are_found_by_the_scan(team,
     connection = SocialConnectionFactory(club=team["club"])
     SocialPostFactory(connection=connection, created_by="alex", status=S.FAILED, error="Missed its time.",
                       scheduled_at=timezone.now() - timedelta(hours=2))
-    run(notifications_scan)
+    assert run(notifications_scan) == {"raised": 1, "resolved": 0}
     assert len(mail.outbox) == 4
-    run(notifications_scan)
+    assert run(notifications_scan) == {"raised": 0, "resolved": 0}
     assert len(mail.outbox) == 4
+    assert SchedulerHeartbeat.objects.get(name="scan_notifications").last_summary == {"raised": 0, "resolved": 0}
 
 
 def test_an_expiring_connection_emails_once_shows_a_banner_and_clears_when_reconnected(team, run, settings):
