@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from connections import vault
@@ -24,6 +25,9 @@ from platforms import (
 from platforms.errors import split_platform_words
 
 logger = logging.getLogger("connections")
+
+# Sent with ``connection`` when it stops working and staff must reconnect it; notifications listen.
+connection_needs_reconnect = Signal()
 
 
 @dataclass
@@ -154,6 +158,7 @@ def connection_mark_needs_reconnect(*, connection, reason):
     SocialConnection.objects.filter(pk=connection.pk).update(is_active=False, last_error=reason, last_error_at=now)
     history_record(connection, action="marked it as needing reconnection", by=None)
     connection.is_active, connection.last_error, connection.last_error_at = False, reason, now
+    connection_needs_reconnect.send(sender=SocialConnection, connection=connection)
     logger.warning("connection needs reconnecting", extra={"connection_id": str(connection.pk), "tenant_id": connection.tenant_id})
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from crm.models import Club, StaffMembership, StaffRole, Tenant
 
 # Apps a tenant admin manages in Django admin (their own tenant's rows only).
-ADMIN_APPS = ["crm", "connections", "posts", "promotions"]
+ADMIN_APPS = ["crm", "connections", "posts", "promotions", "notifications"]
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 
 from connections.services import ConnectionUnusable, TokenUnreadable, connection_call
@@ -47,6 +48,10 @@ logger = logging.getLogger("posts")
 
 PUBLISH_TASK = "posts.publish_post"  # posts/tasks.py
 MISSED_MESSAGE = "The post missed its publish time and was not published late."
+
+# Sent with ``post`` when the publisher (or the reconciler) settles a post as FAILED; notifications listen.
+# Posts failed in bulk for missing their time are not announced one by one: the notification scan finds them.
+post_failed = Signal()
 
 
 # ----------------------------------------------------------------------------- claiming
@@ -233,7 +238,10 @@ def _needs_reconnecting(message):
 
 def _fail(post, *, kind, message, now):
     logger.info("post %s failed (%s): %s", post.pk, kind, message)
-    return _finish(post, action="fail", to=S.FAILED, now=now, error=message, error_kind=kind, next_attempt_at=None)
+    won = _finish(post, action="fail", to=S.FAILED, now=now, error=message, error_kind=kind, next_attempt_at=None)
+    if won:
+        post_failed.send(sender=SocialPost, post=post)
+    return won
 
 
 def backoff_seconds(attempt):

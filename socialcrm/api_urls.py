@@ -5,6 +5,7 @@ from connections.api import PostingSlotViewSet, SocialConnectionViewSet
 from crm.api import CampaignViewSet, ClubViewSet, TenantSettingsView
 from crm.api_tokens import ApiTokenView
 from library.api import MediaAssetViewSet
+from notifications.api import NotificationViewSet
 from posts.api import CompositionViewSet, SocialPostViewSet
 from promotions.api import EventPromotionViewSet, InboundEventView, PromotionDispatchViewSet
 
@@ -18,6 +19,7 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("clubs", ClubViewSet, basename="club")
 router.register("dispatches", PromotionDispatchViewSet, basename="dispatch")
 router.register("media", MediaAssetViewSet, basename="media")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", ApiTokenView.as_view(), name="api-token"),

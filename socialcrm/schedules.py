@@ -36,6 +36,12 @@ def periodic_schedules():
                  "Send announcements and reminders whose moment has come."),
         Schedule("hand on promotion chunks", "promotions.reap_send_chunks", settings.PROMOTION_CHUNK_REAP_INTERVAL_SECONDS,
                  "Give the recipients of a worker that died while sending (its lease ran out) to another worker."),
+        Schedule("scan for notifications", "notifications.scan_notifications", settings.NOTIFICATION_SCAN_INTERVAL_SECONDS,
+                 "Tell staff about failed posts and connections whose sign-in ran out or soon will; clear the "
+                 "banners of problems that were fixed."),
+        Schedule("send daily notification summaries", "notifications.send_digests",
+                 settings.NOTIFICATION_DIGEST_INTERVAL_SECONDS,
+                 "One summary email per person who chose it, of the last day's notifications."),
     ]
 
 

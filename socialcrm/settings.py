@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "posts",
     "promotions",
     "library",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.club_context",
+                "notifications.context_processors.banners",
             ],
         },
     },
@@ -285,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a "kind"; each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {"NotificationKindEnum": "notifications.models.NotificationKind"},
 }
 
 # Platforms: app credentials and where each platform lives (point these at the simulator locally).
@@ -371,6 +375,11 @@ TOKEN_REFRESH_AHEAD_SECONDS = {code: value for code, value in {
     "LINKEDIN": env.int("LINKEDIN_REFRESH_AHEAD_SECONDS", default=None),
 }.items() if value is not None}
 TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", default=7)
+# Staff notifications: how often the scan looks for failed posts and expiring sign-ins (it is also the
+# warning window's resolution: a connection inside TOKEN_EXPIRY_WARNING_DAYS is announced once per sign-in),
+# and how often the daily summaries go out.
+NOTIFICATION_SCAN_INTERVAL_SECONDS = env.int("NOTIFICATION_SCAN_INTERVAL_SECONDS", default=300)
+NOTIFICATION_DIGEST_INTERVAL_SECONDS = env.int("NOTIFICATION_DIGEST_INTERVAL_SECONDS", default=86400)
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 
 # Publishing.

@@ -12,7 +12,8 @@ Queues (the Procfile runs one worker per group; see README "Workers and queues")
   never sits in front of a post.
 - ``sending``: promotion dispatches and their chunks (email and SMS to members).
 - ``metrics``: engagement sync.
-- ``housekeeping``: token refresh, purges, and anything unrouted.
+- ``housekeeping``: token refresh, purges, staff notifications (their emails and daily summaries), and
+  anything unrouted.
 
 Time limits (soft, hard) in seconds, per queue, are enforced by the prefork pool the Procfile uses
 (Celery's threads pool does not enforce them). The soft limit raises inside the task; the hard
@@ -36,6 +37,7 @@ ROUTES = [
     ("promotions.*", "sending"),
     ("posts.*metric*", "metrics"),
     ("connections.*", "housekeeping"),
+    ("notifications.*", "housekeeping"),
 ]
 
 

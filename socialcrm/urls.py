@@ -25,6 +25,7 @@ urlpatterns = [
     path("promotions/", include("promotions.urls")),
     path("library/", include("library.urls")),
     path("campaigns/", include("crm.urls")),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     # The email provider's tracking webhook, verified by anymail (signature or basic auth).
     tracking_webhook_urls(),

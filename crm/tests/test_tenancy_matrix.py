@@ -29,6 +29,7 @@ from crm.services import staff_create
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, MessageTemplateFactory, SegmentFactory
 from library.models import MediaAsset, PostMedia, PromotionImage
 from library.tests.factories import MediaAssetFactory
+from notifications.models import Notification, NotificationDelivery, NotificationPreference
 from posts.models import CalendarFeed, Composition, MetricReadUsage, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import (
@@ -46,7 +47,7 @@ from socialcrm.api_urls import router
 pytestmark = pytest.mark.django_db
 
 MARK = "Alphaville"  # every name of tenant A carries it; it must never reach a tenant B user
-OUR_APPS = {"crm", "connections", "posts", "promotions", "library"}
+OUR_APPS = {"crm", "connections", "posts", "promotions", "library", "notifications"}
 # Admin models that hold no tenant's rows (operators' tables); their changelists are still searched for A.
 NOT_TENANT_DATA = {
     "auth.Group", "posts.SchedulerHeartbeat", "promotions.SmsOptOut", "django_celery_beat.PeriodicTask",
@@ -65,6 +66,7 @@ PAGE_ARGS = {
     ("posts", "post_id"): SocialPost, ("posts", "composition_id"): Composition, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
     ("library", "asset_id"): MediaAsset,
+    ("notifications", "pk"): Notification,
 }
 # Every relation a request may name in a query string or body.
 RELATION_PARAMS = {
@@ -131,6 +133,11 @@ def world():
     feed = CalendarFeed.objects.create(id=BIG_A, tenant=tenant, user=a_user, token_hash=f"{MARK}-hash".lower().ljust(64, "0"))
     attempt = OAuthAttempt.objects.create(state=f"{MARK}-state", tenant=tenant, user=a_user, session_key="s",
                                           platform="FACEBOOK", redirect_uri="http://testserver/cb")
+    notification = Notification.objects.create(tenant=tenant, club=club, kind="POST_FAILED", subject=f"post:{post.pk}",
+                                               occurrence=f"{MARK}-1", post=post, title=f"{MARK} post failed",
+                                               message=f"{MARK} err", link="/posts/")
+    notice = NotificationDelivery.objects.create(id=BIG_A, notification=notification, user=a_user, email_wanted=True)
+    preference = NotificationPreference.objects.create(id=BIG_A, user=a_user, kind="POST_FAILED", email=False)
 
     tenant_b = Tenant.objects.create(id="beta-0001", name="Beta Group")
     club_b = ClubFactory(id="beta-club-1", tenant=tenant_b, name="Beta Links")
@@ -166,6 +173,7 @@ def world():
         ApiToken: ApiToken.objects.get(pk=token.pk), MediaAsset: asset, PostMedia: post_media,
         PromotionImage: promotion_image,
         PostingSlot: slot, CalendarFeed: feed,
+        Notification: notification, NotificationDelivery: notice, NotificationPreference: preference,
     }
     return {"a": rows, "a_extra": [club2, sms_template, shared, failed], "users": users,
             "b": {SocialPost: post_b, EventPromotion: promotion_b, SocialConnection: conn_b, MediaAsset: asset_b,
@@ -430,3 +438,6 @@ def test_the_walk_can_see_tenant_a_from_inside(world):
     assert MARK in body_of(client.get(reverse("composition-list")))
     composition = world["a"][Composition]
     assert MARK in body_of(client.get(reverse("posts:composition", args=[composition.pk])))
+    assert MARK in body_of(client.get(reverse("notification-list")))
+    assert MARK in body_of(client.get(reverse("admin:notifications_notification_changelist")))
+    assert MARK in body_of(client.get(reverse("campaigns:list")))  # the banner, on any staff page

@@ -9,7 +9,7 @@ from crm.demo import seed_demo
 from posts.tests.factories import SocialPostFactory
 
 pytestmark = pytest.mark.django_db
-OUR_APPS = {"crm", "connections", "posts", "promotions"}
+OUR_APPS = {"crm", "connections", "posts", "promotions", "notifications"}
 
 
 def our_models():

@@ -20,7 +20,9 @@ from rest_framework.authtoken.models import Token
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, SegmentFactory, StaffFactory
 from library.tests.factories import MediaAssetFactory
+from notifications.services import notify_post_failed
 from posts.compositions import composition_create
+from posts.models import SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.planning import promotion_plan
 from promotions.tests.factories import EventPromotionFactory
@@ -66,6 +68,8 @@ def seeded(db, wsgi_in_test_transaction):
         "composition": [str(composition_create(tenant=club.tenant, connections=[connection, x], content=text,
                                                by=staff.user).pk) for text in ("Course open", "Course closed")],
     }
+    failed = SocialPost.objects.get(pk=ids["post"][2])
+    ids["notification"] = str(notify_post_failed(post=failed).pk)  # the admin's own notification
     return {"token": Token.objects.create(user=staff.user).key, "ids": ids}
 
 
@@ -89,7 +93,8 @@ def real_id(path, seeded):
     ids = seeded["ids"]
     for prefix, key in (("/api/v1/posts/", "post"), ("/api/v1/compositions/", "composition"), ("/api/v1/promotions/", "promotion"),
                         ("/api/v1/connections/", "connection"), ("/api/v1/dispatches/", "dispatch"),
-                        ("/api/v1/campaigns/", "campaign"), ("/api/v1/media/", "media")):
+                        ("/api/v1/campaigns/", "campaign"), ("/api/v1/media/", "media"),
+                        ("/api/v1/notifications/", "notification")):
         if path.startswith(prefix):
             value = ids[key]
             return random.choice(value) if isinstance(value, list) else value

@@ -20,6 +20,7 @@ from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, StaffFactory
 from library.models import PostMedia
 from library.tests.factories import MediaAssetFactory
+from notifications.services import notify_connection_needs_reconnect, notify_post_failed
 from posts.models import Composition, PostMetricSnapshot, SocialPost
 from posts.tests.factories import SocialPostFactory
 from promotions.models import PromotionDelivery, PromotionDispatch
@@ -45,7 +46,7 @@ def seed_world():
     get_user_model().objects.filter(username="pat").update(is_staff=True)  # a tenant admin opens the admin
     campaign = CampaignFactory(tenant=club.tenant, name="Spring season")
     connection = SocialConnectionFactory(club=club, account_name="Heathland on Facebook")
-    SocialConnectionFactory(club=club, platform="TWITTER", account_name="heathland_" + LONG_WORD, last_error=LONG_URL,
+    lost = SocialConnectionFactory(club=club, platform="TWITTER", account_name="heathland_" + LONG_WORD, last_error=LONG_URL,
                             last_error_at=timezone.now(), is_active=False)
     now = timezone.now()
     failed = SocialPostFactory(connection=connection, content=f"Course closed {LONG_WORD} {LONG_URL}",
@@ -79,6 +80,9 @@ def seed_world():
     used = MediaAssetFactory(club=club, original_name=f"{LONG_WORD}.jpg", alt_text="Flag on the 18th green")
     unused = MediaAssetFactory(club=None, tenant=club.tenant, alt_text="")
     PostMedia.objects.create(post=scheduled, asset=used, position=0)
+    # Banners on every page: the failed post and the account that needs reconnecting, long words and all.
+    notify_post_failed(post=failed)
+    notify_connection_needs_reconnect(connection=lost)
     # The announcement went out and the email service reported back: the timeline shows each member's status.
     announcement = promotion.dispatches.get(kind="ANNOUNCEMENT", channel="EMAIL")
     PromotionDispatch.objects.filter(pk=announcement.pk).update(status="SENT", planned_count=2, sent_count=2)
@@ -164,6 +168,8 @@ def page_urls(world, attempt):
         "library:describe": None,  # POST only
         "library:delete": [reverse("library:delete", args=[world["unused"].pk]),  # the confirm page
                            reverse("library:delete", args=[world["used"].pk])],  # the refusal, naming the posts
+        "notifications:settings": [reverse("notifications:settings")],
+        "notifications:dismiss": None,  # POST only (the banners' Dismiss buttons are on every page)
     }
 
 

@@ -118,11 +118,13 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "media": {"path": "missing.jpg"},
         "library:describe": {"asset_id": world["asset"].pk},
         "library:delete": {"asset_id": world["asset"].pk},
+        "notifications:dismiss": {"pk": uuid.uuid4()},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:detail", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:calendar_feed", "connections:schedule", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
                    "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
-                   "api-redoc", "library:list", "library:delete"}
+                   "api-redoc", "library:list", "library:delete",
+                   "notifications:settings"}
     seen = set()
     for route, name in staff_routes():
         if name == "logout":

@@ -4,7 +4,7 @@ import re
 
 from django.apps import apps
 
-PROJECT_APPS = {"crm", "connections", "posts", "promotions", "simulator"}
+PROJECT_APPS = {"crm", "connections", "posts", "promotions", "notifications", "simulator"}
 MISSPELT = re.compile(r"([^aeiou]ys|(ch|sh|ss|x)s|\bdata s)$")
 
 
