@@ -2,6 +2,7 @@
 read budget per tenant, snapshot retention."""
 
 import importlib
+import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -113,6 +114,20 @@ def _hold_sync_lock():
     return other
 
 
+def _wait_until_lock_is_free(timeout=10.0):
+    """The server ends a closed session's backend (and drops its locks) a moment after the client goes."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                           [metrics._LOCK_KEY & 0xFFFFFFFF])
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the other session's lock was never released")
+
+
 def test_a_second_run_while_one_is_going_does_nothing(connect, simulator):
     x = connect("twitter")
     (post,) = _published(x)
@@ -126,6 +141,7 @@ def test_a_second_run_while_one_is_going_does_nothing(connect, simulator):
         assert post.engagement_synced_at is None and post.metrics_next_sync_at <= timezone.now()
     finally:
         other.close()  # that worker's run ends: its session lock goes with it
+    _wait_until_lock_is_free()
     summary = posts_sync_metrics()
     assert summary["synced"] == 1 and "skipped" not in summary
     assert len(_x_reads(simulator, seq)) == 1
