@@ -10,6 +10,7 @@ from promotions.models import (
     PromotionDispatch,
     PromotionSendChunk,
     SmsOptOut,
+    SmsReceipt,
     Suppression,
 )
 from promotions.services import dispatch_retry_failed
@@ -129,6 +130,23 @@ class SuppressionAdmin(TenantScopedAdmin):
                 suppression_lift(suppression=Suppression.objects.get(pk=obj.pk), by=request.user.get_username(), note=note)
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+
+@admin.register(SmsReceipt)
+class SmsReceiptAdmin(TenantScopedAdmin):
+    """Read-only: what the SMS gateway reported about each text, one row per receipt id."""
+
+    list_display = ["status", "phone", "occurred_at", "received_at", "description"]
+    list_filter = ["status"]
+    search_fields = ["phone", "event_id"]
+    date_hierarchy = "occurred_at"
+    readonly_fields = ["tenant", "event_id", "status", "delivery", "phone", "occurred_at", "received_at", "description"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(EmailEvent)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("<uuid:pk>/preview/email/", views.promotion_preview_email, name="preview_email"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("sms/inbound/", views.sms_inbound, name="sms-inbound"),
+    path("sms/receipts/", views.sms_receipt, name="sms-receipt"),
 ]

@@ -17,9 +17,11 @@ from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
 from promotions import services
 from promotions.forms import PromotionForm, TenantDefaultsForm
+from promotions.intake import SignatureError
 from promotions.models import Channel, EventPromotion
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
 from promotions.sms import is_stop_reply
+from promotions.sms_receipts import ReceiptRefused, receipt_apply, receipt_parse, receipt_verify
 from promotions.unsubscribe import member_id_from_token
 
 
@@ -200,3 +202,23 @@ def sms_inbound(request):
             return JsonResponse(exc.message_dict, status=400)
         return JsonResponse({"status": "opted out", "members": opt_out.members_opted_out})
     return JsonResponse({"status": "ignored"})
+
+
+@csrf_exempt  # called by the SMS gateway, authenticated by its HMAC signature
+@require_POST
+def sms_receipt(request):
+    """The SMS gateway's signed delivery receipt for one text (promotions/sms_receipts.py)."""
+    if request.content_type != "application/json":
+        message = "Send the receipt as application/json."
+        return JsonResponse({"detail": message, "code": "invalid", "fields": {"non_field_errors": [message]}}, status=400)
+    raw = request.body
+    try:
+        receipt_verify(raw=raw, timestamp_header=request.headers.get("X-Signature-Timestamp"),
+                       signature_header=request.headers.get("X-Signature"))
+    except SignatureError as exc:
+        return JsonResponse({"detail": str(exc), "code": "bad_signature"}, status=401)
+    try:
+        outcome = receipt_apply(body=receipt_parse(raw))
+    except ReceiptRefused as exc:
+        return JsonResponse({"detail": exc.message, "code": "invalid", "fields": {exc.field: [exc.message]}}, status=400)
+    return JsonResponse({"status": outcome})

@@ -203,6 +203,8 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="promotions.sms.ConsoleSmsBackend")
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
 SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="SocialCRM")
+# Signs the SMS gateway's delivery receipts (HMAC-SHA256, promotions/sms_receipts.py); empty: receipts refused.
+SMS_RECEIPT_SECRET = env.str("SMS_RECEIPT_SECRET", default="")
 
 # Celery: an embedded filesystem broker by default, so `make run` needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

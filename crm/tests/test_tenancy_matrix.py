@@ -36,6 +36,7 @@ from promotions.models import (
     PromotionDelivery,
     PromotionDispatch,
     PromotionSendChunk,
+    SmsReceipt,
     Suppression,
 )
 from promotions.tests.factories import EventPromotionFactory
@@ -115,6 +116,15 @@ def world():
                                             occurred_at=timezone.now(), description=f"{MARK} mailbox gone")
     suppression = Suppression.objects.create(id=BIG_A, tenant=tenant, channel="EMAIL", address=f"{MARK.lower()}@aville.example",
                                              reason="HARD_BOUNCE", created_at=timezone.now(), source_event=email_event)
+    sms_dispatch = PromotionDispatch.objects.create(tenant=tenant, promotion=promotion, kind="ANNOUNCEMENT",
+                                                    channel="SMS", scheduled_for=timezone.now())
+    sms_delivery = PromotionDelivery.objects.create(dispatch=sms_dispatch, member=member, segments=2,
+                                                    tracking_status="UNREACHABLE")
+    sms_receipt = SmsReceipt.objects.create(id=BIG_A, tenant=tenant, event_id=f"{MARK}-sms-evt", status="PERMANENT",
+                                            delivery=sms_delivery, phone="+447700900123", occurred_at=timezone.now(),
+                                            description=f"{MARK} number gone")
+    Suppression.objects.create(tenant=tenant, channel="SMS", address="+447700900123", reason="SMS_UNREACHABLE",
+                               created_at=timezone.now(), source_receipt=sms_receipt)
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
@@ -139,7 +149,7 @@ def world():
         MessageTemplate: email_template, SocialConnection: connection, SocialPost: post, PostMetricSnapshot: snapshot,
         MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
-        EmailEvent: email_event, Suppression: suppression,
+        EmailEvent: email_event, Suppression: suppression, SmsReceipt: sms_receipt,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk),
     }
