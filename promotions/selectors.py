@@ -1,6 +1,6 @@
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q, Sum
 
 from crm.clock import club_utc_to_local
 from crm.models import Member
@@ -57,6 +57,8 @@ class TimelineEntry:
     reports: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
     deliveries_shown_of: int = 0
+    # Texts: segments handed to the gateway (texts sent × each one's segments).
+    segments: int = 0
 
 
 @dataclass
@@ -72,6 +74,7 @@ DELIVERY_LINES_SHOWN = 100
 _TRACKING_STATE = {
     TrackingStatus.DELIVERED: "good", TrackingStatus.OPENED: "good", TrackingStatus.CLICKED: "good",
     TrackingStatus.SOFT_BOUNCED: "neutral", TrackingStatus.BOUNCED: "bad", TrackingStatus.COMPLAINED: "bad",
+    TrackingStatus.UNDELIVERED: "bad", TrackingStatus.UNREACHABLE: "bad",
 }
 _SEND_WORDS = {
     DeliveryStatus.PENDING: ("Waiting to be sent", "neutral"), DeliveryStatus.SENDING: ("Being sent", "neutral"),
@@ -160,10 +163,12 @@ def promotion_timeline(*, promotion):
             percent_failed=_percent(failed, planned), status=status, status_label=label,
             planned=planned, sent=sent, skipped=skipped, failed=failed, outcomes=outcomes,
         )
-        if dispatch.channel == Channel.EMAIL and planned:
+        if dispatch.channel in (Channel.EMAIL, Channel.SMS) and planned:
             entry.reports = _delivery_reports(dispatch)
             entry.deliveries = _delivery_lines(dispatch)
             entry.deliveries_shown_of = planned
+        if dispatch.channel == Channel.SMS:
+            entry.segments = dispatch.deliveries.filter(status=DeliveryStatus.SENT).aggregate(n=Sum("segments"))["n"] or 0
         entries.append(entry)
     return entries
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.promotion_index, name="list"),
     path("new/", views.promotion_create, name="create"),
     path("settings/", views.promotion_settings, name="settings"),
+    path("sms-estimate/", views.promotion_sms_estimate, name="sms-estimate"),
     path("settings/secret/", views.rotate_event_secret, name="rotate-secret"),
     path("<uuid:pk>/", views.promotion_detail, name="detail"),
     path("<uuid:pk>/edit/", views.promotion_edit, name="edit"),

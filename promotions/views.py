@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,12 +17,14 @@ from crm.models import Member
 from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
 from promotions import services
-from promotions.forms import PromotionForm, TenantDefaultsForm
+from promotions.forms import PromotionForm, TenantDefaultsForm, TenantDeliveryForm
 from promotions.intake import SignatureError
 from promotions.models import Channel, EventPromotion
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
 from promotions.sms import is_stop_reply
+from promotions.sms_estimate import sms_estimate
 from promotions.sms_receipts import ReceiptRefused, receipt_apply, receipt_parse, receipt_verify
+from promotions.sms_segments import sms_size
 from promotions.unsubscribe import member_id_from_token
 
 
@@ -42,6 +45,7 @@ def promotion_detail(request, pk):
     promotion = _promotion(request, pk)
     return render(request, "promotions/detail.html", {
         "promotion": promotion, "timeline": promotion_timeline(promotion=promotion),
+        "sms_estimate": sms_estimate(promotion=promotion) if Channel.SMS in promotion.channels else None,
     })
 
 
@@ -65,7 +69,51 @@ def _save_form(request, *, promotion=None):
             for field, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
-    return render(request, "promotions/form.html", {"form": form, "promotion": promotion})
+    return render(request, "promotions/form.html", {"form": form, "promotion": promotion,
+                                                    "sms_estimate": _form_estimate(form, promotion)})
+
+
+def _form_estimate(form, promotion):
+    """The SMS estimate for what the form holds now (saved or not); None when it cannot be worked out yet."""
+    data = form.cleaned_data if form.is_bound else {}
+    if not form.is_bound:
+        if promotion is None:
+            return None
+        return sms_estimate(promotion=promotion) if Channel.SMS in promotion.channels else None
+    club = data.get("club") or (promotion.club if promotion is not None else None)
+    if club is None or Channel.SMS not in (data.get("channels") or []):
+        return None
+    draft = EventPromotion(
+        tenant_id=club.tenant_id, club=club, channels=data.get("channels") or [], segment=data.get("segment"),
+        target_radius=data.get("target_radius"), sms_template=data.get("sms_template"),
+        reminder_days=data.get("reminder_days") or [],
+        event_name=data.get("event_name") or (promotion.event_name if promotion else ""),
+        event_starts_at=data.get("event_starts_at") or (promotion.event_starts_at if promotion else timezone.now()),
+        event_location=data.get("event_location") or "", event_url=data.get("event_url") or "",
+    )
+    return sms_estimate(promotion=draft, tenant=club.tenant)
+
+
+@login_required
+@require_POST
+def promotion_sms_estimate(request):
+    """The live SMS estimate of the promotion form (static/js/promotions-form.js posts the form here)."""
+    require_membership(request.user)
+    promotion = None
+    if request.POST.get("promotion"):
+        try:
+            promotion = scope_queryset(EventPromotion.objects.select_related("club__tenant"), request.user).filter(
+                pk=request.POST["promotion"]).first()
+        except ValidationError:
+            promotion = None
+        if promotion is None:
+            raise Http404("No such promotion.")
+    form = PromotionForm(request.POST, user=request.user, promotion=promotion)
+    form.is_valid()
+    estimate = _form_estimate(form, promotion)
+    if estimate is None:
+        return JsonResponse({"estimate": None})
+    return JsonResponse({"estimate": estimate.as_dict()})
 
 
 @login_required
@@ -93,7 +141,8 @@ def promotion_toggle(request, pk):
 def promotion_preview(request, pk):
     promotion = _promotion(request, pk)
     preview = promotion_message_preview(promotion=promotion, **_preview_step(request))
-    return render(request, "promotions/preview.html", {"promotion": promotion, **preview})
+    sms_size_shown = sms_size(preview["sms"]) if preview.get("sms") is not None else None
+    return render(request, "promotions/preview.html", {"promotion": promotion, **preview, "sms_size": sms_size_shown})
 
 
 def _preview_step(request):
@@ -139,7 +188,15 @@ def promotion_settings(request):
         "default_reminder_days": ", ".join(map(str, tenant.default_reminder_days)),
         "default_send_time": tenant.default_send_time,
     })
-    if request.method == "POST" and form.is_valid():
+    delivery_form = TenantDeliveryForm(request.POST if request.POST.get("form") == "delivery" else None,
+                                       initial=TenantDeliveryForm.initial_for(tenant), prefix="delivery")
+    if request.POST.get("form") == "delivery":
+        form = TenantDefaultsForm(initial=form.initial)
+        if delivery_form.is_valid():
+            services.tenant_delivery_settings_update(tenant=tenant, **delivery_form.cleaned_data)
+            flash.success(request, "SMS price and link tracking saved.")
+            return redirect("promotions:settings")
+    elif request.method == "POST" and form.is_valid():
         services.tenant_promotion_defaults_update(
             tenant=tenant, channels=form.cleaned_data["default_channels"],
             reminder_days=form.cleaned_data["default_reminder_days"],
@@ -147,7 +204,8 @@ def promotion_settings(request):
         )
         flash.success(request, "Promotion defaults saved.")
         return redirect("promotions:settings")
-    return render(request, "promotions/settings.html", {"form": form, "tenant": tenant, "channels": Channel})
+    return render(request, "promotions/settings.html", {"form": form, "delivery_form": delivery_form, "tenant": tenant,
+                                                        "channels": Channel})
 
 
 @login_required
