@@ -2,12 +2,14 @@
 
 import datetime
 import json
+import threading
 import time
+import urllib.request
 
 import pytest
 from django.urls import reverse
 
-from crm.tests.factories import ClubFactory, MemberFactory
+from crm.tests.factories import ClubFactory, MemberFactory, StaffFactory
 from promotions.dispatching import dispatch_run
 from promotions.intake import sign
 from promotions.models import PromotionDelivery, SmsReceipt, Suppression, SuppressionReason
@@ -16,6 +18,7 @@ from promotions.sms_receipts import delivery_reference
 from promotions.sms_segments import GSM7, UCS2, sms_cost, sms_size
 from promotions.suppression import suppression_add
 from promotions.tests.factories import EventPromotionFactory
+from simulator.sms import SmsSimulatorServer
 
 UTC = datetime.timezone.utc
 NOON = datetime.datetime(2031, 6, 10, 12, 0, tzinfo=UTC)
@@ -205,3 +208,81 @@ def test_a_malformed_receipt_names_the_field(client, sent_text, body, field):
     response = post_receipt(client, body)
     assert response.status_code == 400
     assert field in response.json()["fields"]
+
+
+# ---------------------------------------------------------------- the gateway stand-in, over HTTP
+
+class SmsStandIn:
+    """simulator.sms on a free loopback port, driven over HTTP like any client would."""
+
+    def __init__(self):
+        self.server = SmsSimulatorServer(port=0, token="tok", receipt_secret=SECRET)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = self.server.url
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=5) as answer:
+            return json.loads(answer.read())
+
+    def post(self, path, body):
+        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return json.loads(answer.read())
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway(settings):
+    stand_in = SmsStandIn()
+    settings.SMS_BACKEND = "promotions.sms.HttpGatewaySmsBackend"
+    settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_TOKEN = stand_in.url + "/messages", "tok"
+    settings.SMS_RECEIPT_SECRET = SECRET
+    yield stand_in
+    stand_in.stop()
+
+
+def forward(client, record):
+    """Post a receipt the stand-in signed to the app, exactly as the stand-in would."""
+    headers = {k: v for k, v in record["headers"].items() if k != "Content-Type"}
+    return client.post(reverse("promotions:sms-receipt"), record["body"].encode(), content_type="application/json",
+                       headers=headers)
+
+
+@pytest.mark.django_db
+def test_the_gateway_stand_in_receipts_update_each_delivery_and_suppress_dead_numbers(client, club, gateway):
+    fine = MemberFactory(club=club, phone="+447911123456", sms_consent=True)
+    away = MemberFactory(club=club, phone="+447911123111", sms_consent=True)
+    dead = MemberFactory(club=club, phone="+447911123000", sms_consent=True)
+    dispatch = dispatch_run(dispatch_id=sms_announcement(club).pk, now=NOON)
+    texts = gateway.get("/_sms/messages")["messages"]
+    assert sorted(t["to"] for t in texts) == sorted([fine.phone, away.phone, dead.phone])
+    receipts = gateway.get("/_sms/receipts")["receipts"]
+    assert all(forward(client, r).status_code == 200 for r in receipts)
+    rows = {d.member_id: d for d in PromotionDelivery.objects.filter(dispatch=dispatch)}
+    assert (rows[fine.pk].tracking_status, rows[away.pk].tracking_status, rows[dead.pk].tracking_status) == (
+        "DELIVERED", "UNDELIVERED", "UNREACHABLE")
+    assert list(Suppression.objects.values_list("channel", "address")) == [("SMS", dead.phone)]
+    # Replayed from the stand-in's log: refused.
+    assert forward(client, receipts[0]).status_code == 400
+    # The next dispatch leaves the dead number out; the others get their text.
+    gateway.post("/_sms/reset", {})
+    dispatch_run(dispatch_id=sms_announcement(club, source_id="next").pk, now=NOON)
+    assert sorted(t["to"] for t in gateway.get("/_sms/messages")["messages"]) == sorted([fine.phone, away.phone])
+    # The page shows the gateway's reports for the first dispatch.
+    client.force_login(StaffFactory(tenant=club.tenant).user)
+    page = client.get(f"/promotions/{dispatch.promotion_id}/").content.decode()
+    assert "What the SMS gateway reported" in page and "Not delivered: the number cannot take texts: 1" in page
+
+
+@pytest.mark.django_db
+def test_the_stand_in_refuses_a_wrong_token(club, gateway, settings):
+    settings.SMS_GATEWAY_TOKEN = "wrong"
+    member = MemberFactory(club=club, phone="+447911123456", sms_consent=True)
+    dispatch = dispatch_run(dispatch_id=sms_announcement(club).pk, now=NOON)
+    assert PromotionDelivery.objects.get(dispatch=dispatch, member=member).status == "FAILED"
+    assert gateway.get("/_sms/messages")["messages"] == []
