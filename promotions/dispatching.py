@@ -58,6 +58,7 @@ from promotions.sms_receipts import delivery_reference
 from promotions.sms_segments import sms_size
 from promotions.suppression import normalised_address, suppression_summary, suppressions_for
 from promotions.templating import TemplateRefused
+from promotions.tracked_links import tracked_url
 
 logger = logging.getLogger(__name__)
 
@@ -696,7 +697,7 @@ def _send_social(dispatch, now):
         Q(club_id=promotion.club_id) | Q(club__isnull=True), tenant_id=promotion.tenant_id, is_active=True
     ).order_by("pk")
     try:
-        content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
+        messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     except TemplateRefused as exc:
         return _finish(dispatch, DispatchStatus.FAILED, f"The social post text is refused: {exc}")
     image = promotion.event_image_url
@@ -712,11 +713,15 @@ def _send_social(dispatch, now):
             skipped += 1
             reasons.append(adapter.media_required_reason())
             continue
+        # Each network's post carries its own tracked link (utm_source names the network).
+        content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before,
+                                       network=connection.platform)
+        link = tracked_url(promotion.event_url, promotion=promotion, channel=Channel.SOCIAL, network=connection.platform)
         try:
             with transaction.atomic():
                 post_create(
                     tenant=promotion.tenant, connection=connection, content=content,
-                    link_url=promotion.event_url or None, media_urls=[image] if image else (),
+                    link_url=link or None, media_urls=[image] if image else (),
                     campaign=promotion.campaign, scheduled_at=timezone.now(), created_by="promotion", dispatch=dispatch,
                 )
         except IntegrityError:

@@ -131,7 +131,8 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
         try:
             response = self.session.post(
                 self.url,
-                json={"to": message.to, "from": message.sender, "text": message.body, "reference": message.reference},
+                json={"to": message.to, "from": message.sender, "text": message.body,
+                      **({"reference": message.reference} if message.reference else {})},
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=self.timeout,
             )
