@@ -5,12 +5,13 @@ from django.db.models import Count, F, Prefetch, Q, Sum
 from crm.clock import club_utc_to_local
 from crm.models import Member
 from crm.tenancy import scope_queryset
-from platforms import adapters_where
+from platforms import adapters_where, get_adapter
 from posts.models import SocialPost, SocialPostStatus
 from promotions import messages
 from promotions.models import Channel, DeliveryStatus, DispatchKind, DispatchStatus, EventPromotion, TrackingStatus
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
+from promotions.tracked_links import tracked_url
 from socialcrm.inputs import uuid_or_none
 
 
@@ -206,6 +207,7 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
             # A stored template the rules refuse is explained, never rendered.
             shown[name], refused[name] = None, f"The {what} is refused and would not be sent: {exc}"
     return {
+        "tracked_links": _tracked_links(promotion),
         "member": member,
         "members": members[:50],
         "kind": kind,
@@ -217,3 +219,21 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         # platforms that take no post without an image (their adapters' requires_media)
         "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }
+
+
+def _tracked_links(promotion):
+    """(destination, link) for the event link on each channel of the promotion and each network serving its club."""
+    from connections.models import SocialConnection
+
+    if not promotion.event_url:
+        return []
+    links = [(Channel(c).label, tracked_url(promotion.event_url, promotion=promotion, channel=c))
+             for c in (Channel.EMAIL, Channel.SMS) if c in promotion.channels]
+    if Channel.SOCIAL in promotion.channels:
+        platforms = SocialConnection.objects.filter(
+            Q(club_id=promotion.club_id) | Q(club__isnull=True), tenant_id=promotion.tenant_id, is_active=True,
+        ).values_list("platform", flat=True).distinct().order_by("platform")
+        links += [(get_adapter(platform).display_name,
+                   tracked_url(promotion.event_url, promotion=promotion, channel=Channel.SOCIAL, network=platform))
+                  for platform in platforms]
+    return links

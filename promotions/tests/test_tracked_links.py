@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from connections.tests.factories import SocialConnectionFactory
 from crm.models import Tenant
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, StaffFactory
 from promotions import messages
@@ -73,3 +74,7 @@ def test_the_preview_shows_the_tracked_links(client, promotion):
     client.force_login(StaffFactory(tenant=promotion.tenant).user)
     page = client.get(f"/promotions/{promotion.pk}/preview/").content.decode()
     assert "https://club.example/champs?utm_source=sms&amp;utm_medium=text&amp;utm_campaign=club-champs-2031" in page
+    SocialConnectionFactory(club=promotion.club, tenant=promotion.tenant, platform="LINKEDIN")
+    page = client.get(f"/promotions/{promotion.pk}/preview/").content.decode()
+    assert "utm_source=linkedin&amp;utm_medium=social" in page
+    assert "utm_source=email&amp;utm_medium=newsletter" in page
