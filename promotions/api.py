@@ -15,6 +15,7 @@ from crm.clock import club_utc_to_local
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
 from promotions.planning import reminder_moments
+from promotions.reports import promotion_report
 from promotions.serializers import (
     EventPromotionSerializer,
     InboundEventAcceptedSerializer,
@@ -22,6 +23,7 @@ from promotions.serializers import (
     PlanMomentSerializer,
     PromotionDispatchSerializer,
     PromotionInputSerializer,
+    ReportSerializer,
     SmsEstimateSerializer,
 )
 from promotions.sms_estimate import sms_estimate
@@ -83,6 +85,13 @@ class EventPromotionViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
         ]
         return Response(PlanMomentSerializer(moments, many=True).data)
 
+
+    @extend_schema(responses={200: ReportSerializer})
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None):
+        """Posts and engagement per network, emails and texts by outcome, segments sent and cost (as on the page)."""
+        report = promotion_report(promotion=self.get_object())
+        return Response(ReportSerializer({"title": report.title, "rows": report.rows}).data)
 
     @extend_schema(responses={200: SmsEstimateSerializer})
     @action(detail=True, methods=["get"], url_path="sms-estimate")

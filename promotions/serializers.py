@@ -205,3 +205,16 @@ class SmsEstimateSerializer(serializers.Serializer):
     currency = serializers.CharField()
     problem = serializers.CharField(help_text="Why no estimate could be made (a refused template); empty otherwise.")
     steps = SmsEstimateStepSerializer(many=True)
+
+
+class ReportRowSerializer(serializers.Serializer):
+    section = serializers.CharField()
+    measure = serializers.CharField()
+    value = serializers.CharField(help_text="As shown on the page and in the CSV export (a count, or a cost with its currency).")
+
+
+class ReportSerializer(serializers.Serializer):
+    """A promotion's or campaign's report: the same rows as its page and CSV export."""
+
+    title = serializers.CharField()
+    rows = ReportRowSerializer(many=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("settings/secret/", views.rotate_event_secret, name="rotate-secret"),
     path("<uuid:pk>/", views.promotion_detail, name="detail"),
     path("<uuid:pk>/edit/", views.promotion_edit, name="edit"),
+    path("<uuid:pk>/report.csv", views.promotion_report_csv, name="report-csv"),
     path("<uuid:pk>/toggle/", views.promotion_toggle, name="toggle"),
     path("<uuid:pk>/preview/", views.promotion_preview, name="preview"),
     path("<uuid:pk>/preview/email/", views.promotion_preview_email, name="preview_email"),

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -20,6 +21,7 @@ from promotions import services
 from promotions.forms import PromotionForm, TenantDefaultsForm, TenantDeliveryForm
 from promotions.intake import SignatureError
 from promotions.models import Channel, EventPromotion
+from promotions.reports import promotion_report
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
 from promotions.sms import is_stop_reply
 from promotions.sms_estimate import sms_estimate
@@ -46,7 +48,20 @@ def promotion_detail(request, pk):
     return render(request, "promotions/detail.html", {
         "promotion": promotion, "timeline": promotion_timeline(promotion=promotion),
         "sms_estimate": sms_estimate(promotion=promotion) if Channel.SMS in promotion.channels else None,
+        "report": promotion_report(promotion=promotion),
     })
+
+
+def report_csv_response(report, filename):
+    response = HttpResponse(report.as_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+@login_required
+def promotion_report_csv(request, pk):
+    promotion = _promotion(request, pk)
+    return report_csv_response(promotion_report(promotion=promotion), f"promotion-{slugify(promotion.event_name) or promotion.pk}")
 
 
 def _save_form(request, *, promotion=None):

@@ -63,6 +63,7 @@ ONE_SHOT_PAGES = {"connections:delete", "connections:deactivate", "promotions:to
 PAGE_ARGS = {
     ("posts", "post_id"): SocialPost, ("promotions", "pk"): EventPromotion,
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
+    ("campaigns", "pk"): Campaign,
 }
 # Every relation a request may name in a query string or body.
 RELATION_PARAMS = {
