@@ -93,3 +93,24 @@ def sms_estimate(*, promotion, tenant=None):
     estimate.segments = sum(s.segments for s in estimate.steps)
     estimate.cost = sms_cost(segments=estimate.segments, price_per_segment=tenant.sms_price_per_segment)
     return estimate
+
+
+# What a template is counted with while it is written (the admin's template form): a typical event and member.
+SAMPLE_FIELDS = {
+    "club_name": "Royal Example Golf Club", "event_name": "Summer Medal", "event_starts_local": "Saturday 14 June 2031, 09:00",
+    "event_starts_short": "Sat 14 Jun, 09:00", "event_date": "14 June 2031", "event_time": "09:00",
+    "event_location": "Old Course", "event_url": "https://club.example/summer-medal?utm_source=sms&utm_medium=sms&utm_campaign=summer-medal",
+    "event_image_url": "", "kind": "ANNOUNCEMENT", "days_before": 0,
+    "first_name": "Alex", "last_name": "Example", "member_name": "Alex Example",
+}
+
+
+def sms_template_size(source):
+    """(size of the template rendered with SAMPLE_FIELDS, "") or (None, why it is refused)."""
+    from promotions import templating
+
+    problems = templating.template_problems(source or "", place=templating.SMS)
+    if problems:
+        return None, "; ".join(problems)
+    text = " ".join(templating.render(source or "", SAMPLE_FIELDS, place=templating.SMS).split())
+    return sms_size(text), ""

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.promotion_create, name="create"),
     path("settings/", views.promotion_settings, name="settings"),
     path("sms-estimate/", views.promotion_sms_estimate, name="sms-estimate"),
+    path("sms-count/", views.sms_count, name="sms-count"),
     path("settings/secret/", views.rotate_event_secret, name="rotate-secret"),
     path("<uuid:pk>/", views.promotion_detail, name="detail"),
     path("<uuid:pk>/edit/", views.promotion_edit, name="edit"),

@@ -24,7 +24,7 @@ from promotions.models import Channel, EventPromotion
 from promotions.reports import promotion_report
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
 from promotions.sms import is_stop_reply
-from promotions.sms_estimate import sms_estimate
+from promotions.sms_estimate import sms_estimate, sms_template_size
 from promotions.sms_receipts import ReceiptRefused, receipt_apply, receipt_parse, receipt_verify
 from promotions.sms_segments import sms_size
 from promotions.unsubscribe import member_id_from_token
@@ -295,3 +295,16 @@ def sms_receipt(request):
     except ReceiptRefused as exc:
         return JsonResponse({"detail": exc.message, "code": "invalid", "fields": {exc.field: [exc.message]}}, status=400)
     return JsonResponse({"status": outcome})
+
+
+@login_required
+@require_POST
+def sms_count(request):
+    """A text's encoding and segments as staff write an SMS template (static/js/sms-count.js posts the body here)."""
+    require_membership(request.user)
+    text = request.POST.get("text", "")
+    if len(text) > 5000:
+        return JsonResponse({"detail": "The text is too long to count.", "code": "invalid",
+                             "fields": {"text": ["At most 5000 characters."]}}, status=400)
+    size, problem = sms_template_size(text)
+    return JsonResponse({"problem": problem, **(size.as_dict() if size else {})})

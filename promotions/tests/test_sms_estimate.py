@@ -132,3 +132,24 @@ def test_admins_set_the_price_and_link_tracking(client, club):
                                                 "delivery-utm_medium_email": "e", "delivery-utm_medium_sms": "s"})
     assert bad.status_code == 200
     assert "three-letter currency code" in bad.content.decode()
+
+
+def test_the_template_form_counts_segments_as_staff_type(client, club):
+    staff = StaffFactory(tenant=club.tenant).user
+    client.force_login(staff)
+    answer = client.post("/promotions/sms-count/", {"text": "Привет {{ first_name }}! " + "ж" * 60}).json()
+    assert (answer["encoding"], answer["units"], answer["segments"]) == ("UCS-2", 73, 2)
+    answer = client.post("/promotions/sms-count/", {"text": "{{ event_name }} €"}).json()
+    assert (answer["encoding"], answer["units"], answer["segments"]) == ("GSM-7", 15, 1)  # "Summer Medal " + € (2)
+    refused = client.post("/promotions/sms-count/", {"text": "{{ first_name.__class__ }}"}).json()
+    assert refused["problem"]
+    assert client.post("/promotions/sms-count/", {"text": "x" * 5001}).status_code == 400
+
+
+def test_the_admin_template_form_loads_the_counter(client, club):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
+    client.force_login(admin)
+    page = client.get("/admin/crm/messagetemplate/add/").content.decode()
+    assert "/static/js/sms-count.js" in page
