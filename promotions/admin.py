@@ -107,10 +107,10 @@ class SuppressionAdmin(TenantScopedAdmin):
     list_filter = ["channel", "reason", ("lifted_at", admin.EmptyFieldListFilter)]
     search_fields = ["address", "lift_note"]
     date_hierarchy = "created_at"
-    fields = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by", "lift_note"]
+    fields = ["address", "channel", "reason", "created_at", "source_event", "source_receipt", "lifted_at", "lifted_by", "lift_note"]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by"]
+        readonly = ["address", "channel", "reason", "created_at", "source_event", "source_receipt", "lifted_at", "lifted_by"]
         return readonly + (["lift_note"] if obj is not None and obj.lifted_at else [])
 
     def get_form(self, request, obj=None, **kwargs):

@@ -83,9 +83,9 @@ def tenant_admin_world(client):
     post = SocialPostFactory(connection=connection)
     promotion = EventPromotionFactory(club=club)
     promotion_plan(promotion=promotion)
-    CampaignFactory(tenant=club.tenant)
+    campaign = CampaignFactory(tenant=club.tenant)
     client.force_login(user)
-    return {"connection": connection, "post": post, "promotion": promotion}
+    return {"connection": connection, "post": post, "promotion": promotion, "campaign": campaign}
 
 
 def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
@@ -106,12 +106,15 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:preview": {"pk": world["promotion"].pk},
         "promotions:preview_email": {"pk": world["promotion"].pk},
         "promotions:unsubscribe": {"token": "not-a-token"},
+        "promotions:report-csv": {"pk": world["promotion"].pk},
+        "campaigns:detail": {"pk": world["campaign"].pk},
+        "campaigns:report-csv": {"pk": world["campaign"].pk},
         "media": {"path": "missing.jpg"},
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
-                   "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
-                   "api-redoc"}
+                   "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "campaigns:detail",
+                   "api-docs", "api-redoc"}
     seen = set()
     for route, name in staff_routes():
         if name == "logout":
