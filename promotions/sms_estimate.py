@@ -18,7 +18,7 @@ from promotions.sms_segments import GSM7, UCS2, sms_cost, sms_size
 from promotions.suppression import suppressions_for
 from promotions.templating import TemplateRefused
 
-ESTIMATE_RENDER_LIMIT = 2000
+ESTIMATE_RENDER_LIMIT = 500
 
 
 @dataclass

@@ -154,7 +154,7 @@ def test_the_form_shows_the_sms_segments_and_cost_live_before_saving(page, login
     page.uncheck("input[name=channels][value=SOCIAL]")
     page.check("input[name=channels][value=SMS]")
     page.fill("#id_reminder_days", "")
-    page.select_option("#id_sms_template", label="Long Cyrillic")
+    page.select_option("#id_sms_template", label="Long Cyrillic (SMS)")
     estimate = page.locator("[data-sms-estimate-body]")
     estimate.locator("text=6 segments in all: about 0.30 EUR").wait_for()
     assert "UCS-2" in estimate.inner_text()

@@ -153,3 +153,13 @@ def test_the_admin_template_form_loads_the_counter(client, club):
     client.force_login(admin)
     page = client.get("/admin/crm/messagetemplate/add/").content.decode()
     assert "/static/js/sms-count.js" in page
+
+
+def test_past_the_render_limit_the_rendered_texts_stand_for_the_rest(club, texters, ucs2_template, monkeypatch):
+    from promotions import sms_estimate as module
+
+    monkeypatch.setattr(module, "ESTIMATE_RENDER_LIMIT", 2)
+    MemberFactory(club=club, phone="+447911123460", sms_consent=True)
+    promotion = EventPromotionFactory(club=club, channels=["SMS"], reminder_days=[], sms_template=ucs2_template)
+    estimate = sms_estimate(promotion=promotion)
+    assert (estimate.recipients, estimate.segments) == (4, 8)
