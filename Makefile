@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SIMULATOR_PORT ?= 8100
 MAIL_SIMULATOR_PORT ?= 8101
+SMS_SIMULATOR_PORT ?= 8102
 # Without DATABASE_URL, commands that need the database run with the bundled PostgreSQL (var/postgres) up.
 WITH_DB := $(PY) -m socialcrm.devdb run --
 MIGRATE := $(PY) manage.py migrate --noinput && $(PY) manage.py setup_periodic_tasks
@@ -17,6 +18,7 @@ BANNER := echo "" \
   && echo "  API docs:   http://127.0.0.1:$(PORT)/api/docs/" \
   && echo "  Simulator:  http://127.0.0.1:$(SIMULATOR_PORT)   (stands in for Facebook, Instagram, X and LinkedIn)" \
   && echo "  Mail:       http://127.0.0.1:$(MAIL_SIMULATOR_PORT)/_mail/messages   (stands in for Mailgun; webhooks back to /anymail/mailgun/tracking/)" \
+  && echo "  SMS:        http://127.0.0.1:$(SMS_SIMULATOR_PORT)/_sms/messages   (stands in for the SMS gateway; receipts back to /promotions/sms/receipts/)" \
   && echo "  Callbacks:  $$SITE_URL/connections/callback/<platform>/   (SITE_URL)" \
   && echo "  Database:   $${DATABASE_URL:-bundled PostgreSQL in var/postgres}" \
   && echo ""
@@ -44,9 +46,9 @@ migrate: install env ## Apply database migrations and install the periodic jobs
 seed: install env ## Load the demo tenant (login demo / demo)
 	$(WITH_DB) bash -c '$(SEED)'
 
-run: install env ## Set up everything and start web, worker, beat, the platform simulator and the mail stand-in (PORT, SIMULATOR_PORT, MAIL_SIMULATOR_PORT)
-	@$(PY) -m socialcrm.ports PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) MAIL_SIMULATOR_PORT=$(MAIL_SIMULATOR_PORT)
-	@export PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) MAIL_SIMULATOR_PORT=$(MAIL_SIMULATOR_PORT) \
+run: install env ## Set up everything and start web, worker, beat, the platform simulator and the mail and SMS stand-ins (PORT, SIMULATOR_PORT, MAIL_SIMULATOR_PORT, SMS_SIMULATOR_PORT)
+	@$(PY) -m socialcrm.ports PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) MAIL_SIMULATOR_PORT=$(MAIL_SIMULATOR_PORT) SMS_SIMULATOR_PORT=$(SMS_SIMULATOR_PORT)
+	@export PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) MAIL_SIMULATOR_PORT=$(MAIL_SIMULATOR_PORT) SMS_SIMULATOR_PORT=$(SMS_SIMULATOR_PORT) \
 	  && export SITE_URL="$$($(PY) -m socialcrm.localenv --site-url)" \
 	  && $(WITH_DB) bash -c '$(SEED) && $(BANNER) && exec $(VENV)/bin/honcho start --env /dev/null --port $(PORT)'
 

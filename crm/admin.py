@@ -87,6 +87,10 @@ class MessageTemplateAdmin(TenantScopedAdmin):
     list_filter = ["channel"]
     search_fields = ["name", "subject", "body"]
 
+    class Media:
+        # Under the body of an SMS template: its encoding and segments, as a typical member would get it.
+        js = ["js/sms-count.js"]
+
 
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(TenantScopedAdmin):

@@ -1,5 +1,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -8,6 +9,8 @@ from crm.selectors import campaign_list
 from crm.serializers import CampaignSerializer, ClubSerializer, TenantSettingsSerializer
 from crm.services import tenant_settings_update
 from crm.tenancy import membership_of, require_membership, visible_clubs
+from promotions.reports import campaign_report
+from promotions.serializers import ReportSerializer
 
 
 class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
@@ -18,6 +21,13 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return campaign_list(user=self.request.user)
+
+    @extend_schema(responses={200: ReportSerializer})
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None):
+        """The campaign's posts and engagement per network and its promotions' emails and texts (as on its page)."""
+        report = campaign_report(campaign=self.get_object())
+        return Response(ReportSerializer({"title": report.title, "rows": report.rows}).data)
 
 
 class ClubViewSet(viewsets.ReadOnlyModelViewSet):

@@ -2,6 +2,7 @@
 
 import datetime
 import random
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +28,9 @@ SANDBOX_PREFIXES = {1: "bounce.", 2: "complain.", 4: "open.", 5: "click."}
 @transaction.atomic
 def seed_demo(*, members=200):
     tenant, _ = Tenant.objects.get_or_create(pk=DEMO_TENANT, defaults={"name": "Pinewood Golf Group",
-                                                                                "time_locale": "en-GB"})
+                                                                                "time_locale": "en-GB",
+                                                                                "sms_price_per_segment": Decimal("0.0400"),
+                                                                                "sms_price_currency": "GBP"})
     club, _ = Club.objects.update_or_create(
         pk="pinewood",
         defaults={"tenant": tenant, "name": "Pinewood Golf Club", "timezone": "Europe/London",

@@ -68,6 +68,17 @@ class Tenant(models.Model):
         help_text="Posts written by staff wait for a tenant admin or one of the club's approvers before they "
                   "can be scheduled or published.",
     )
+    # What one SMS segment costs the tenant at its gateway: the estimate shown before a promotion is saved.
+    sms_price_per_segment = models.DecimalField(
+        max_digits=8, decimal_places=4, null=True, blank=True,
+        help_text="Price of one SMS segment at the gateway; empty: no cost estimate is shown.",
+    )
+    sms_price_currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code, e.g. EUR or GBP.")
+    # Tracked links: UTM parameters added to links in posts, emails and texts.
+    utm_enabled = models.BooleanField(default=True, verbose_name="add UTM parameters to links")
+    utm_medium_social = models.CharField(max_length=50, default="social", verbose_name="UTM medium for posts")
+    utm_medium_email = models.CharField(max_length=50, default="email", verbose_name="UTM medium for emails")
+    utm_medium_sms = models.CharField(max_length=50, default="sms", verbose_name="UTM medium for texts")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from promotions.models import (
     PromotionDispatch,
     PromotionSendChunk,
     SmsOptOut,
+    SmsReceipt,
     Suppression,
 )
 from promotions.services import dispatch_retry_failed
@@ -106,10 +107,10 @@ class SuppressionAdmin(TenantScopedAdmin):
     list_filter = ["channel", "reason", ("lifted_at", admin.EmptyFieldListFilter)]
     search_fields = ["address", "lift_note"]
     date_hierarchy = "created_at"
-    fields = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by", "lift_note"]
+    fields = ["address", "channel", "reason", "created_at", "source_event", "source_receipt", "lifted_at", "lifted_by", "lift_note"]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["address", "channel", "reason", "created_at", "source_event", "lifted_at", "lifted_by"]
+        readonly = ["address", "channel", "reason", "created_at", "source_event", "source_receipt", "lifted_at", "lifted_by"]
         return readonly + (["lift_note"] if obj is not None and obj.lifted_at else [])
 
     def get_form(self, request, obj=None, **kwargs):
@@ -129,6 +130,23 @@ class SuppressionAdmin(TenantScopedAdmin):
                 suppression_lift(suppression=Suppression.objects.get(pk=obj.pk), by=request.user.get_username(), note=note)
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+
+@admin.register(SmsReceipt)
+class SmsReceiptAdmin(TenantScopedAdmin):
+    """Read-only: what the SMS gateway reported about each text, one row per receipt id."""
+
+    list_display = ["status", "phone", "occurred_at", "received_at", "description"]
+    list_filter = ["status"]
+    search_fields = ["phone", "event_id"]
+    date_hierarchy = "occurred_at"
+    readonly_fields = ["tenant", "event_id", "status", "delivery", "phone", "occurred_at", "received_at", "description"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(EmailEvent)

@@ -1,4 +1,5 @@
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -15,6 +16,7 @@ from crm.history_api import HistoryActionMixin
 from promotions import intake, services
 from promotions.models import EventPromotion, PromotionDispatch
 from promotions.planning import reminder_moments
+from promotions.reports import promotion_report
 from promotions.serializers import (
     EventPromotionSerializer,
     InboundEventAcceptedSerializer,
@@ -22,7 +24,10 @@ from promotions.serializers import (
     PlanMomentSerializer,
     PromotionDispatchSerializer,
     PromotionInputSerializer,
+    ReportSerializer,
+    SmsEstimateSerializer,
 )
+from promotions.sms_estimate import sms_estimate
 from socialcrm.api_inputs import KeysetCursorPagination
 from socialcrm.keyset import Key, Keyset
 
@@ -80,6 +85,38 @@ class EventPromotionViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewse
             for m in reminder_moments(promotion=promotion)
         ]
         return Response(PlanMomentSerializer(moments, many=True).data)
+
+
+    @extend_schema(responses={200: ReportSerializer})
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None):
+        """Posts and engagement per network, emails and texts by outcome, segments sent and cost (as on the page)."""
+        report = promotion_report(promotion=self.get_object())
+        return Response(ReportSerializer({"title": report.title, "rows": report.rows}).data)
+
+    @extend_schema(responses={200: SmsEstimateSerializer})
+    @action(detail=True, methods=["get"], url_path="sms-estimate")
+    def sms_estimate(self, request, pk=None):
+        """What the promotion's texts take: recipients, segments per step (GSM-7 or UCS-2) and the estimated cost."""
+        promotion = self.get_object()
+        return Response(SmsEstimateSerializer(sms_estimate(promotion=promotion).as_dict()).data)
+
+    @extend_schema(request=PromotionInputSerializer, responses={200: SmsEstimateSerializer})
+    @action(detail=False, methods=["post"], url_path="sms-estimate")
+    def sms_estimate_draft(self, request):
+        """The same estimate for a promotion not saved yet: send what you would send to create it."""
+        data = dict(self._input(partial=True))
+        club = data.get("club")
+        if club is None:
+            raise serializers.ValidationError({"club": "This field is required."})
+        draft = EventPromotion(
+            tenant_id=club.tenant_id, club=club, channels=data.get("channels") or [], segment=data.get("segment"),
+            target_radius=data.get("target_radius"), sms_template=data.get("sms_template"),
+            reminder_days=data.get("reminder_days") or [], event_name=data.get("event_name") or "",
+            event_starts_at=data.get("event_starts_at") or timezone.now(),
+            event_location=data.get("event_location") or "", event_url=data.get("event_url") or "",
+        )
+        return Response(SmsEstimateSerializer(sms_estimate(promotion=draft, tenant=club.tenant).as_dict()).data)
 
 
 class PromotionDispatchViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

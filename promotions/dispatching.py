@@ -13,9 +13,10 @@ A worker that dies leaves its chunk's lease to run out; the reaper (or a re-clai
 on, and the deliveries the dead worker had in flight (the batch in its chunk row) are marked FAILED "interrupted":
 they may have gone out, so they are never resent automatically (at most once). Transient provider
 errors put a delivery back with a backoff and jitter, up to PROMOTION_SEND_MAX_ATTEMPTS; permanent
-ones are recorded per member with the provider's reason. An address the tenant suppressed (a hard bounce, a
-complaint: promotions/suppression.py) is skipped with the reason; each email carries its delivery in metadata so
-the provider's tracking events find it again (promotions/email_events.py).
+ones are recorded per member with the provider's reason. An address or number the tenant suppressed (a hard
+bounce, a complaint, a text's permanent failure: promotions/suppression.py) is skipped with the reason; each text
+carries a signed reference its delivery receipts name (promotions/sms_receipts.py) and records its segments;
+each email carries its delivery in metadata so the provider's tracking events find it again (promotions/email_events.py).
 """
 
 import datetime
@@ -53,8 +54,11 @@ from promotions.models import (
 )
 from promotions.recipients import recipient_id_pages
 from promotions.sms import SmsError, SmsMessage, e164, get_sms_backend
+from promotions.sms_receipts import delivery_reference
+from promotions.sms_segments import sms_size
 from promotions.suppression import normalised_address, suppression_summary, suppressions_for
 from promotions.templating import TemplateRefused
+from promotions.tracked_links import tracked_url
 
 logger = logging.getLogger(__name__)
 
@@ -453,10 +457,10 @@ class Outcomes:
     """A batch's results, grouped so each kind is recorded in one UPDATE."""
 
     def __init__(self):
-        self.by_key = {}  # (status, reason, not_before) -> [delivery ids]
+        self.by_key = {}  # (status, reason, not_before, segments) -> [delivery ids]
 
-    def add(self, delivery_id, status, reason="", not_before=None):
-        self.by_key.setdefault((status, reason[:255], not_before), []).append(delivery_id)
+    def add(self, delivery_id, status, reason="", not_before=None, segments=0):
+        self.by_key.setdefault((status, reason[:255], not_before, segments), []).append(delivery_id)
 
     def ids(self):
         return {pk for ids in self.by_key.values() for pk in ids}
@@ -489,7 +493,7 @@ def _send_batch(dispatch, chunk, batch, sender, heartbeat, clock):
                     outcomes.add(delivery_id, DeliveryStatus.PENDING, f"will retry: {reason}",
                                  clock() + datetime.timedelta(seconds=retry_delay(attempts)))
             else:
-                outcomes.add(delivery_id, status, reason)
+                outcomes.add(delivery_id, status, reason, segments=getattr(sender, "segments", 0))
     except BaseException:
         # The worker is going down: keep what is known; what was never tried simply stays pending. The one in
         # flight stays in the chunk's batch, in doubt, for the next claimant to mark.
@@ -513,10 +517,11 @@ def _record(dispatch, chunk, outcomes, now, in_doubt=()):
             in_flight=list(in_doubt), lease_until=_lease(now), updated_at=now)
         if not held:
             return False
-        for (status, reason, not_before), ids in outcomes.by_key.items():
+        for (status, reason, not_before, segments), ids in outcomes.by_key.items():
             changes = {"status": status, "reason": reason, "attempts": F("attempts") + 1}
             if status == DeliveryStatus.SENT:
                 changes["sent_at"] = now
+                changes["segments"] = segments
             if status == DeliveryStatus.PENDING:
                 changes["not_before"] = not_before
             done = PromotionDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(**changes)
@@ -629,25 +634,35 @@ class SmsSender:
     def __init__(self, dispatch, base):
         self.dispatch, self.base = dispatch, base
         self.backend = get_sms_backend()
+        self.suppressed = {}
+        self.segments = 0  # segments of the last text handed to the gateway
 
     def prepare(self, members):
-        pass
+        """One look-up per batch: which of these numbers the tenant no longer texts (a permanent failure)."""
+        numbers = [number for number in (e164(m.phone) for m in members if m.phone) if number]
+        self.suppressed = suppressions_for(tenant_id=self.dispatch.tenant_id, channel=Channel.SMS, addresses=numbers)
 
     def send(self, member, delivery_id=None):
+        self.segments = 0
         if not member.sms_consent:
             return DeliveryStatus.SKIPPED, "no SMS consent (opted out)"
         number = e164(member.phone)
         if number is None:
             return DeliveryStatus.SKIPPED, "not a valid E.164 phone number"
         dispatch = self.dispatch
+        suppression = self.suppressed.get(normalised_address(channel=Channel.SMS, address=number))
+        if suppression is not None:
+            return DeliveryStatus.SKIPPED, "number suppressed: " + suppression_summary(suppression, club=dispatch.promotion.club)
+        reference = delivery_reference(tenant_id=dispatch.tenant_id, delivery_id=delivery_id) if delivery_id else ""
         try:
             body = messages.sms_text(promotion=dispatch.promotion, member=member, kind=dispatch.kind,
                                      days_before=dispatch.days_before, base=self.base)
-            self.backend.send(SmsMessage(to=number, body=body, sender=settings.SMS_SENDER_ID))
+            self.backend.send(SmsMessage(to=number, body=body, sender=settings.SMS_SENDER_ID, reference=reference))
         except TemplateRefused as exc:
             return DeliveryStatus.FAILED, str(exc)
         except SmsError as exc:
             return (RETRY if exc.transient else DeliveryStatus.FAILED), str(exc)
+        self.segments = sms_size(body).segments
         return DeliveryStatus.SENT, ""
 
     def close(self):
@@ -682,7 +697,7 @@ def _send_social(dispatch, now):
         Q(club_id=promotion.club_id) | Q(club__isnull=True), tenant_id=promotion.tenant_id, is_active=True
     ).order_by("pk")
     try:
-        content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
+        messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     except TemplateRefused as exc:
         return _finish(dispatch, DispatchStatus.FAILED, f"The social post text is refused: {exc}")
     image = promotion.event_image_url
@@ -698,11 +713,15 @@ def _send_social(dispatch, now):
             skipped += 1
             reasons.append(adapter.media_required_reason())
             continue
+        # Each network's post carries its own tracked link (utm_source names the network).
+        content = messages.social_text(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before,
+                                       network=connection.platform)
+        link = tracked_url(promotion.event_url, promotion=promotion, channel=Channel.SOCIAL, network=connection.platform)
         try:
             with transaction.atomic():
                 post_create(
                     tenant=promotion.tenant, connection=connection, content=content,
-                    link_url=promotion.event_url or None, media_urls=[image] if image else (),
+                    link_url=link or None, media_urls=[image] if image else (),
                     campaign=promotion.campaign, scheduled_at=timezone.now(), created_by="promotion", dispatch=dispatch,
                 )
         except IntegrityError:

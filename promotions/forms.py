@@ -170,3 +170,21 @@ class TenantDefaultsForm(forms.Form):
 
     def clean_default_reminder_days(self):
         return parse_days(self.cleaned_data["default_reminder_days"])
+
+
+class TenantDeliveryForm(forms.Form):
+    """What a text costs (for the estimate before a promotion is saved) and how links are tracked."""
+
+    sms_price_per_segment = forms.DecimalField(required=False, min_value=0, max_digits=8, decimal_places=4,
+                                               label="Price of one SMS segment",
+                                               help_text="What the SMS gateway charges per segment; empty: no estimate.")
+    sms_price_currency = forms.RegexField(regex=r"^[A-Za-z]{3}$", label="Currency", max_length=3,
+                                          error_messages={"invalid": "Use a three-letter currency code, e.g. EUR."})
+    utm_enabled = forms.BooleanField(required=False, label="Add UTM parameters to links in posts, emails and texts")
+    utm_medium_social = forms.SlugField(max_length=50, label="Medium for posts")
+    utm_medium_email = forms.SlugField(max_length=50, label="Medium for emails")
+    utm_medium_sms = forms.SlugField(max_length=50, label="Medium for texts")
+
+    @classmethod
+    def initial_for(cls, tenant):
+        return {name: getattr(tenant, name) for name in cls.base_fields}

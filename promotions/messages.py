@@ -15,6 +15,7 @@ from django.utils import dateformat
 from crm.clock import club_utc_to_local
 from promotions import templating
 from promotions.templating import EMAIL, SMS, SOCIAL
+from promotions.tracked_links import tracked_url
 from promotions.unsubscribe import unsubscribe_url
 
 LONG_FORMAT = "l j F Y, H:i"
@@ -95,9 +96,15 @@ def _email_sources(promotion):
     return template.subject or "{{ event_name }}", template.body
 
 
+def _tracked(promotion, channel, network=None):
+    """The event link as it goes out on the channel (to the network): with the tenant's UTM parameters."""
+    return tracked_url(promotion.event_url or "", promotion=promotion, channel=channel, network=network)
+
+
 def email_content(*, promotion, member, kind, days_before, base=None):
     fields = {**(base or event_fields(promotion=promotion, kind=kind, days_before=days_before)),
-              **member_fields(member), "unsubscribe_url": unsubscribe_url(member=member)}
+              **member_fields(member), "unsubscribe_url": unsubscribe_url(member=member),
+              "event_url": _tracked(promotion, "EMAIL")}
     subject_source, body_source = _email_sources(promotion)
     subject = " ".join(templating.render(subject_source, fields, place=EMAIL).split())
     body = templating.render(body_source, fields, place=EMAIL).strip()
@@ -127,13 +134,16 @@ def email_message(*, content, to, connection=None, metadata=None):
 
 
 def sms_text(*, promotion, member, kind, days_before, base=None):
-    fields = {**(base or event_fields(promotion=promotion, kind=kind, days_before=days_before)), **member_fields(member)}
+    fields = {**(base or event_fields(promotion=promotion, kind=kind, days_before=days_before)), **member_fields(member),
+              "event_url": _tracked(promotion, "SMS")}
     source = promotion.sms_template.body if promotion.sms_template is not None else DEFAULT_SMS
     return " ".join(templating.render(source, fields, place=SMS).split())
 
 
-def social_text(*, promotion, kind, days_before):
-    fields = event_fields(promotion=promotion, kind=kind, days_before=days_before)
+def social_text(*, promotion, kind, days_before, network=None):
+    """The post's text; `network` (the connection's platform) names the UTM source of its event link."""
+    fields = {**event_fields(promotion=promotion, kind=kind, days_before=days_before),
+              "event_url": _tracked(promotion, "SOCIAL", network)}
     return templating.render(promotion.social_content or DEFAULT_SOCIAL, fields, place=SOCIAL).strip()
 
 

@@ -220,6 +220,9 @@ class TrackingStatus(models.TextChoices):
     CLICKED = "CLICKED", "Clicked"
     BOUNCED = "BOUNCED", "Bounced"
     COMPLAINED = "COMPLAINED", "Marked as spam"
+    # Texts: the gateway's delivery receipts (promotions/sms_receipts.py).
+    UNDELIVERED = "UNDELIVERED", "Not delivered"
+    UNREACHABLE = "UNREACHABLE", "Not delivered: the number cannot take texts"
 
 
 class PromotionDelivery(models.Model):
@@ -241,6 +244,8 @@ class PromotionDelivery(models.Model):
     tracking_status = models.CharField(max_length=16, choices=TrackingStatus.choices, blank=True, default="",
                                        db_default="")
     tracking_at = models.DateTimeField(null=True, blank=True)
+    # Texts: how many segments the message took when it went to the gateway (0 for email).
+    segments = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name_plural = "promotion deliveries"
@@ -376,6 +381,7 @@ class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "HARD_BOUNCE", "The address bounced (it does not exist or refuses mail)"
     COMPLAINT = "COMPLAINT", "The member marked a message as spam"
     SOFT_BOUNCES = "SOFT_BOUNCES", "The address bounced several times in a row"
+    SMS_UNREACHABLE = "SMS_UNREACHABLE", "The number cannot take texts (the gateway reported a permanent failure)"
 
 
 class Suppression(models.Model):
@@ -390,6 +396,7 @@ class Suppression(models.Model):
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     created_at = models.DateTimeField()
     source_event = models.ForeignKey(EmailEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source_receipt = models.ForeignKey("SmsReceipt", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.CharField(max_length=150, blank=True)
     lift_note = models.TextField(blank=True)
@@ -404,3 +411,34 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.address} ({self.get_channel_display()}): {self.get_reason_display()}"
+
+
+class SmsReceiptStatus(models.TextChoices):
+    DELIVERED = "DELIVERED", "Delivered"
+    FAILED = "FAILED", "Not delivered"
+    PERMANENT = "PERMANENT", "Not delivered, for good"
+
+
+class SmsReceipt(models.Model):
+    """One signed delivery receipt from the SMS gateway, applied once: its id is unique per tenant."""
+
+    tenant_path = "tenant"
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=SmsReceiptStatus.choices)
+    delivery = models.ForeignKey(PromotionDelivery, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="sms_receipts")
+    phone = models.CharField(max_length=20)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = "SMS delivery receipt"
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="sms_receipt_tenant_event_uniq")]
+
+    def __str__(self):
+        return f"{self.get_status_display()} — {self.phone}"

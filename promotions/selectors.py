@@ -1,16 +1,17 @@
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q, Sum
 
 from crm.clock import club_utc_to_local
 from crm.models import Member
 from crm.tenancy import scope_queryset
-from platforms import adapters_where
+from platforms import adapters_where, get_adapter
 from posts.models import SocialPost, SocialPostStatus
 from promotions import messages
 from promotions.models import Channel, DeliveryStatus, DispatchKind, DispatchStatus, EventPromotion, TrackingStatus
 from promotions.recipients import audience
 from promotions.templating import TemplateRefused
+from promotions.tracked_links import tracked_url
 from socialcrm.inputs import uuid_or_none
 
 
@@ -60,6 +61,8 @@ class TimelineEntry:
     reports: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
     deliveries_shown_of: int = 0
+    # Texts: segments handed to the gateway (texts sent × each one's segments).
+    segments: int = 0
 
 
 @dataclass
@@ -75,6 +78,7 @@ DELIVERY_LINES_SHOWN = 100
 _TRACKING_STATE = {
     TrackingStatus.DELIVERED: "good", TrackingStatus.OPENED: "good", TrackingStatus.CLICKED: "good",
     TrackingStatus.SOFT_BOUNCED: "neutral", TrackingStatus.BOUNCED: "bad", TrackingStatus.COMPLAINED: "bad",
+    TrackingStatus.UNDELIVERED: "bad", TrackingStatus.UNREACHABLE: "bad",
 }
 _SEND_WORDS = {
     DeliveryStatus.PENDING: ("Waiting to be sent", "neutral"), DeliveryStatus.SENDING: ("Being sent", "neutral"),
@@ -171,10 +175,12 @@ def promotion_timeline(*, promotion):
             planned=planned, sent=sent, skipped=skipped, failed=failed, outcomes=outcomes,
             reasons=_reasons(dispatch.status_reason),
         )
-        if dispatch.channel == Channel.EMAIL and planned:
+        if dispatch.channel in (Channel.EMAIL, Channel.SMS) and planned:
             entry.reports = _delivery_reports(dispatch)
             entry.deliveries = _delivery_lines(dispatch)
             entry.deliveries_shown_of = planned
+        if dispatch.channel == Channel.SMS:
+            entry.segments = dispatch.deliveries.filter(status=DeliveryStatus.SENT).aggregate(n=Sum("segments"))["n"] or 0
         entries.append(entry)
     return entries
 
@@ -212,6 +218,7 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
             # A stored template the rules refuse is explained, never rendered.
             shown[name], refused[name] = None, f"The {what} is refused and would not be sent: {exc}"
     return {
+        "tracked_links": _tracked_links(promotion),
         "member": member,
         "members": members[:50],
         "kind": kind,
@@ -223,3 +230,21 @@ def promotion_message_preview(*, promotion, member_id=None, kind=DispatchKind.AN
         # platforms that take no post without an image (their adapters' requires_media)
         "skipped_without_image": [a.display_name for a in adapters_where(lambda adapter: adapter.requires_media)],
     }
+
+
+def _tracked_links(promotion):
+    """(destination, link) for the event link on each channel of the promotion and each network serving its club."""
+    from connections.models import SocialConnection
+
+    if not promotion.event_url:
+        return []
+    links = [(Channel(c).label, tracked_url(promotion.event_url, promotion=promotion, channel=c))
+             for c in (Channel.EMAIL, Channel.SMS) if c in promotion.channels]
+    if Channel.SOCIAL in promotion.channels:
+        platforms = SocialConnection.objects.filter(
+            Q(club_id=promotion.club_id) | Q(club__isnull=True), tenant_id=promotion.tenant_id, is_active=True,
+        ).values_list("platform", flat=True).distinct().order_by("platform")
+        links += [(get_adapter(platform).display_name,
+                   tracked_url(promotion.event_url, promotion=promotion, channel=Channel.SOCIAL, network=platform))
+                  for platform in platforms]
+    return links

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from crm.api_scoping import ScopedRelatedField
 from platforms.fetch import validate_media_address
 from promotions.intake import EVENT_TYPES
-from promotions.models import Channel, EventPromotion, PromotionDispatch, validate_event_time
+from promotions.models import Channel, DispatchKind, EventPromotion, PromotionDispatch, validate_event_time
 from socialcrm.api_inputs import DistinctListField, InputRulesMixin
 
 
@@ -183,3 +183,38 @@ class InboundEventAcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["applied", "already applied"])
     outcome = serializers.CharField()
     promotion = serializers.UUIDField(allow_null=True)
+
+
+class SmsEstimateStepSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DispatchKind.choices)
+    days_before = serializers.IntegerField()
+    label = serializers.CharField()
+    recipients = serializers.IntegerField()
+    segments = serializers.IntegerField()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    segments_per_text = serializers.IntegerField()
+
+
+class SmsEstimateSerializer(serializers.Serializer):
+    """What the promotion's texts take: recipients, segments per step and in all, and the cost at the tenant's price."""
+
+    recipients = serializers.IntegerField()
+    segments = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True,
+                                    help_text="Null when the tenant set no price per segment.")
+    currency = serializers.CharField()
+    problem = serializers.CharField(help_text="Why no estimate could be made (a refused template); empty otherwise.")
+    steps = SmsEstimateStepSerializer(many=True)
+
+
+class ReportRowSerializer(serializers.Serializer):
+    section = serializers.CharField()
+    measure = serializers.CharField()
+    value = serializers.CharField(help_text="As shown on the page and in the CSV export (a count, or a cost with its currency).")
+
+
+class ReportSerializer(serializers.Serializer):
+    """A promotion's or campaign's report: the same rows as its page and CSV export."""
+
+    title = serializers.CharField()
+    rows = ReportRowSerializer(many=True)

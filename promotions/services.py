@@ -223,6 +223,24 @@ def tenant_promotion_defaults_update(*, tenant, channels, reminder_days, send_ti
     return tenant
 
 
+DELIVERY_SETTINGS = ("sms_price_per_segment", "sms_price_currency", "utm_enabled", "utm_medium_social",
+                     "utm_medium_email", "utm_medium_sms")
+
+
+def tenant_delivery_settings_update(*, tenant, **values):
+    """The tenant's SMS price (for cost estimates) and tracked-link settings (UTM on/off, medium per channel)."""
+    unknown = set(values) - set(DELIVERY_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown settings: {sorted(unknown)}")
+    for name, value in values.items():
+        setattr(tenant, name, value)
+    if tenant.sms_price_currency:
+        tenant.sms_price_currency = tenant.sms_price_currency.upper()
+    tenant.full_clean(exclude=[f.name for f in tenant._meta.fields if f.name not in values])
+    tenant.save(update_fields=list(values))
+    return tenant
+
+
 def member_email_unsubscribe(*, member_id):
     """One-click unsubscribe: the member gets no more promotion emails. Returns the member, or None."""
     member = Member.objects.filter(pk=member_id).first()

@@ -36,6 +36,8 @@ class SmsMessage:
     to: str
     body: str
     sender: str
+    # Handed back untouched in the gateway's delivery receipts (promotions/sms_receipts.py).
+    reference: str = ""
 
 
 def e164(phone):
@@ -112,7 +114,10 @@ class LocmemSmsBackend(BaseSmsBackend):
 
 
 class HttpGatewaySmsBackend(BaseSmsBackend):
-    """POSTs ``{"to", "from", "text"}`` as JSON with a bearer token; a 2xx answer with an ``id`` is success."""
+    """POSTs ``{"to", "from", "text", "reference"}`` as JSON with a bearer token; a 2xx answer with an ``id`` is success.
+
+    The gateway posts signed delivery receipts naming ``reference`` to /promotions/sms/receipts/.
+    """
 
     def __init__(self, *, url=None, token=None, timeout=None, session=None):
         self.url = url or settings.SMS_GATEWAY_URL
@@ -127,7 +132,8 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
         try:
             response = self.session.post(
                 self.url,
-                json={"to": message.to, "from": message.sender, "text": message.body},
+                json={"to": message.to, "from": message.sender, "text": message.body,
+                      **({"reference": message.reference} if message.reference else {})},
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=self.timeout,
             )

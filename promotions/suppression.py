@@ -22,7 +22,7 @@ def normalised_address(*, channel, address):
     return address.lower() if channel == Channel.EMAIL else address
 
 
-def suppression_add(*, tenant_id, channel, address, reason, source_event=None, at=None):
+def suppression_add(*, tenant_id, channel, address, reason, source_event=None, source_receipt=None, at=None):
     """Suppress the address for the tenant on the channel; the standing suppression when there already is one."""
     address = normalised_address(channel=channel, address=address)
     standing = Suppression.objects.filter(tenant_id=tenant_id, channel=channel, address=address, lifted_at__isnull=True)
@@ -32,7 +32,8 @@ def suppression_add(*, tenant_id, channel, address, reason, source_event=None, a
     try:
         with transaction.atomic():
             return Suppression.objects.create(tenant_id=tenant_id, channel=channel, address=address, reason=reason,
-                                              source_event=source_event, created_at=at or timezone.now())
+                                              source_event=source_event, source_receipt=source_receipt,
+                                              created_at=at or timezone.now())
     except IntegrityError:  # another event suppressed it a moment ago (the partial unique index holds)
         return standing.get()
 

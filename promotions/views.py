@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -19,10 +21,15 @@ from crm.services import tenant_rotate_event_secret
 from crm.tenancy import require_membership, scope_queryset
 from library.views import upload_into_library
 from promotions import services
-from promotions.forms import PromotionForm, TenantDefaultsForm
+from promotions.forms import PromotionForm, TenantDefaultsForm, TenantDeliveryForm
+from promotions.intake import SignatureError
 from promotions.models import Channel, EventPromotion
+from promotions.reports import promotion_report
 from promotions.selectors import promotion_list, promotion_message_preview, promotion_timeline
 from promotions.sms import is_stop_reply
+from promotions.sms_estimate import sms_estimate, sms_template_size
+from promotions.sms_receipts import ReceiptRefused, receipt_apply, receipt_parse, receipt_verify
+from promotions.sms_segments import sms_size
 from promotions.unsubscribe import member_id_from_token
 
 
@@ -46,6 +53,8 @@ def promotion_detail(request, pk):
     return render(request, "promotions/detail.html", {
         "promotion": promotion, "timeline": promotion_timeline(promotion=promotion),
         "who_did_what": history_entries(instance=promotion) if membership.is_admin else None,
+        "sms_estimate": sms_estimate(promotion=promotion) if Channel.SMS in promotion.channels else None,
+        "report": promotion_report(promotion=promotion),
     })
 
 
@@ -61,6 +70,18 @@ def _image_into_library(request, form, promotion):
     if assets:
         form.cleaned_data["event_image_url"] = assets[0].url
     return not refused
+
+
+def report_csv_response(report, filename):
+    response = HttpResponse(report.as_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+@login_required
+def promotion_report_csv(request, pk):
+    promotion = _promotion(request, pk)
+    return report_csv_response(promotion_report(promotion=promotion), f"promotion-{slugify(promotion.event_name) or promotion.pk}")
 
 
 def _save_form(request, *, promotion=None):
@@ -83,7 +104,51 @@ def _save_form(request, *, promotion=None):
             for field, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
-    return render(request, "promotions/form.html", {"form": form, "promotion": promotion})
+    return render(request, "promotions/form.html", {"form": form, "promotion": promotion,
+                                                    "sms_estimate": _form_estimate(form, promotion)})
+
+
+def _form_estimate(form, promotion):
+    """The SMS estimate for what the form holds now (saved or not); None when it cannot be worked out yet."""
+    data = form.cleaned_data if form.is_bound else {}
+    if not form.is_bound:
+        if promotion is None:
+            return None
+        return sms_estimate(promotion=promotion) if Channel.SMS in promotion.channels else None
+    club = data.get("club") or (promotion.club if promotion is not None else None)
+    if club is None or Channel.SMS not in (data.get("channels") or []):
+        return None
+    draft = EventPromotion(
+        tenant_id=club.tenant_id, club=club, channels=data.get("channels") or [], segment=data.get("segment"),
+        target_radius=data.get("target_radius"), sms_template=data.get("sms_template"),
+        reminder_days=data.get("reminder_days") or [],
+        event_name=data.get("event_name") or (promotion.event_name if promotion else ""),
+        event_starts_at=data.get("event_starts_at") or (promotion.event_starts_at if promotion else timezone.now()),
+        event_location=data.get("event_location") or "", event_url=data.get("event_url") or "",
+    )
+    return sms_estimate(promotion=draft, tenant=club.tenant)
+
+
+@login_required
+@require_POST
+def promotion_sms_estimate(request):
+    """The live SMS estimate of the promotion form (static/js/promotions-form.js posts the form here)."""
+    require_membership(request.user)
+    promotion = None
+    if request.POST.get("promotion"):
+        try:
+            promotion = scope_queryset(EventPromotion.objects.select_related("club__tenant"), request.user).filter(
+                pk=request.POST["promotion"]).first()
+        except ValidationError:
+            promotion = None
+        if promotion is None:
+            raise Http404("No such promotion.")
+    form = PromotionForm(request.POST, user=request.user, promotion=promotion)
+    form.is_valid()
+    estimate = _form_estimate(form, promotion)
+    if estimate is None:
+        return JsonResponse({"estimate": None})
+    return JsonResponse({"estimate": estimate.as_dict()})
 
 
 @login_required
@@ -111,7 +176,8 @@ def promotion_toggle(request, pk):
 def promotion_preview(request, pk):
     promotion = _promotion(request, pk)
     preview = promotion_message_preview(promotion=promotion, **_preview_step(request))
-    return render(request, "promotions/preview.html", {"promotion": promotion, **preview})
+    sms_size_shown = sms_size(preview["sms"]) if preview.get("sms") is not None else None
+    return render(request, "promotions/preview.html", {"promotion": promotion, **preview, "sms_size": sms_size_shown})
 
 
 def _preview_step(request):
@@ -157,7 +223,15 @@ def promotion_settings(request):
         "default_reminder_days": ", ".join(map(str, tenant.default_reminder_days)),
         "default_send_time": tenant.default_send_time,
     })
-    if request.method == "POST" and form.is_valid():
+    delivery_form = TenantDeliveryForm(request.POST if request.POST.get("form") == "delivery" else None,
+                                       initial=TenantDeliveryForm.initial_for(tenant), prefix="delivery")
+    if request.POST.get("form") == "delivery":
+        form = TenantDefaultsForm(initial=form.initial)
+        if delivery_form.is_valid():
+            services.tenant_delivery_settings_update(tenant=tenant, **delivery_form.cleaned_data)
+            flash.success(request, "SMS price and link tracking saved.")
+            return redirect("promotions:settings")
+    elif request.method == "POST" and form.is_valid():
         services.tenant_promotion_defaults_update(
             tenant=tenant, channels=form.cleaned_data["default_channels"],
             reminder_days=form.cleaned_data["default_reminder_days"],
@@ -165,7 +239,8 @@ def promotion_settings(request):
         )
         flash.success(request, "Promotion defaults saved.")
         return redirect("promotions:settings")
-    return render(request, "promotions/settings.html", {"form": form, "tenant": tenant, "channels": Channel})
+    return render(request, "promotions/settings.html", {"form": form, "delivery_form": delivery_form, "tenant": tenant,
+                                                        "channels": Channel})
 
 
 @login_required
@@ -220,3 +295,36 @@ def sms_inbound(request):
             return JsonResponse(exc.message_dict, status=400)
         return JsonResponse({"status": "opted out", "members": opt_out.members_opted_out})
     return JsonResponse({"status": "ignored"})
+
+
+@csrf_exempt  # called by the SMS gateway, authenticated by its HMAC signature
+@require_POST
+def sms_receipt(request):
+    """The SMS gateway's signed delivery receipt for one text (promotions/sms_receipts.py)."""
+    if request.content_type != "application/json":
+        message = "Send the receipt as application/json."
+        return JsonResponse({"detail": message, "code": "invalid", "fields": {"non_field_errors": [message]}}, status=400)
+    raw = request.body
+    try:
+        receipt_verify(raw=raw, timestamp_header=request.headers.get("X-Signature-Timestamp"),
+                       signature_header=request.headers.get("X-Signature"))
+    except SignatureError as exc:
+        return JsonResponse({"detail": str(exc), "code": "bad_signature"}, status=401)
+    try:
+        outcome = receipt_apply(body=receipt_parse(raw))
+    except ReceiptRefused as exc:
+        return JsonResponse({"detail": exc.message, "code": "invalid", "fields": {exc.field: [exc.message]}}, status=400)
+    return JsonResponse({"status": outcome})
+
+
+@login_required
+@require_POST
+def sms_count(request):
+    """A text's encoding and segments as staff write an SMS template (static/js/sms-count.js posts the body here)."""
+    require_membership(request.user)
+    text = request.POST.get("text", "")
+    if len(text) > 5000:
+        return JsonResponse({"detail": "The text is too long to count.", "code": "invalid",
+                             "fields": {"text": ["At most 5000 characters."]}}, status=400)
+    size, problem = sms_template_size(text)
+    return JsonResponse({"problem": problem, **(size.as_dict() if size else {})})

@@ -209,7 +209,16 @@ EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
 SMS_BACKEND = env.str("SMS_BACKEND", default="promotions.sms.ConsoleSmsBackend")
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+SMS_SIMULATOR_PORT = env.int("SMS_SIMULATOR_PORT", default=8102)
 SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="SocialCRM")
+# Signs the SMS gateway's delivery receipts (HMAC-SHA256, promotions/sms_receipts.py); empty: receipts refused.
+SMS_RECEIPT_SECRET = env.str("SMS_RECEIPT_SECRET", default="")
+if "SMS_BACKEND" not in env.ENVIRON and env.bool("USE_PLATFORM_SIMULATOR", default=False) and DEBUG:
+    # Local runs with no SMS gateway set up: the bundled stand-in (python -m simulator.sms) plays it, local-only keys.
+    SMS_BACKEND = "promotions.sms.HttpGatewaySmsBackend"
+    SMS_GATEWAY_URL = SMS_GATEWAY_URL or f"http://127.0.0.1:{SMS_SIMULATOR_PORT}/messages"
+    SMS_GATEWAY_TOKEN = SMS_GATEWAY_TOKEN or "sim-sms-token"
+    SMS_RECEIPT_SECRET = SMS_RECEIPT_SECRET or "sim-sms-receipt-secret"
 
 # Celery: an embedded filesystem broker by default, so `make run` needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -34,7 +34,9 @@ def boss(tenants):
 
 def tenant_form(tenant, **changes):
     return {"id": tenant.pk, "name": tenant.name, "default_channels": '["EMAIL"]', "default_reminder_days": "[7]",
-            "default_send_time": "09:00", "auto_promote": "on", "time_locale": "en-GB", **changes}
+            "default_send_time": "09:00", "auto_promote": "on", "time_locale": "en-GB", "sms_price_currency": "EUR",
+            "utm_enabled": "on", "utm_medium_social": "social", "utm_medium_email": "email", "utm_medium_sms": "sms",
+            **changes}
 
 
 # ----------------------------------------------------------------------------- finding 2: editable primary keys

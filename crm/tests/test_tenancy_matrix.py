@@ -39,6 +39,7 @@ from promotions.models import (
     PromotionDelivery,
     PromotionDispatch,
     PromotionSendChunk,
+    SmsReceipt,
     Suppression,
 )
 from promotions.tests.factories import EventPromotionFactory
@@ -67,6 +68,7 @@ PAGE_ARGS = {
     ("connections", "pk"): SocialConnection, ("connections", "attempt_id"): OAuthAttempt,
     ("library", "asset_id"): MediaAsset,
     ("notifications", "pk"): Notification,
+    ("campaigns", "pk"): Campaign,
 }
 # Every relation a request may name in a query string or body.
 RELATION_PARAMS = {
@@ -126,6 +128,15 @@ def world():
     asset = MediaAssetFactory(club=club, original_name=f"{MARK} crest.jpg", alt_text=f"{MARK} crest on the gate")
     post_media = PostMedia.objects.create(id=BIG_A, post=post, asset=asset, position=0)
     promotion_image = PromotionImage.objects.create(id=BIG_A, promotion=promotion, asset=asset)
+    sms_dispatch = PromotionDispatch.objects.create(tenant=tenant, promotion=promotion, kind="ANNOUNCEMENT",
+                                                    channel="SMS", scheduled_for=timezone.now())
+    sms_delivery = PromotionDelivery.objects.create(dispatch=sms_dispatch, member=member, segments=2,
+                                                    tracking_status="UNREACHABLE")
+    sms_receipt = SmsReceipt.objects.create(id=BIG_A, tenant=tenant, event_id=f"{MARK}-sms-evt", status="PERMANENT",
+                                            delivery=sms_delivery, phone="+447700900123", occurred_at=timezone.now(),
+                                            description=f"{MARK} number gone")
+    Suppression.objects.create(tenant=tenant, channel="SMS", address="+447700900123", reason="SMS_UNREACHABLE",
+                               created_at=timezone.now(), source_receipt=sms_receipt)
     a_user = get_user_model().objects.create_user(id=BIG_A, username=f"{MARK}-boss", password="pw-123456")
     membership = StaffMembership.objects.create(id=BIG_A, user=a_user, tenant=tenant, role=StaffRole.ADMIN)
     token = Token.objects.create(user=a_user)
@@ -168,7 +179,7 @@ def world():
         Composition: composition,
         MetricReadUsage: read_usage,
         EventPromotion: promotion, PromotionDispatch: dispatch, PromotionDelivery: delivery, PromotionSendChunk: chunk, InboundEvent: event,
-        EmailEvent: email_event, Suppression: suppression,
+        EmailEvent: email_event, Suppression: suppression, SmsReceipt: sms_receipt,
         StaffMembership: membership, OAuthAttempt: attempt, get_user_model(): a_user, TokenProxy: token,
         ApiToken: ApiToken.objects.get(pk=token.pk), MediaAsset: asset, PostMedia: post_media,
         PromotionImage: promotion_image,

@@ -132,3 +132,30 @@ def test_a_social_promotion_on_tenant_wide_connections_shows_each_networks_outco
     assert any(n.startswith("LinkedIn") for n in names) and any(n.startswith("X") for n in names)
     assert all(link.get_attribute("href").startswith("http") for link in sent.locator("a").all())
     assert "3 planned · 2 sent · 0 skipped · 1 failed" in first.inner_text()
+
+
+def test_the_form_shows_the_sms_segments_and_cost_live_before_saving(page, login):
+    from decimal import Decimal
+
+    from crm.models import Tenant
+    from crm.tests.factories import MessageTemplateFactory
+
+    club = ClubFactory(name="Heathland GC", timezone="Europe/London")
+    Tenant.objects.filter(pk=club.tenant_id).update(sms_price_per_segment=Decimal("0.05"), sms_price_currency="EUR")
+    for n in range(3):
+        MemberFactory(club=club, phone=f"+4479111234{n:02d}", sms_consent=True)
+    MessageTemplateFactory(tenant=club.tenant, channel="SMS", subject="", name="Long Cyrillic", body="ж" + "a" * 70)
+    StaffFactory(tenant=club.tenant, user__username="pat")
+    login("pat")
+    page.goto("/promotions/new/")
+    page.fill("#id_event_name", "Open")
+    page.fill("#id_event_starts_at", (timezone.now() + datetime.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M"))
+    page.uncheck("input[name=channels][value=EMAIL]")
+    page.uncheck("input[name=channels][value=SOCIAL]")
+    page.check("input[name=channels][value=SMS]")
+    page.fill("#id_reminder_days", "")
+    page.select_option("#id_sms_template", label="Long Cyrillic (SMS)")
+    estimate = page.locator("[data-sms-estimate-body]")
+    estimate.locator("text=6 segments in all: about 0.30 EUR").wait_for()
+    assert "UCS-2" in estimate.inner_text()
+    assert not EventPromotion.objects.exists()

@@ -9,6 +9,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection as db_connection
 from django.utils import timezone
+from django.utils.text import slugify
 
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import CampaignFactory, ClubFactory, MemberFactory, SegmentFactory
@@ -210,7 +211,8 @@ def test_social_posts_one_per_active_connection_and_instagram_needs_an_image(clu
     dispatch = dispatch_run(dispatch_id=announcement(promotion, "SOCIAL").pk, now=now)
     [post] = SocialPost.objects.all()
     assert post.connection == facebook and post.status == "SCHEDULED" and post.campaign == campaign
-    assert post.dispatch == dispatch and "Club Champs" in post.content and post.link_url == promotion.event_url
+    assert post.dispatch == dispatch and "Club Champs" in post.content and post.link_url == (
+        promotion.event_url + f"?utm_source=facebook&utm_medium=social&utm_campaign={slugify(campaign.name)}")
     assert get_adapter("INSTAGRAM").media_required_reason() in dispatch.status_reason
     assert "Instagram skipped: the event has no image and Instagram posts need one" in dispatch.status_reason
     # The post waits for the publisher: it is not counted as sent until the platform has it.

@@ -112,6 +112,8 @@ def test_http_gateway_backend_posts_json_with_the_token_and_reports_refusals():
         Gateway.answer = 200
         assert backend.send(SmsMessage(to="+447911123456", body="Hello", sender="Club")) == "msg-1"
         assert Gateway.received[-1] == ("Bearer tok", {"to": "+447911123456", "from": "Club", "text": "Hello"})
+        backend.send(SmsMessage(to="+447911123456", body="Hello", sender="Club", reference="t:1:abc"))
+        assert Gateway.received[-1][1]["reference"] == "t:1:abc"
         Gateway.answer = 503
         with pytest.raises(SmsError, match="503"):
             backend.send(SmsMessage(to="+447911123456", body="Hello", sender="Club"))

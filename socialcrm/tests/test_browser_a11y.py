@@ -160,6 +160,12 @@ def page_urls(world, attempt):
         "promotions:sms-inbound": None,  # the SMS gateway's webhook
         "anymail:mailgun_tracking_webhook": None,  # the email provider's signed webhook
         "campaigns:list": [reverse("campaigns:list")],
+        "campaigns:detail": [reverse("campaigns:detail", args=[promotion.campaign_id])],
+        "campaigns:report-csv": None,  # a CSV download
+        "promotions:report-csv": None,  # a CSV download
+        "promotions:sms-estimate": None,  # POST only: JSON for the form's live estimate
+        "promotions:sms-count": None,  # POST only: JSON for the SMS template form's counter
+        "promotions:sms-receipt": None,  # the SMS gateway's signed receipts
         "api-schema": None,  # YAML
         "api-docs": [reverse("api-docs")],
         "api-redoc": [reverse("api-redoc")],

@@ -87,10 +87,11 @@ def tenant_admin_world(client):
     SocialPostFactory(connection=SocialConnectionFactory(club=club, platform="TWITTER"), composition=composition)
     promotion = EventPromotionFactory(club=club)
     promotion_plan(promotion=promotion)
-    CampaignFactory(tenant=club.tenant)
+    campaign = CampaignFactory(tenant=club.tenant)
     asset = MediaAssetFactory(club=club)
     client.force_login(user)
-    return {"connection": connection, "post": post, "promotion": promotion, "asset": asset, "composition": composition}
+    return {"connection": connection, "post": post, "promotion": promotion, "asset": asset, "composition": composition,
+            "campaign": campaign}
 
 
 def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
@@ -115,6 +116,9 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
         "promotions:preview": {"pk": world["promotion"].pk},
         "promotions:preview_email": {"pk": world["promotion"].pk},
         "promotions:unsubscribe": {"token": "not-a-token"},
+        "promotions:report-csv": {"pk": world["promotion"].pk},
+        "campaigns:detail": {"pk": world["campaign"].pk},
+        "campaigns:report-csv": {"pk": world["campaign"].pk},
         "media": {"path": "missing.jpg"},
         "library:describe": {"asset_id": world["asset"].pk},
         "library:delete": {"asset_id": world["asset"].pk},
@@ -122,7 +126,7 @@ def test_every_staff_page_carries_a_strict_policy(client, tenant_admin_world):
     }
     must_render = {"dashboard", "connections:list", "connections:delete", "connections:detail", "connections:deactivate", "posts:list", "posts:compose",
                    "posts:calendar", "posts:calendar_feed", "connections:schedule", "posts:detail", "posts:delete", "promotions:list", "promotions:create", "promotions:settings",
-                   "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "api-docs",
+                   "promotions:detail", "promotions:edit", "promotions:preview", "promotions:preview_email", "campaigns:list", "campaigns:detail", "api-docs",
                    "api-redoc", "library:list", "library:delete",
                    "notifications:settings"}
     seen = set()
