@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from connections.tests.factories import SocialConnectionFactory
+from crm.middleware import SESSION_KEY as CLUB_SESSION_KEY
 from crm.tests.factories import ClubFactory, StaffFactory
 from library.models import MediaAsset, PostMedia
 from library.selectors import alt_texts_for
@@ -489,3 +490,21 @@ def test_a_saved_posts_card_shows_its_library_image_thumbnail(accounts, club, me
                                 media_urls=[asset.url])
     (image,) = post_preview(post=post).images
     assert image.src == asset.thumbnail_path and image.url == asset.url
+
+
+def test_staff_of_some_clubs_upload_a_sections_image_into_that_accounts_club_library(client, accounts, club,
+                                                                                     media_root):
+    other = ClubFactory(tenant=club.tenant)
+    client.force_login(StaffFactory(tenant=club.tenant, clubs=[other, club]).user)
+    session = client.session
+    session[CLUB_SESSION_KEY] = other.pk  # working in the other club
+    session.save()
+    ig = str(accounts["ig"].pk)
+    response = client.post(reverse("posts:compose"), {
+        "connections": [accounts["x"].pk, ig], "content": "Juniors", "intent": "draft",
+        f"v-{ig}-media": SimpleUploadedFile("range.jpg", images.jpeg(800, 800), content_type="image/jpeg"),
+        f"v-{ig}-upload_alt": "Juniors on the driving range"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    asset = MediaAsset.objects.get()
+    assert asset.club_id == club.pk  # the club of the account it is for, whatever club the staff member is in
+    assert _uses(versions_of(Composition.objects.get())["INSTAGRAM"]) == [asset.pk]
