@@ -112,17 +112,23 @@ def delete(request, asset_id):
 COMPOSER_CHOICES = 60
 
 
-def upload_club(request):
+def upload_club(request, connection=None):
     """Where an image uploaded while composing is kept: the whole organisation's library, or for staff
-    limited to some clubs, the club they are working in."""
-    return None if allowed_club_ids(request.user) is None else request.club
+    limited to some clubs, the club of the account it is for (else the club they are working in)."""
+    if allowed_club_ids(request.user) is None:
+        return None
+    if connection is not None and connection.club_id is not None:
+        return connection.club
+    return request.club
 
 
-def library_choices(request, *, chosen, alts):
-    """The library images a form offers (the chosen ones first, then the newest), each with its description
-    as typed on the form, or as the library holds it."""
+def library_choices(request, *, chosen, alts, club=...):
+    """The library images a form offers (the chosen ones first, then the newest of ``club``'s library and the
+    organisation's; by default the club the user works in), each with its description as typed on the form,
+    or as the library holds it."""
     chosen = [str(pk) for pk in dict.fromkeys(chosen)]
-    newest = list(selectors.media_list(user=request.user, club=request.club)[:COMPOSER_CHOICES])
+    club = request.club if club is ... else club
+    newest = list(selectors.media_list(user=request.user, club=club)[:COMPOSER_CHOICES])
     offered = {str(a.pk) for a in newest}
     picked = [a for a in (selectors.media_get(user=request.user, asset_id=pk) for pk in chosen if pk not in offered)
               if a is not None]

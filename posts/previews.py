@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from library.selectors import media_for_urls
 from platforms import PostContent, get_adapter
 from platforms.base import is_video, is_web_url
 from platforms.fetch import file_name, stored_media_name
@@ -82,8 +83,10 @@ def fold_text(text, fold):
     return shown.rstrip() + "…", True
 
 
-def version_preview(*, platform, account_name, content, connection=None):
-    """The card of one network's version of a post (``content`` is a ``platforms.PostContent``)."""
+def version_preview(*, platform, account_name, content, connection=None, thumbnails=None):
+    """The card of one network's version of a post (``content`` is a ``platforms.PostContent``); an image
+    with a thumbnail (``thumbnails``: {address: the app's thumbnail address}) shows the thumbnail."""
+    thumbnails = thumbnails or {}
     adapter = get_adapter(platform)
     full = adapter.render_text(content)
     shown, cut = fold_text(full, adapter.preview_fold_chars)
@@ -97,32 +100,37 @@ def version_preview(*, platform, account_name, content, connection=None):
         avatar_initial=(name[:1] or adapter.display_name[:1]).upper(),
         text=shown, full_text=full, cut=cut, more_label=adapter.preview_more_label,
         length=adapter.text_length(content), limit=adapter.max_length(), length_note=adapter.length_note.strip(" ()"),
-        link_card=link, images=[_image(u) for u in media if not is_video(u)], videos=sum(1 for u in media if is_video(u)),
+        link_card=link, images=[_image(u, thumbnails.get(u)) for u in media if not is_video(u)], videos=sum(1 for u in media if is_video(u)),
         violations=[v.message for v in content_violations(platform=adapter.platform, content=content)],
     )
 
 
-def _image(url):
+def _image(url, thumbnail=None):
     stored = stored_media_name(url)
     src = settings.MEDIA_URL + stored if stored and not urlsplit(settings.MEDIA_URL).scheme else None
+    src = thumbnail or src
     return PreviewImage(url=url, name=file_name(url), src=src)
 
 
 def post_preview(*, post):
-    """The card of a saved post, as its network will show it."""
+    """The card of a saved post, as its network will show it (library images by their thumbnails)."""
+    found = media_for_urls(tenant_id=post.tenant_id, urls=list(post.media_urls or []))
     return version_preview(platform=post.connection.platform, account_name=post.connection.account_name,
-                           content=post_content(post), connection=post.connection_id)
+                           content=post_content(post), connection=post.connection_id,
+                           thumbnails={url: asset.thumbnail_path for url, asset in found.items()})
 
 
-def composition_previews(*, connections, base, overrides=None):
+def composition_previews(*, connections, base, overrides=None, thumbnails=None):
     """The card of each account's version of a composition not yet saved: ``base`` holds the shared
-    fields (content, hashtags, link_url, media_urls), ``overrides`` each connection id's own."""
+    fields (content, hashtags, link_url, media_urls), ``overrides`` each connection id's own; ``thumbnails``
+    the app's thumbnail address of library images, by address."""
     overrides = {str(k): v for k, v in (overrides or {}).items()}
     cards = []
     for connection in connections:
         values = {**base, **overrides.get(str(connection.pk), {})}
         cards.append(version_preview(platform=connection.platform, account_name=connection.account_name,
-                                     content=content_of(**values), connection=connection.pk))
+                                     content=content_of(**values), connection=connection.pk,
+                                     thumbnails=thumbnails))
     return cards
 
 

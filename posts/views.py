@@ -23,6 +23,7 @@ from crm.history import actor_label, history_entries
 from crm.middleware import club_from_query
 from crm.models import Campaign, Club
 from crm.tenancy import require_membership, scope_queryset, visible_clubs, visible_row
+from library.selectors import media_get as selectors_media_get
 from library.views import library_choices, library_chosen, upload_club, upload_into_library
 from platforms import PostContent, get_adapter
 from platforms.fetch import stored_media_name
@@ -195,7 +196,10 @@ def compose(request):
             versions.append({"connection": c, "chosen": str(c.pk) in form["connections"], "form": own,
                              "errors": version_errors.get(str(c.pk), []),
                              "attached": [{"name": n, "label": n.rsplit("/", 1)[-1]} for n in own["stored_media"]],
-                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media", "no_media"))})
+                             "library": library_choices(request, chosen=own["library_media"], alts=own["library_alt"],
+                                                        club=c.club if c.club_id else None),
+                             "changed": any(own[k] for k in ("content", "hashtags", "link_url", "stored_media",
+                                                             "library_media", "no_media"))})
     return render(request, "posts/compose.html", {
         "attached": attached, "groups": groups, "campaigns": campaigns, "form": form, "errors": errors,
         "rules_url": reverse("posts:rules"), "club": request.club,
@@ -208,17 +212,24 @@ def compose(request):
 def _version_form(request, pk):
     """One account's own fields as the composer sent them (blank: the same as the base)."""
     if request is None:
-        return {"content": "", "hashtags": "", "link_url": "", "stored_media": [], "no_media": False}
+        return {"content": "", "hashtags": "", "link_url": "", "stored_media": [], "library_media": [],
+                "library_alt": {}, "upload_alt": "", "no_media": False}
+    alt = f"v-{pk}-alt_"
     return {"content": request.POST.get(f"v-{pk}-content", ""), "hashtags": request.POST.get(f"v-{pk}-hashtags", ""),
             "link_url": request.POST.get(f"v-{pk}-link_url", "").strip(),
             "stored_media": request.POST.getlist(f"v-{pk}-stored_media"),
+            "library_media": request.POST.getlist(f"v-{pk}-library_media"),
+            "library_alt": {k[len(alt):]: v for k, v in request.POST.items() if k.startswith(alt)},
+            "upload_alt": request.POST.get(f"v-{pk}-upload_alt", ""),
             "no_media": bool(request.POST.get(f"v-{pk}-no_media"))}
 
 
-def _store_uploads(request, tenant, names, field, library=None, alt=""):
+def _store_uploads(request, tenant, names, field, library=None, alt="", club=None):
     """Store this submission's files of one file field and list them on the form (``names``), so a refusal
-    of any field loses none of them. Files attached on an earlier, refused submission come back as
-    storage names, re-checked as this tenant's own uploads. Returns their URLs."""
+    of any field loses none of them. Images go into the media library (``library``: the form's chosen
+    library ids, to which they are added, described with ``alt`` and kept in ``club``'s library). Files
+    attached on an earlier, refused submission come back as storage names, re-checked as this tenant's own
+    uploads. Returns their URLs."""
     urls = services.media_stored_urls(tenant=tenant, names=names)
     refused = []
     for upload in request.FILES.getlist(field):
@@ -226,9 +237,8 @@ def _store_uploads(request, tenant, names, field, library=None, alt=""):
             head = upload.read(16)
             upload.seek(0)
             if (services.media_type_of(head) or "").startswith("image/"):  # images go into the media library
-                assets, problems = upload_into_library(request, files=[upload], club=upload_club(request),
-                                                       alt_text=alt)
-                library.extend(str(a.pk) for a in assets)
+                assets, problems = upload_into_library(request, files=[upload], club=club, alt_text=alt)
+                library.extend(str(a.pk) for a in assets if str(a.pk) not in library)
                 refused.extend(problems)
                 continue
         try:
@@ -243,18 +253,35 @@ def _store_uploads(request, tenant, names, field, library=None, alt=""):
     return urls
 
 
+def _each_field(refused, work, *args, **kwargs):
+    """Run one field's part of a submission; its refusals are collected, so every field keeps its files."""
+    try:
+        return work(*args, **kwargs)
+    except ValidationError as exc:
+        refused.extend(exc.messages)
+        return []
+
+
 def _compose_posts(request, tenant, form, intent):
-    stored = _store_uploads(request, tenant, form["stored_media"], "media", library=form["library_media"],
-                            alt=form.get("upload_alt", ""))
-    # Images from the library (new image uploads went into it) come first, with their descriptions.
-    chosen = library_chosen(request, form)
-    own_media = {pk: _store_uploads(request, tenant, own["stored_media"], f"v-{pk}-media")
-                 for pk, own in form["versions"].items()}
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     try:
         connections = list(scoped.filter(pk__in=form["connections"]))
     except ValidationError:
         connections = []
+    by_pk = {str(c.pk): c for c in connections}
+    refused = []
+    stored = _each_field(refused, _store_uploads, request, tenant, form["stored_media"], "media",
+                         library=form["library_media"], alt=form.get("upload_alt", ""), club=upload_club(request))
+    # Images from the library (new image uploads went into it) come first, with their descriptions.
+    chosen = _each_field(refused, library_chosen, request, form)
+    own_media = {}
+    for pk, own in form["versions"].items():
+        uploaded = _each_field(refused, _store_uploads, request, tenant, own["stored_media"], f"v-{pk}-media",
+                               library=own["library_media"], alt=own["upload_alt"],
+                               club=upload_club(request, connection=by_pk.get(pk)))
+        own_media[pk] = _each_field(refused, library_chosen, request, own) + uploaded
+    if refused:
+        raise ValidationError(list(dict.fromkeys(refused)))
     if not connections:
         raise ValidationError("Choose at least one account to post to.")
     campaign = None
@@ -310,8 +337,23 @@ def preview(request):
     scoped = scope_queryset(SocialConnection.objects.select_related("club"), request.user)
     wanted = [str(pk) for pk in body["connections"] if uuid_or_none(str(pk))][:50]
     connections = list(scoped.filter(pk__in=wanted).order_by("platform", "account_name"))
-    cards = previews.composition_previews(connections=connections, base=body["base"], overrides=body["overrides"])
+    cards = previews.composition_previews(connections=connections, base=body["base"], overrides=body["overrides"],
+                                          thumbnails=body["thumbnails"])
     return render(request, "posts/_previews.html", {"cards": cards})
+
+
+def _library_images(request, ids, thumbnails):
+    """The addresses of the library images the user may see among ``ids`` (others are left out), noting
+    each one's thumbnail for the cards."""
+    if not isinstance(ids, list):
+        raise ValidationError("library_media is a list of image ids.")
+    urls = []
+    for pk in list(dict.fromkeys(str(i) for i in ids))[:20]:
+        asset = selectors_media_get(user=request.user, asset_id=pk)
+        if asset is not None:
+            urls.append(asset.url)
+            thumbnails[asset.url] = asset.thumbnail_path
+    return urls
 
 
 def _upload_stand_ins(count):
@@ -337,10 +379,11 @@ def _preview_body(request):
     if not isinstance(body, dict) or not isinstance(body.get("connections", []), list) \
             or not isinstance(body.get("versions", {}), dict) or not isinstance(body.get("media_urls", []), list):
         raise ValidationError("Send a JSON object: connections and media_urls are lists, versions an object.")
+    thumbnails = {}
     base = {"content": str(body.get("content", "")), "hashtags": _split_tags(str(body.get("hashtags", ""))),
             "link_url": str(body.get("link_url") or "").strip() or None,
-            "media_urls": [str(u) for u in body.get("media_urls", []) if u][:20] + _upload_stand_ins(
-                _count(body.get("uploads")))}
+            "media_urls": _library_images(request, body.get("library_media", []), thumbnails)
+            + [str(u) for u in body.get("media_urls", []) if u][:20] + _upload_stand_ins(_count(body.get("uploads")))}
     overrides = {}
     for pk, own in body.get("versions", {}).items():
         if not isinstance(own, dict):
@@ -348,8 +391,10 @@ def _preview_body(request):
         own_form = {"content": str(own.get("content", "")), "hashtags": str(own.get("hashtags", "")),
                     "link_url": str(own.get("link_url") or "").strip(), "stored_media": [],
                     "no_media": own.get("no_media") is True}
-        overrides[str(pk)] = _version_overrides(own_form, _upload_stand_ins(_count(own.get("uploads"))))
-    return {"connections": body.get("connections", []), "base": base, "overrides": overrides}
+        overrides[str(pk)] = _version_overrides(own_form, _library_images(
+            request, own.get("library_media", []), thumbnails) + _upload_stand_ins(_count(own.get("uploads"))))
+    return {"connections": body.get("connections", []), "base": base, "overrides": overrides,
+            "thumbnails": thumbnails}
 
 
 def _rules_body(request):

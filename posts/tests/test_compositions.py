@@ -1,22 +1,29 @@
 """One post written once with a version per network: services, content rules per version, previews, pages, API."""
 
 import json
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from connections.tests.factories import SocialConnectionFactory
+from crm.middleware import SESSION_KEY as CLUB_SESSION_KEY
 from crm.tests.factories import ClubFactory, StaffFactory
+from library.models import MediaAsset, PostMedia
+from library.selectors import alt_texts_for
+from library.services import media_upload
+from library.tests import images
 from platforms import PostContent
 from posts import compositions, services
 from posts.models import Composition, SocialPost
 from posts.models import SocialPostStatus as S
-from posts.previews import fold_text, version_preview
+from posts.previews import fold_text, post_preview, version_preview
 from posts.tests.factories import SocialPostFactory
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +383,128 @@ def test_composer_leaves_the_shared_image_out_on_one_account(staff, accounts):
             "versions": {str(accounts["x"].pk): {"no_media": True}}}
     html = staff.post(reverse("posts:preview"), json.dumps(body), content_type="application/json").content.decode()
     assert "flag.jpg" not in html and "Course photos" in html
+
+
+# ----------------------------------------------------------------------------- library images of one account
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.SITE_URL = "http://127.0.0.1:9"
+    return tmp_path
+
+
+def _library_image(club, *, name="flag.jpg", alt="", size=(640, 800)):
+    asset, _ = media_upload(tenant=club.tenant, club=club, by=None, alt_text=alt,
+                            upload=SimpleUploadedFile(name, images.jpeg(*size), content_type="image/jpeg"))
+    return asset
+
+
+def _uses(post):
+    return list(PostMedia.objects.filter(post=post).order_by("position").values_list("asset_id", flat=True))
+
+
+def test_an_accounts_section_uses_a_library_image_with_its_description_there_alone(staff, accounts, club, media_root):
+    asset = _library_image(club)
+    ig = str(accounts["ig"].pk)
+    response = staff.post(reverse("posts:compose"), {
+        "connections": [accounts["x"].pk, ig], "content": "Flag day", "intent": "draft",
+        f"v-{ig}-library_media": [str(asset.pk)], f"v-{ig}-alt_{asset.pk}": "The flag on the 18th green"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    versions = versions_of(Composition.objects.get())
+    assert versions["INSTAGRAM"].media_urls == [asset.url] and versions["INSTAGRAM"].overridden_fields == ["media_urls"]
+    assert versions["TWITTER"].media_urls == [] and _uses(versions["TWITTER"]) == []
+    assert _uses(versions["INSTAGRAM"]) == [asset.pk]
+    assert alt_texts_for(tenant_id=club.tenant_id, urls=versions["INSTAGRAM"].media_urls) == [
+        "The flag on the 18th green"]
+
+
+def test_an_image_uploaded_in_an_accounts_section_goes_into_the_library_with_its_description(staff, accounts,
+                                                                                             media_root):
+    ig = str(accounts["ig"].pk)
+    staff.post(reverse("posts:compose"), {
+        "connections": [accounts["fb"].pk, ig], "content": "Juniors", "intent": "draft",
+        f"v-{ig}-media": SimpleUploadedFile("range.jpg", images.jpeg(800, 800), content_type="image/jpeg"),
+        f"v-{ig}-upload_alt": "Juniors on the driving range"})
+    asset = MediaAsset.objects.get()
+    assert asset.alt_text == "Juniors on the driving range" and asset.original_name == "range.jpg"
+    versions = versions_of(Composition.objects.get())
+    assert versions["INSTAGRAM"].media_urls == [asset.url] and _uses(versions["INSTAGRAM"]) == [asset.pk]
+    assert versions["FACEBOOK"].media_urls == []
+
+
+def _checked_in_section(page, pk):
+    return re.findall(rf'name="v-{pk}-library_media" value="([^"]+)"[^>]*checked', page)
+
+
+def test_a_refused_submission_keeps_each_sections_chosen_and_uploaded_library_images(staff, accounts, club,
+                                                                                     media_root):
+    chosen = _library_image(club)
+    ig, x = str(accounts["ig"].pk), str(accounts["x"].pk)
+    response = staff.post(reverse("posts:compose"), {
+        "connections": [x, ig], "content": "Flag day", "intent": "draft", f"v-{x}-content": "a" * 300,
+        f"v-{ig}-library_media": [str(chosen.pk)], f"v-{ig}-alt_{chosen.pk}": "Typed here",
+        f"v-{ig}-media": SimpleUploadedFile("range.jpg", images.jpeg(700, 700), content_type="image/jpeg"),
+        f"v-{ig}-upload_alt": "Juniors on the driving range"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "allows 280 characters" in page
+    assert not SocialPost.objects.exists()
+    uploaded = MediaAsset.objects.exclude(pk=chosen.pk).get()
+    assert _checked_in_section(page, ig) == [str(chosen.pk), str(uploaded.pk)]
+    assert _checked_in_section(page, x) == [] and f'id="v-{ig}-alt_{chosen.pk}"' in page
+    assert "Typed here" in page and "Juniors on the driving range" in page
+
+
+def test_a_section_cannot_use_another_tenants_library_image(staff, accounts, media_root):
+    stranger = _library_image(ClubFactory())
+    ig = str(accounts["ig"].pk)
+    response = staff.post(reverse("posts:compose"), {
+        "connections": [accounts["x"].pk, ig], "content": "Flag day", "intent": "draft",
+        f"v-{ig}-library_media": [str(stranger.pk)]})
+    assert response.status_code == 200 and "no longer there" in response.content.decode()
+    assert not SocialPost.objects.exists() and stranger.alt_text == ""
+
+
+def test_previews_show_chosen_library_images_by_their_thumbnails(staff, accounts, club, media_root):
+    shared, own = _library_image(club, name="shared.jpg"), _library_image(club, name="own.jpg", size=(500, 500))
+    stranger = _library_image(ClubFactory(), name="stranger.jpg", size=(300, 300))
+    fb, ig = str(accounts["fb"].pk), str(accounts["ig"].pk)
+    body = {"connections": [fb, ig], "content": "Flag day", "library_media": [str(shared.pk), str(stranger.pk)],
+            "versions": {ig: {"library_media": [str(own.pk), "not-an-id"]}}}
+    answer = staff.post(reverse("posts:preview"), json.dumps(body), content_type="application/json")
+    html = answer.content.decode()
+    assert answer.status_code == 200
+    cards = dict(re.findall(r'data-preview-for="([^"]+)"(.*?)</article>', html, re.S))
+    assert own.thumbnail_path in cards[ig] and shared.thumbnail_path not in cards[ig]
+    assert shared.thumbnail_path in cards[fb] and own.thumbnail_path not in cards[fb]
+    assert "upload.jpg" not in html and stranger.thumbnail_path not in html and "stranger" not in html
+    bad = staff.post(reverse("posts:preview"), json.dumps({"connections": [fb], "library_media": "x"}),
+                     content_type="application/json")
+    assert bad.status_code == 400 and "library_media" in bad.json()["detail"]
+
+
+def test_a_saved_posts_card_shows_its_library_image_thumbnail(accounts, club, media_root):
+    asset = _library_image(club)
+    post = services.post_create(tenant=club.tenant, connection=accounts["ig"], content="Flag", created_by="pat",
+                                media_urls=[asset.url])
+    (image,) = post_preview(post=post).images
+    assert image.src == asset.thumbnail_path and image.url == asset.url
+
+
+def test_staff_of_some_clubs_upload_a_sections_image_into_that_accounts_club_library(client, accounts, club,
+                                                                                     media_root):
+    other = ClubFactory(tenant=club.tenant)
+    client.force_login(StaffFactory(tenant=club.tenant, clubs=[other, club]).user)
+    session = client.session
+    session[CLUB_SESSION_KEY] = other.pk  # working in the other club
+    session.save()
+    ig = str(accounts["ig"].pk)
+    response = client.post(reverse("posts:compose"), {
+        "connections": [accounts["x"].pk, ig], "content": "Juniors", "intent": "draft",
+        f"v-{ig}-media": SimpleUploadedFile("range.jpg", images.jpeg(800, 800), content_type="image/jpeg"),
+        f"v-{ig}-upload_alt": "Juniors on the driving range"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    asset = MediaAsset.objects.get()
+    assert asset.club_id == club.pk  # the club of the account it is for, whatever club the staff member is in
+    assert _uses(versions_of(Composition.objects.get())["INSTAGRAM"]) == [asset.pk]

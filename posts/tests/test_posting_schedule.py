@@ -15,8 +15,8 @@ from connections.services import posting_slot_add
 from connections.tests.factories import SocialConnectionFactory
 from crm.tests.factories import ClubFactory, StaffFactory
 from posts import calendar as planning
-from posts import services
-from posts.models import SocialPost
+from posts import compositions, services
+from posts.models import Composition, SocialPost
 from posts.models import SocialPostStatus as S
 from posts.tests.factories import SocialPostFactory
 
@@ -268,3 +268,55 @@ def test_best_times_are_read_on_each_posts_club_clock(tenant):
         _published(connection, datetime.combine(day, time(7, 20), zone), 10)  # 22:20 UTC the day before
     hints = planning.best_posting_times(user=user, now=now)
     assert [(h.hour, h.posts) for h in hints.hours] == [(7, planning.BEST_TIME_MIN_POSTS)]
+
+
+def test_composition_add_to_queue_schedules_each_version_at_its_accounts_next_slot(club, staff, fb):
+    x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
+    posting_slot_add(connection=fb, weekday=1, at=time(8, 30))
+    posting_slot_add(connection=x, weekday=4, at=time(18, 0))
+    composition = compositions.composition_create(
+        tenant=club.tenant, connections=[fb, x], content="Course open", add_to_queue=True, club=club, by=staff,
+        overrides={str(x.pk): {"content": "Course open ⛳"}})
+    versions = {p.connection_id: p for p in composition.versions.all()}
+    now = timezone.now()
+    for connection, weekday, at in ((fb, 1, (8, 30)), (x, 4, (18, 0))):
+        local = versions[connection.pk].scheduled_at.astimezone(LONDON)
+        assert versions[connection.pk].status == S.SCHEDULED
+        assert (local.weekday(), local.hour, local.minute) == (weekday, *at)
+        assert now < versions[connection.pk].scheduled_at <= now + timedelta(days=7)
+    again = compositions.composition_create(tenant=club.tenant, connections=[fb, x], content="Again",
+                                            add_to_queue=True, club=club, by=staff)
+    assert {p.connection_id: p.scheduled_at for p in again.versions.all()} == {
+        pk: post.scheduled_at + timedelta(days=7) for pk, post in versions.items()}
+
+
+def test_composition_add_to_queue_is_all_or_none_and_not_with_a_time(club, staff, fb):
+    no_slots = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
+    posting_slot_add(connection=fb, weekday=1, at=time(8, 30))
+    with pytest.raises(ValidationError):
+        compositions.composition_create(tenant=club.tenant, connections=[fb, no_slots], content="x",
+                                        add_to_queue=True, club=club, by=staff)
+    with pytest.raises(ValidationError, match="not both"):
+        compositions.composition_create(tenant=club.tenant, connections=[fb], content="x", add_to_queue=True,
+                                        scheduled_at=timezone.now() + timedelta(days=1), club=club, by=staff)
+    assert not SocialPost.objects.exists() and not Composition.objects.exists()
+
+
+def test_composer_add_to_queue_for_several_accounts_makes_one_composition_in_their_slots(club, staff, fb):
+    x = SocialConnectionFactory(club=club, tenant=club.tenant, platform="TWITTER")
+    posting_slot_add(connection=fb, weekday=6, at=time(16, 0))
+    posting_slot_add(connection=x, weekday=2, at=time(7, 15))
+    client = Client()
+    client.force_login(staff)
+    response = client.post(reverse("posts:compose"), {
+        "connections": [str(fb.pk), str(x.pk)], "content": "Sunday roast", f"v-{x.pk}-content": "Roast on Sunday",
+        "intent": "queue"})
+    composition = Composition.objects.get()
+    assert response.status_code == 302 and response.url == reverse("posts:composition", args=[composition.pk])
+    versions = {p.connection_id: p for p in composition.versions.all()}
+    assert versions[x.pk].content == "Roast on Sunday" and versions[fb.pk].content == "Sunday roast"
+    for connection, weekday, at in ((fb, 6, (16, 0)), (x, 2, (7, 15))):
+        local = versions[connection.pk].scheduled_at.astimezone(LONDON)
+        assert versions[connection.pk].status == S.SCHEDULED
+        assert (local.weekday(), local.hour, local.minute) == (weekday, *at)
+    assert "added to the queue" in client.get(response.url).content.decode()

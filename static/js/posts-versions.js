@@ -2,7 +2,8 @@
 // and rules are fetched from the server (debounced) while typing. The server renders every card from the
 // publisher's own rules; this only asks and places the answer. Schedule and Publish now wait for no
 // broken rules. A blank field in an account's section means "the same as the base"; its own files replace
-// the base's on that account, and "No images or video" leaves them out there.
+// the base's on that account (library images ticked there, then files uploaded there), and "No images or
+// video" leaves them out there.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-preview-url]");
@@ -24,6 +25,13 @@
 
   function fileCount(input) {
     return input && input.files ? input.files.length : 0;
+  }
+
+  // Library images chosen (by id): the server shows each one's thumbnail on the cards.
+  function checkedValues(root, selector) {
+    var values = [];
+    root.querySelectorAll(selector).forEach(function (box) { values.push(box.value); });
+    return values;
   }
 
   function showSections(ids) {
@@ -49,13 +57,15 @@
       versions[id] = {
         content: field("content"), hashtags: field("hashtags"), link_url: field("link_url"),
         no_media: !!section.querySelector("[data-version-field=no_media]:checked"),
+        library_media: checkedValues(section, "[data-version-field=library_media]:checked"),
         uploads: fileCount(section.querySelector("[data-version-field=media]")) +
           section.querySelectorAll("[data-version-field=stored_media]:checked").length
       };
     });
     return {
       connections: ids, content: form.elements.content.value, hashtags: form.elements.hashtags.value,
-      link_url: form.elements.link_url.value, media_urls: media, uploads: uploads, versions: versions
+      link_url: form.elements.link_url.value, media_urls: media, uploads: uploads, versions: versions,
+      library_media: checkedValues(form, "input[name=library_media]:checked")
     };
   }
 
