@@ -1,6 +1,9 @@
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -59,6 +62,9 @@ class TenantSettingsView(APIView):
     @extend_schema(request=TenantSettingsSerializer, responses=TenantSettingsSerializer)
     def patch(self, request):
         tenant = require_membership(request.user).tenant
+        writable = {name for name, field in TenantSettingsSerializer().fields.items() if not field.read_only}
+        if not isinstance(request.data, Mapping) or not writable & set(request.data):
+            raise ValidationError([f"Send at least one setting to change: {', '.join(sorted(writable))}."])
         serializer = TenantSettingsSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         tenant = tenant_settings_update(tenant=tenant, by=request.user, **serializer.validated_data)

@@ -322,6 +322,16 @@ def test_tenant_settings_api_is_for_admins(team):
     assert team["tenant"].posts_need_approval is False
 
 
+def test_tenant_settings_patch_without_a_setting_is_refused_and_changes_nothing(team):
+    url = reverse("tenant-settings")
+    for body, kind in (({}, "json"), ([True], "json"), (7, "json"), ({"name": "Renamed"}, "json"), ({}, "multipart")):
+        answer = api(team["admin"]).patch(url, body, format=kind)
+        assert answer.status_code == 400, (body, kind)
+        assert "posts_need_approval" in answer.json()["detail"]
+    team["tenant"].refresh_from_db()
+    assert team["tenant"].posts_need_approval is True and team["tenant"].name != "Renamed"
+
+
 def test_schema_documents_the_approval_actions_and_history():
     from drf_spectacular.generators import SchemaGenerator
 
