@@ -49,7 +49,8 @@ LOAD_SQL = [
     # 10 % SCHEDULED over the next ~40 days, 10 % DRAFT, 10 % FAILED, 70 % PUBLISHED more than 30 days ago.
     """INSERT INTO posts_socialpost (id, content, media_urls, hashtags, status, scheduled_at, published_at,
               platform_post_id, likes, comments, shares, reach, impressions, created_at, updated_at, created_by,
-              attempts, error, error_kind, tenant_id, connection_id)
+              attempts, error, error_kind, publish_state, metrics_unknown, metrics_unchanged_syncs,
+              tenant_id, connection_id)
        SELECT gen_random_uuid(), 'Bench post ' || g || ': tee times, results and the clubhouse menu.', '[]', '[]',
               s.status,
               CASE WHEN s.status = 'DRAFT' THEN NULL
@@ -62,6 +63,7 @@ LOAD_SQL = [
               CASE WHEN s.status IN ('PUBLISHED', 'FAILED') THEN 1 ELSE 0 END,
               CASE WHEN s.status = 'FAILED' THEN 'Content refused.' END,
               CASE WHEN s.status = 'FAILED' THEN 'INVALID_CONTENT' END,
+              '{}', '[]', 0,
               'bench-' || lpad((g % %(tenants)s + 1)::text, 4, '0'),
               md5('conn-' || (g % %(tenants)s + 1) || '-' || ((g / %(tenants)s) % 4))::uuid
        FROM generate_series(0, %(posts)s - 1) g,

@@ -62,7 +62,8 @@ LOAD_SQL = [
     # publish times repeat every 997 posts and every post has the same creation time: ties everywhere.
     """INSERT INTO posts_socialpost (id, content, media_urls, hashtags, status, scheduled_at, published_at,
               platform_post_id, likes, comments, shares, reach, impressions, created_at, updated_at, created_by,
-              attempts, error, error_kind, tenant_id, connection_id)
+              attempts, error, error_kind, publish_state, metrics_unknown, metrics_unchanged_syncs,
+              tenant_id, connection_id)
        SELECT gen_random_uuid(), 'Bench post ' || g || ': tee times, results and the clubhouse menu.', '[]', '[]',
               s.status,
               CASE WHEN s.status = 'DRAFT' THEN NULL
@@ -75,6 +76,7 @@ LOAD_SQL = [
               CASE WHEN s.status IN ('PUBLISHED', 'FAILED') THEN 1 ELSE 0 END,
               CASE WHEN s.status = 'FAILED' THEN 'Content refused.' END,
               CASE WHEN s.status = 'FAILED' THEN 'INVALID_CONTENT' END,
+              '{}', '[]', 0,
               x.tenant, md5('conn-' || x.tenant || '-' || (g % 4))::uuid
        FROM generate_series(0, %(total)s - 1) g,
             LATERAL (SELECT CASE WHEN g < %(big)s THEN 'b5-big'
