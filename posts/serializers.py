@@ -7,10 +7,11 @@ from platforms.fetch import validate_media_address
 from posts.models import SocialPost
 from posts.states import allowed_actions
 from socialcrm.api_inputs import DistinctListField, InputRulesMixin
+from socialcrm.api_output import PlannedOutputMixin
 
 
-class SocialPostSerializer(serializers.ModelSerializer):
-    """Output: what a post is and where it stands."""
+class SocialPostSerializer(PlannedOutputMixin, serializers.ModelSerializer):
+    """Output: what a post is and where it stands (read cheaply: ``socialcrm/api_output.py``)."""
 
     platform = serializers.CharField(source="connection.platform", read_only=True)
     actions = serializers.SerializerMethodField()
@@ -24,6 +25,7 @@ class SocialPostSerializer(serializers.ModelSerializer):
             "engagement_synced_at", "created_at", "updated_at", "created_by", "actions",
         ]
         read_only_fields = fields
+        read_also = ["status", "error_kind", "metrics_unknown"]  # get_actions and to_representation
 
     def get_actions(self, post) -> list[str]:
         return allowed_actions(post.status, post.error_kind)
