@@ -413,8 +413,11 @@ def wait_until(predicate, *, timeout, interval=0.5):
 
 
 def scratch_database(prefix):
-    """Create and migrate ``<prefix>_<8 hex>``; returns (name, DATABASE_URL)."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
+    """Create and migrate ``<prefix>_<8 hex>``; returns (name, DATABASE_URL).
+
+    ``BENCH_SCRATCH_PREFIX`` replaces the prefix (a shared server where each person's databases carry
+    their own name)."""
+    name = f"{os.environ.get('BENCH_SCRATCH_PREFIX') or prefix}_{secrets.token_hex(4)}"
     url = f"postgres://postgres@127.0.0.1:5432/{name}"
     with admin_connection() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -424,7 +427,8 @@ def scratch_database(prefix):
 
 def drop_scratch_database(name):
     """Drop a database made by ``scratch_database`` (and only such a one)."""
-    if not name.startswith(("socialcrm_b", "scrm_b")) or len(name.rsplit("_", 1)[-1]) != 8:
+    prefixes = ("socialcrm_b", "scrm_b", *filter(None, [os.environ.get("BENCH_SCRATCH_PREFIX")]))
+    if not name.startswith(prefixes) or len(name.rsplit("_", 1)[-1]) != 8:
         raise ValueError(f"{name} is not a scratch database")
     with admin_connection() as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
