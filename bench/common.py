@@ -254,7 +254,7 @@ def purge_queue():
 
 
 def procfile_workers(*, env, only=None, name="procfile"):
-    """The Procfile's ``worker-*`` lines, run as they are (queues, pool, concurrency), with this Python."""
+    """The Procfile's ``worker-*`` lines, run as they are (queues, pool, concurrency, ``nice``), with this Python."""
     workers = []
     for line in (ROOT / "Procfile").read_text().splitlines():
         proc, _, command = line.partition(":")
@@ -262,8 +262,11 @@ def procfile_workers(*, env, only=None, name="procfile"):
             continue
         command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), command.strip())
         args = command.split()
+        prefix = []
+        if args[0] == "nice":  # bulk workers yield the CPU to publishing: kept as the Procfile says
+            prefix, args = args[:3], args[3:]
         assert args[0].endswith("celery"), line
-        args = [sys.executable, "-m", "celery"] + args[1:]
+        args = prefix + [sys.executable, "-m", "celery"] + args[1:]
         args = [a.replace("@%h", f"-{name}-{uuid.uuid4().hex[:6]}@%h") for a in args]
         args = [a if not a.startswith("--loglevel") else "--loglevel=WARNING" for a in args]
         workers.append(Process(args + ["--without-gossip", "--without-mingle"], env=env, name=f"{name}-{proc}"))

@@ -333,7 +333,9 @@ TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", default=7)
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 
 # Publishing.
-PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=10.0)
+# The scan is one index probe when nothing is due; a post waits for the next scan, so this is most of
+# the lag of a post that falls due on a quiet queue.
+PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=2.0)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
 PUBLISH_BACKOFF_BASE_SECONDS = env.float("PUBLISH_BACKOFF_BASE_SECONDS", default=30.0)
 PUBLISH_BACKOFF_MAX_SECONDS = env.float("PUBLISH_BACKOFF_MAX_SECONDS", default=30 * 60.0)
