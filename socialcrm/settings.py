@@ -296,6 +296,8 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False):
 # publish call waits at most MEDIA_PROCESSING_WAIT_IN_CALL, then the post is re-scheduled and resumes
 # on the same media; after MEDIA_PROCESSING_TIMEOUT of processing the attempt counts as failed.
 MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
+# Still images (Instagram image and carousel containers) are usually ready at once: polled from this instead.
+MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = env.float("MEDIA_PROCESSING_IMAGE_POLL_INTERVAL", default=1.0)
 MEDIA_PROCESSING_POLL_MAX_INTERVAL = env.float("MEDIA_PROCESSING_POLL_MAX_INTERVAL", default=60.0)
 MEDIA_PROCESSING_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_WAIT_IN_CALL", default=20.0)
 MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
