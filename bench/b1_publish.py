@@ -2,7 +2,7 @@
 
 ``python -m bench.b1_publish`` (the default figure): 20,000 posts due within one minute
 over 1,000 tenants, with the product's own topology: the Procfile's worker lines (queues, prefork,
-concurrency) and real beat at its default scan period (PUBLISH_SCAN_INTERVAL_SECONDS=10). Limit:
+concurrency) and real beat at its default scan period (PUBLISH_SCAN_INTERVAL_SECONDS, 2 s). Limit:
 the platform calls × 200 ms divided by the publishing concurrency, or the minute the posts fall due
 over, whichever is longer; target within 2× that. Also: 0 duplicates at the simulator, and 0
 platform look-ups by the reconciler (posts that only waited in the queue are never looked up).
@@ -301,7 +301,11 @@ def rush(sim, env, processes):
     looked = lookups(calls)
     ig_polls = sum(1 for r in calls if r["platform"] == "instagram" and "status_code" in str(r.get("query")))
     ig_posts = posts.filter(connection__platform="INSTAGRAM").count()
-    ig_waits = max(0, ig_polls - ig_posts) * float(env.get("INSTAGRAM_CONTAINER_POLL_INTERVAL") or 1.0)
+    from django.conf import settings
+
+    # The product's wait between two status polls of an image container (the posts carry one image each).
+    ig_interval = min(settings.MEDIA_PROCESSING_POLL_INTERVAL, settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL)
+    ig_waits = max(0, ig_polls - ig_posts) * ig_interval
     work = (len(calls) * LATENCY_MS / 1000 + ig_waits) / concurrency
     limit = max(work, SPREAD_SECONDS)
     duplicates, at_sim = duplicates_at(sim, "B1")
