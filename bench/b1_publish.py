@@ -291,7 +291,9 @@ def rush(sim, env, processes):
     processes.append(beat_process(env=env, name="b1-beat"))
     concurrency = publishing_concurrency(env)
     posts = SocialPost.objects.filter(tenant__id__startswith=f"{prefix}-")
-    deadline = time.monotonic() + max(600, 4 * POSTS * 0.3 / concurrency)
+    # Wait well past the limit (about 2.5 platform calls per post at 200 ms, plus an Instagram image's
+    # second poll), so a run that misses it still shows by how much.
+    deadline = time.monotonic() + max(600, 3 * POSTS * 0.75 / concurrency)
     while time.monotonic() < deadline and posts.filter(status__in=["SCHEDULED", "PUBLISHING"]).exists():
         time.sleep(2)
     statuses = Counter(posts.values_list("status", flat=True))
