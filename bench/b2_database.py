@@ -30,12 +30,13 @@ PLATFORMS = ["FACEBOOK", "INSTAGRAM", "TWITTER", "LINKEDIN"]
 LOAD_SQL = [
     # Tenants, one club each, four connections each (tokens are placeholders: B2/B5 never call a platform).
     """INSERT INTO crm_tenant (id, name, inbound_event_secret, default_channels, default_reminder_days,
-                              default_send_time, auto_promote, created_at)
+                              default_send_time, auto_promote, created_at, time_locale, posts_need_approval,
+                              sms_price_currency, utm_enabled, utm_medium_social, utm_medium_email, utm_medium_sms)
        SELECT 'bench-' || lpad(t::text, 4, '0'), 'Bench tenant ' || t, md5(t::text), '["SOCIAL"]', '[7, 3, 1]',
-              '09:00', false, now()
+              '09:00', false, now(), 'en-GB', false, 'EUR', true, 'social', 'email', 'sms'
        FROM generate_series(1, %(tenants)s) t""",
-    """INSERT INTO crm_club (id, name, timezone, tenant_id)
-       SELECT 'bench-' || lpad(t::text, 4, '0') || '-club', 'Club ' || t, 'Europe/London',
+    """INSERT INTO crm_club (id, name, timezone, time_locale, tenant_id)
+       SELECT 'bench-' || lpad(t::text, 4, '0') || '-club', 'Club ' || t, 'Europe/London', 'en-GB',
               'bench-' || lpad(t::text, 4, '0')
        FROM generate_series(1, %(tenants)s) t""",
     """INSERT INTO connections_socialconnection (id, platform, account_id, account_name, account_type,
@@ -49,7 +50,8 @@ LOAD_SQL = [
     # 10 % SCHEDULED over the next ~40 days, 10 % DRAFT, 10 % FAILED, 70 % PUBLISHED more than 30 days ago.
     """INSERT INTO posts_socialpost (id, content, media_urls, hashtags, status, scheduled_at, published_at,
               platform_post_id, likes, comments, shares, reach, impressions, created_at, updated_at, created_by,
-              attempts, error, error_kind, tenant_id, connection_id)
+              attempts, error, error_kind, publish_state, metrics_unknown, metrics_unchanged_syncs,
+              approval_comment, overridden_fields, tenant_id, connection_id)
        SELECT gen_random_uuid(), 'Bench post ' || g || ': tee times, results and the clubhouse menu.', '[]', '[]',
               s.status,
               CASE WHEN s.status = 'DRAFT' THEN NULL
@@ -62,6 +64,7 @@ LOAD_SQL = [
               CASE WHEN s.status IN ('PUBLISHED', 'FAILED') THEN 1 ELSE 0 END,
               CASE WHEN s.status = 'FAILED' THEN 'Content refused.' END,
               CASE WHEN s.status = 'FAILED' THEN 'INVALID_CONTENT' END,
+              '{}', '[]', 0, '', '[]',
               'bench-' || lpad((g % %(tenants)s + 1)::text, 4, '0'),
               md5('conn-' || (g % %(tenants)s + 1) || '-' || ((g / %(tenants)s) % 4))::uuid
        FROM generate_series(0, %(posts)s - 1) g,

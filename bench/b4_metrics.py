@@ -113,13 +113,13 @@ def fill_window(tenant, connections):
             """INSERT INTO posts_socialpost (id, content, media_urls, hashtags, status, scheduled_at, published_at,
                       platform_post_id, likes, comments, shares, reach, impressions, engagement_synced_at,
                       created_at, updated_at, created_by, attempts, publish_state, metrics_unknown,
-                      metrics_next_sync_at, metrics_unchanged_syncs, tenant_id, connection_id)
+                      metrics_next_sync_at, metrics_unchanged_syncs, approval_comment, overridden_fields, tenant_id, connection_id)
                SELECT gen_random_uuid(), 'B4 window post ' || g, '[]', '[]', 'PUBLISHED', p.at, p.at,
                       'w' || g, g %% 50, g %% 7, g %% 3, g %% 900, g %% 1500, now() - interval '10 minutes',
                       p.at, now(), 'bench', 1, '{}', '[]',
                       CASE WHEN g %% 4 = 0 THEN NULL
                            ELSE now() + interval '10 minutes' + (g %% 1000) * interval '80 seconds' END,
-                      CASE WHEN g %% 4 = 0 THEN 3 ELSE 0 END,
+                      CASE WHEN g %% 4 = 0 THEN 3 ELSE 0 END, '', '[]',
                       %(tenant)s, (%(connections)s::uuid[])[g %% 3 + 1]
                FROM generate_series(1, %(filler)s) g,
                     LATERAL (SELECT now() - (g %% 2592000) * interval '1 second' AS at) p""",

@@ -47,10 +47,12 @@ STAFF = "/posts/"
 TENANTS = [BIG] + [f"b5-other-{n:02d}" for n in range(1, OTHERS + 1)]
 LOAD_SQL = [
     """INSERT INTO crm_tenant (id, name, inbound_event_secret, default_channels, default_reminder_days,
-                              default_send_time, auto_promote, created_at)
-       SELECT t, 'Tenant ' || t, md5(t), '["SOCIAL"]', '[7, 3, 1]', '09:00', false, now() FROM unnest(%(tenants)s) t""",
-    """INSERT INTO crm_club (id, name, timezone, tenant_id)
-       SELECT t || '-club', 'Club of ' || t, 'Europe/London', t FROM unnest(%(tenants)s) t""",
+                              default_send_time, auto_promote, created_at, time_locale, posts_need_approval,
+                              sms_price_currency, utm_enabled, utm_medium_social, utm_medium_email, utm_medium_sms)
+       SELECT t, 'Tenant ' || t, md5(t), '["SOCIAL"]', '[7, 3, 1]', '09:00', false, now(),
+              'en-GB', false, 'EUR', true, 'social', 'email', 'sms' FROM unnest(%(tenants)s) t""",
+    """INSERT INTO crm_club (id, name, timezone, time_locale, tenant_id)
+       SELECT t || '-club', 'Club of ' || t, 'Europe/London', 'en-GB', t FROM unnest(%(tenants)s) t""",
     """INSERT INTO connections_socialconnection (id, platform, account_id, account_name, account_type,
               account_details, access_token, permissions, is_active, created_at, updated_at, connected_by,
               club_id, tenant_id)
@@ -62,7 +64,8 @@ LOAD_SQL = [
     # publish times repeat every 997 posts and every post has the same creation time: ties everywhere.
     """INSERT INTO posts_socialpost (id, content, media_urls, hashtags, status, scheduled_at, published_at,
               platform_post_id, likes, comments, shares, reach, impressions, created_at, updated_at, created_by,
-              attempts, error, error_kind, tenant_id, connection_id)
+              attempts, error, error_kind, publish_state, metrics_unknown, metrics_unchanged_syncs,
+              approval_comment, overridden_fields, tenant_id, connection_id)
        SELECT gen_random_uuid(), 'Bench post ' || g || ': tee times, results and the clubhouse menu.', '[]', '[]',
               s.status,
               CASE WHEN s.status = 'DRAFT' THEN NULL
@@ -75,6 +78,7 @@ LOAD_SQL = [
               CASE WHEN s.status IN ('PUBLISHED', 'FAILED') THEN 1 ELSE 0 END,
               CASE WHEN s.status = 'FAILED' THEN 'Content refused.' END,
               CASE WHEN s.status = 'FAILED' THEN 'INVALID_CONTENT' END,
+              '{}', '[]', 0, '', '[]',
               x.tenant, md5('conn-' || x.tenant || '-' || (g % 4))::uuid
        FROM generate_series(0, %(total)s - 1) g,
             LATERAL (SELECT CASE WHEN g < %(big)s THEN 'b5-big'

@@ -254,7 +254,7 @@ def purge_queue():
 
 
 def procfile_workers(*, env, only=None, name="procfile"):
-    """The Procfile's ``worker-*`` lines, run as they are (queues, pool, concurrency), with this Python."""
+    """The Procfile's ``worker-*`` lines, run as they are (queues, pool, concurrency, ``nice``), with this Python."""
     workers = []
     for line in (ROOT / "Procfile").read_text().splitlines():
         proc, _, command = line.partition(":")
@@ -262,8 +262,11 @@ def procfile_workers(*, env, only=None, name="procfile"):
             continue
         command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), command.strip())
         args = command.split()
+        prefix = []
+        if args[0] == "nice":  # bulk workers yield the CPU to publishing: kept as the Procfile says
+            prefix, args = args[:3], args[3:]
         assert args[0].endswith("celery"), line
-        args = [sys.executable, "-m", "celery"] + args[1:]
+        args = prefix + [sys.executable, "-m", "celery"] + args[1:]
         args = [a.replace("@%h", f"-{name}-{uuid.uuid4().hex[:6]}@%h") for a in args]
         args = [a if not a.startswith("--loglevel") else "--loglevel=WARNING" for a in args]
         workers.append(Process(args + ["--without-gossip", "--without-mingle"], env=env, name=f"{name}-{proc}"))
@@ -413,8 +416,11 @@ def wait_until(predicate, *, timeout, interval=0.5):
 
 
 def scratch_database(prefix):
-    """Create and migrate ``<prefix>_<8 hex>``; returns (name, DATABASE_URL)."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
+    """Create and migrate ``<prefix>_<8 hex>``; returns (name, DATABASE_URL).
+
+    ``BENCH_SCRATCH_PREFIX`` replaces the prefix (a shared server where each person's databases carry
+    their own name)."""
+    name = f"{os.environ.get('BENCH_SCRATCH_PREFIX') or prefix}_{secrets.token_hex(4)}"
     url = f"postgres://postgres@127.0.0.1:5432/{name}"
     with admin_connection() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -424,7 +430,8 @@ def scratch_database(prefix):
 
 def drop_scratch_database(name):
     """Drop a database made by ``scratch_database`` (and only such a one)."""
-    if not name.startswith(("socialcrm_b", "scrm_b")) or len(name.rsplit("_", 1)[-1]) != 8:
+    prefixes = ("socialcrm_b", "scrm_b", *filter(None, [os.environ.get("BENCH_SCRATCH_PREFIX")]))
+    if not name.startswith(prefixes) or len(name.rsplit("_", 1)[-1]) != 8:
         raise ValueError(f"{name} is not a scratch database")
     with admin_connection() as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "

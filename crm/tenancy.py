@@ -30,6 +30,13 @@ def allowed_club_ids(user):
     return membership._club_ids_cache
 
 
+def remember_club_scope(membership, *, every_club):
+    """Record what a query that already read the membership found: not limited to any club (every
+    club of the tenant), so ``allowed_club_ids`` need not look again for this request."""
+    if every_club:
+        membership._club_ids_cache = None
+
+
 def visible_clubs(user):
     return scope_queryset(Club.objects.all(), user)
 

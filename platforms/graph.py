@@ -275,15 +275,21 @@ class GraphAdapter(PlatformAdapter):
         """Identifies the content a stored container or video was made from (an edited post starts over)."""
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
-    def await_processing(self, what: str, check, progress: dict, checkpoint) -> None:
+    def await_processing(self, what: str, check, progress: dict, checkpoint, *, images_only: bool = False) -> None:
         """Poll `check()` (True once ready; it raises on a failure) with backoff.
 
         Never polls faster than MEDIA_PROCESSING_POLL_INTERVAL (default 5 s), doubling up to
         MEDIA_PROCESSING_POLL_MAX_INTERVAL. One call waits at most MEDIA_PROCESSING_WAIT_IN_CALL,
         then raises ProcessingPending so the worker is freed and the post resumes later with the
         same media; after MEDIA_PROCESSING_TIMEOUT (default 10 min) of processing it gives up for
-        this attempt (a TransientError, counted like any other failed attempt)."""
+        this attempt (a TransientError, counted like any other failed attempt).
+
+        Still images (``images_only``) are usually ready within a second or two, and a publish
+        process waiting on one holds a worker that other due posts wait for: they are polled from
+        MEDIA_PROCESSING_IMAGE_POLL_INTERVAL (default 1 s) instead, doubling the same way."""
         interval = float(setting("MEDIA_PROCESSING_POLL_INTERVAL", 5.0))
+        if images_only:
+            interval = min(interval, float(setting("MEDIA_PROCESSING_IMAGE_POLL_INTERVAL", 1.0)))
         longest = max(interval, float(setting("MEDIA_PROCESSING_POLL_MAX_INTERVAL", 60.0)))
         call_deadline = time.monotonic() + float(setting("MEDIA_PROCESSING_WAIT_IN_CALL", 20.0))
         timeout = float(setting("MEDIA_PROCESSING_TIMEOUT", 600.0))

@@ -159,7 +159,8 @@ class InstagramAdapter(GraphAdapter):
             try:
                 container = self.prepare(ig, caption, media, progress, checkpoint, call, alts=alts)
                 self.await_processing("the media", lambda c=container: self.container_ready(c, progress, checkpoint,
-                                                                                  call), progress, checkpoint)
+                                                                                  call), progress, checkpoint,
+                                      images_only=not any(is_video(url) for url in media))
                 break
             except _StaleContainer:
                 continue
@@ -193,7 +194,8 @@ class InstagramAdapter(GraphAdapter):
                                                        "is_carousel_item": "true"}, **call))
             checkpoint()
         self.await_processing("the media", lambda: all([self.container_ready(c, progress, checkpoint, call)
-                                                        for c in children]), progress, checkpoint)
+                                                        for c in children]), progress, checkpoint,
+                              images_only=not any(is_video(url) for url in media))
         progress["container"] = self.create_container(ig, {"media_type": "CAROUSEL", "children": ",".join(children),
                                                            "caption": caption}, **call)
         checkpoint()

@@ -63,6 +63,15 @@ class SocialPostViewSet(HistoryActionMixin, TenantScopedViewSetMixin, viewsets.M
     # Service refusals (IllegalTransition → 409, ValidationError → 400) are mapped by socialcrm.api_errors.
     conflict_on_write = True
 
+    def get_queryset(self):
+        posts = super().get_queryset()
+        if self.action == "list":  # a page loads the columns the list shows, not every column of posts
+            columns = SocialPostSerializer.read_columns()
+            posts = posts.select_related("tenant")
+            if columns is not None:
+                posts = posts.only(*columns)
+        return posts
+
     def _input(self, serializer_class=PostInputSerializer, partial=False):
         serializer = serializer_class(data=self.request.data, partial=partial, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ from posts.approvals import approval_actions
 from posts.models import VERSION_FIELDS, ApprovalState, Composition, SocialPost
 from posts.states import allowed_actions
 from socialcrm.api_inputs import DistinctListField, InputRulesMixin
+from socialcrm.api_output import PlannedOutputMixin
 
 
 class ApprovalSerializer(serializers.Serializer):
@@ -35,8 +36,8 @@ class ApprovalSerializer(serializers.Serializer):
         return approval_actions(post=post, user=getattr(request, "user", None))
 
 
-class SocialPostSerializer(serializers.ModelSerializer):
-    """Output: what a post is and where it stands."""
+class SocialPostSerializer(PlannedOutputMixin, serializers.ModelSerializer):
+    """Output: what a post is and where it stands (read cheaply: ``socialcrm/api_output.py``)."""
 
     platform = serializers.CharField(source="connection.platform", read_only=True)
     actions = serializers.SerializerMethodField()
@@ -52,6 +53,11 @@ class SocialPostSerializer(serializers.ModelSerializer):
             "overridden_fields",
         ]
         read_only_fields = fields
+        read_also = ["status", "error_kind", "metrics_unknown",  # get_actions and to_representation
+                     # the approval object (ApprovalSerializer) and the rules behind its actions
+                     "approval_state", "approval_requested_by", "approval_requested_at", "approval_decided_by",
+                     "approval_decided_at", "approval_comment", "tenant__posts_need_approval", "connection__club"]
+        read_generic = ["approval"]
 
     def get_actions(self, post) -> list[str]:
         return allowed_actions(post.status, post.error_kind)

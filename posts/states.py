@@ -7,6 +7,8 @@ permission) blocks retrying until its cause changes: an edit, or a reconnect for
 Services, the API, the admin and the pages all go through ``check_transition``.
 """
 
+import functools
+
 from posts.models import PublishErrorKind as K
 from posts.models import SocialPostStatus as S
 
@@ -101,6 +103,12 @@ def check_action(current, action, *, error_kind=None):
 
 def allowed_actions(status, error_kind=None):
     """What staff may do with a post in this status (shown as buttons, listed in the API)."""
+    return list(_allowed_actions(str(status), str(error_kind) if error_kind else None))
+
+
+@functools.lru_cache(maxsize=256)
+def _allowed_actions(status, error_kind):
+    # A few dozen (status, refusal) pairs exist; a list page asks for them 50 times.
     blocked = retry_block(status, error_kind)
-    return [action for action, sources in STAFF_ACTIONS.items()
-            if S(status) in sources and not (blocked and action in SENDING_ACTIONS)]
+    return tuple(action for action, sources in STAFF_ACTIONS.items()
+                 if S(status) in sources and not (blocked and action in SENDING_ACTIONS))

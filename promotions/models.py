@@ -232,7 +232,9 @@ class PromotionDelivery(models.Model):
     club_path = "dispatch__promotion__club"
 
     id = models.BigAutoField(primary_key=True)
-    dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the unique (dispatch, member) index leads with it. Every delivery row is written
+    # twice (planned, then sent), and each index is one more write each time.
+    dispatch = models.ForeignKey(PromotionDispatch, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     member = models.ForeignKey("crm.Member", on_delete=models.CASCADE, related_name="promotion_deliveries")
     status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     reason = models.CharField(max_length=255, blank=True)

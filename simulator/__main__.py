@@ -1,4 +1,4 @@
-"""python -m simulator --port N [--host 127.0.0.1]"""
+"""python -m simulator --port N [--host 127.0.0.1] [--raised-quotas]"""
 
 import argparse
 import os
@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .quotas import raise_publish_quotas
 from .server import LOOPBACK_HOSTS, SimulatorServer
 
 SAVE_EVERY_SECONDS = 10
@@ -32,10 +33,15 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--state-file", type=Path,
                         help="keep tokens, posts and the clock in this file across restarts (e.g. var/simulator.state)")
+    parser.add_argument("--raised-quotas", action="store_true",
+                        help="lift X's 15-minute and 24-hour tweet caps and Instagram's 24-hour publish quota "
+                             "(throughput benchmarks); every other rule stays")
     args = parser.parse_args(argv)
     if args.host not in LOOPBACK_HOSTS:
         parser.exit(2, f"simulator: refusing to listen on {args.host!r}: loopback only "
                        f"({', '.join(LOOPBACK_HOSTS)})\n")
+    if args.raised_quotas:
+        raise_publish_quotas()
     server = SimulatorServer(args.host, args.port, verbose=args.verbose)
     stop = threading.Event()
     if args.state_file:

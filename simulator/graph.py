@@ -169,10 +169,10 @@ def _usage_numbers(state, platform, business):
     if override:
         return override
     if business is None:
-        calls = sum(1 for t, _ in state.usage_calls if now - t < 3600)
+        calls = state.usage_calls.count(now, every_business=True)
         pct = min(99, calls // 10)
     else:
-        calls = sum(1 for t, b in state.usage_calls if b == business and now - t < 3600)
+        calls = state.usage_calls.count(now, business)
         pct = min(99, calls // 5)
     return {"call_count": pct, "total_cputime": pct // 2, "total_time": pct // 2}
 
@@ -180,9 +180,7 @@ def _usage_numbers(state, platform, business):
 def usage_headers(state, path, platform):
     node = first_segment(path)
     business = business_of(state, node)
-    state.usage_calls.append((state.now(), business))
-    if len(state.usage_calls) > 5000:
-        state.usage_calls[:] = [c for c in state.usage_calls if state.now() - c[0] < 3600]
+    state.usage_calls.add(state.now(), business)
     app = _usage_numbers(state, platform, None)
     headers = {"X-App-Usage": json.dumps({k: app.get(k, 0) for k in ("call_count", "total_cputime", "total_time")})}
     if business:

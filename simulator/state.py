@@ -1,5 +1,6 @@
 """In-memory state of the simulated platforms, guarded by one lock."""
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -12,6 +13,35 @@ from dataclasses import dataclass, field
 from . import world
 
 PLATFORMS = ("facebook", "instagram", "twitter", "linkedin")
+
+
+class UsageWindow:
+    """Graph calls of the last hour (simulated time), counted per business id and in all.
+
+    Each call is counted once in and once out, so a run of tens of thousands of calls costs the same per
+    call as a run of ten (the usage headers are computed on every Graph answer)."""
+
+    SECONDS = 3600
+
+    def __init__(self):
+        self.calls = collections.deque()  # (time, business id or None), oldest first
+        self.by_business = collections.Counter()
+
+    def add(self, at, business):
+        self.calls.append((at, business))
+        self.by_business[business] += 1
+
+    def _forget_before(self, now):
+        while self.calls and now - self.calls[0][0] >= self.SECONDS:
+            _, business = self.calls.popleft()
+            self.by_business[business] -= 1
+            if not self.by_business[business]:
+                del self.by_business[business]
+
+    def count(self, now, business=None, *, every_business=False):
+        """Calls in the hour before ``now``: of ``business``, or of every business with ``every_business``."""
+        self._forget_before(now)
+        return len(self.calls) if every_business else self.by_business.get(business, 0)
 
 
 @dataclass
@@ -81,7 +111,7 @@ class State:
         self.published = []
         self.metric_overrides = {}
         self.usage_override = {}
-        self.usage_calls = []  # (time, business id or None)
+        self.usage_calls = UsageWindow()  # Graph calls of the last hour, per business id
         self.fb_grants = {}  # user id -> set of granted permissions
         self.fb_posts = {}  # "page_post" -> dict
         self.fb_photos = {}  # photo id -> dict

@@ -127,7 +127,18 @@ def _apply_rules(filterset):
 
 
 class StrictFilterBackend(DjangoFilterBackend):
-    """Bad filter values answer 400 with the parameter named: strict booleans, moments in range, no NUL."""
+    """Bad filter values answer 400 with the parameter named: strict booleans, moments in range, no NUL.
+
+    A request whose query names nothing but the page (``cursor``, ``page``, ``format``) filters nothing:
+    the filterset (a Django form per request) is not built for it.
+    """
+
+    NOT_FILTERS = frozenset({"cursor", "page", "format"})
+
+    def filter_queryset(self, request, queryset, view):
+        if self.NOT_FILTERS.issuperset(request.query_params.keys()):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)

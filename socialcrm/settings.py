@@ -346,6 +346,8 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False):
 # publish call waits at most MEDIA_PROCESSING_WAIT_IN_CALL, then the post is re-scheduled and resumes
 # on the same media; after MEDIA_PROCESSING_TIMEOUT of processing the attempt counts as failed.
 MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
+# Still images (Instagram image and carousel containers) are usually ready at once: polled from this instead.
+MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = env.float("MEDIA_PROCESSING_IMAGE_POLL_INTERVAL", default=1.0)
 MEDIA_PROCESSING_POLL_MAX_INTERVAL = env.float("MEDIA_PROCESSING_POLL_MAX_INTERVAL", default=60.0)
 MEDIA_PROCESSING_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_WAIT_IN_CALL", default=20.0)
 MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
@@ -392,7 +394,9 @@ NOTIFICATION_DIGEST_INTERVAL_SECONDS = env.int("NOTIFICATION_DIGEST_INTERVAL_SEC
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 
 # Publishing.
-PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=10.0)
+# The scan is one index probe when nothing is due; a post waits for the next scan, so this is most of
+# the lag of a post that falls due on a quiet queue.
+PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=2.0)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
 PUBLISH_BACKOFF_BASE_SECONDS = env.float("PUBLISH_BACKOFF_BASE_SECONDS", default=30.0)
 PUBLISH_BACKOFF_MAX_SECONDS = env.float("PUBLISH_BACKOFF_MAX_SECONDS", default=30 * 60.0)

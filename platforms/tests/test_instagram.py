@@ -181,6 +181,32 @@ class TestInstagramMetaFidelity:
                  and r["query"].get("fields") == "status_code,status"]
         assert 2 <= len(polls) <= 1 + (time.monotonic() - started) / 0.2
 
+    def test_an_image_is_polled_again_after_a_second_not_after_the_video_interval(self, ig, creds, simulator,
+                                                                                     settings):
+        import time
+
+        from platforms import ProcessingPending
+
+        settings.MEDIA_PROCESSING_POLL_INTERVAL = 5.0
+        settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = 0.1
+        settings.MEDIA_PROCESSING_WAIT_IN_CALL = 20.0
+        started = time.monotonic()
+        result = ig.publish(credentials=creds, content=self.content(simulator))  # the image needs a second poll
+        assert time.monotonic() - started < 3.0
+        assert [p["post_id"] for p in simulator.published(platform="instagram")] == [result.platform_post_id]
+        # A video keeps the slower interval, whatever the image one says.
+        settings.MEDIA_PROCESSING_POLL_INTERVAL = 0.2
+        settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = 0.01
+        settings.MEDIA_PROCESSING_WAIT_IN_CALL = 1.0
+        simulator.set_processing("instagram", seconds=600)
+        since = max((r["seq"] for r in simulator.requests()), default=0)
+        started = time.monotonic()
+        with pytest.raises(ProcessingPending):
+            ig.publish(credentials=creds, content=self.content(simulator, media_urls=[simulator.video_url()]))
+        polls = [r for r in simulator.requests(platform="instagram") if r["seq"] > since and r["method"] == "GET"
+                 and r["query"].get("fields") == "status_code,status"]
+        assert 2 <= len(polls) <= 1 + (time.monotonic() - started) / 0.2
+
     def test_an_expired_container_is_rebuilt_and_a_failed_one_forgotten(self, ig, creds, simulator):
         from platforms import ProcessingPending, TransientError
 

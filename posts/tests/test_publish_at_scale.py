@@ -312,6 +312,26 @@ def test_the_procfile_gives_publishing_its_own_worker_and_consumes_every_queue()
     assert ["scheduler"] in consumed.values()
 
 
+def test_bulk_workers_yield_the_cpu_to_publishing_and_the_scans():
+    # At 09:00 promotion sending renders thousands of emails per second; on the same machine it runs at a lower
+    # CPU priority, so publishing and the scans get a core first.
+    lines = {name: command.strip() for name, _, command in
+             (line.partition(":") for line in (ROOT / "Procfile").read_text().splitlines()) if name.startswith("worker")}
+    niced = {name for name, command in lines.items() if re.match(r"nice -n \$\{\w+:-(\d+)\} ", command)}
+    assert niced == {"worker-sending", "worker-background"}
+    for name in niced:
+        assert int(re.match(r"nice -n \$\{\w+:-(\d+)\}", lines[name]).group(1)) >= 10
+
+
+def test_a_due_post_waits_at_most_two_seconds_for_the_scan_by_default():
+    from django.conf import settings as django_settings
+
+    from socialcrm.schedules import periodic_schedules
+
+    [scan] = [s for s in periodic_schedules() if s.task == "posts.publish_due_posts"]
+    assert scan.every_seconds == django_settings.PUBLISH_SCAN_INTERVAL_SECONDS <= 2
+
+
 # ----------------------------------------------------------------------------- dashboard
 
 

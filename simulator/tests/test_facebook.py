@@ -276,3 +276,26 @@ def test_photo_alt_text_is_recorded_per_photo(sim):
     published = {p["post_id"]: p for p in sim.client.published("facebook")}
     assert published[one["post_id"]]["alt_texts"] == ["The flag on the 18th"]
     assert published[post["id"]]["alt_texts"] == ["Juniors", ""]
+
+
+def test_usage_counts_the_last_hour_of_calls_per_page_and_for_the_app(sim):
+    page = sim.page_token()
+    for _ in range(10):
+        answer = sim.get("/v25.0/2001/feed", params={"access_token": page})
+    assert eval_json(answer.headers["X-Business-Use-Case-Usage"])["2001"][0]["call_count"] == 2  # 10 calls // 5
+    assert eval_json(answer.headers["X-App-Usage"])["call_count"] >= 1
+    sim.client.advance_clock(3601)
+    fresh = sim.get("/v25.0/2001/feed", params={"access_token": page})
+    assert eval_json(fresh.headers["X-Business-Use-Case-Usage"])["2001"][0]["call_count"] == 0
+    assert eval_json(fresh.headers["X-App-Usage"])["call_count"] == 0
+
+
+def test_usage_window_forgets_calls_older_than_an_hour_one_by_one():
+    from simulator.state import UsageWindow
+
+    window = UsageWindow()
+    for n in range(30_000):
+        window.add(float(n), "2001" if n % 3 else "2002")
+    assert window.count(29_999.5, every_business=True) == 3600  # 26,400 to 29,999
+    assert window.count(29_999.5, "2002") == 1200 and window.count(29_999.5, "2001") == 2400
+    assert window.count(40_000.0, "2001") == 0 and len(window.calls) == 0 and not window.by_business

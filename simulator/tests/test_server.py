@@ -160,3 +160,23 @@ def test_state_file_keeps_tokens_and_posts_across_restarts(tmp_path):
             assert json.load(response)["data"]["id"] == world.X_USER_ID
     finally:
         second.stop()
+
+
+def test_raised_quotas_lift_x_caps_and_the_instagram_quota_and_survive_a_reset():
+    from simulator.quotas import RAISED
+
+    from .conftest import Sim
+
+    with SimulatorProcess(args=["--raised-quotas"]) as process:
+        sim = Sim(SimulatorClient(process.url))
+        headers = {"Authorization": f"Bearer {sim.x_token()}"}
+        for n in range(world.X_TWEETS_PER_15_MIN + 1):  # one past the 15-minute window of the real world
+            answer = sim.post("/2/tweets", json={"text": f"Tee time {n}"}, headers=headers)
+            assert answer.status_code == 201, answer.text
+        assert answer.headers["x-user-limit-24hour-limit"] == str(RAISED)
+        assert answer.headers["x-app-limit-24hour-limit"] == str(RAISED)
+        assert sim.post("/_sim/limits", json={}).json()["instagram_publish_quota"] == RAISED
+        sim.client.reset()
+        assert sim.get("/_sim/x").json()["x"]["user_24h_limit"] == RAISED
+        assert sim.get("/_sim/x").json()["x"]["app_24h_limit"] == RAISED
+        assert sim.post("/_sim/limits", json={}).json()["instagram_publish_quota"] == RAISED
