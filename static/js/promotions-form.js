@@ -18,7 +18,7 @@
     var p = document.createElement("p");
     if (!estimate) {
       p.className = "help";
-      p.textContent = "Choose the club and the SMS channel to see how many segments the texts take and what they cost.";
+      p.textContent = "Choose the club and “Text message (SMS)” to see how many segments the texts take and what they cost.";
       body.appendChild(p);
       return;
     }
