@@ -1,4 +1,4 @@
-"""What staff are told about posts is true, and nothing they gave is lost on the way (issue 15).
+"""What staff are told about posts is true, and nothing they gave is lost on the way.
 
 An upload survives a refusal of another field; a failed post stays retryable when edited and is
 not offered for a retry that would only repeat its refusal; deleting asks first; errors lead with
