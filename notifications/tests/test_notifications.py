@@ -362,3 +362,19 @@ def test_approval_signals_are_hooked_where_posts_announce_them(team, run, monkey
     run(announced.approval_decided.send, sender=type(post), post=post, by="ada", approved=True, comment="")
     assert recipients_of(mail.outbox) == ["ada@club.example", "alex@club.example"]
     assert "was approved" in mail.outbox[-1].subject
+
+
+def test_a_post_submitted_for_approval_emails_the_admins_then_the_decision_reaches_the_author(team, run):
+    """Through the posts services themselves: their approval signals reach the notifications."""
+    from posts.services import post_approve, post_submit
+
+    tenant = team["club"].tenant
+    tenant.posts_need_approval = True
+    tenant.save(update_fields=["posts_need_approval"])
+    connection = SocialConnectionFactory(club=team["club"])
+    post = SocialPostFactory(connection=connection, created_by="alex", status=S.DRAFT)
+    run(post_submit, post=post, by=team["people"]["author"])
+    assert recipients_of(mail.outbox) == ["ada@club.example"]
+    mail.outbox.clear()
+    run(post_approve, post=post, by=team["people"]["admin"], comment="")
+    assert recipients_of(mail.outbox) == ["alex@club.example"]
