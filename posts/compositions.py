@@ -7,7 +7,6 @@ does not override. Versions are created, edited and moved through ``posts.servic
 rules and the status flow are the same as for any post.
 """
 
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -71,10 +70,8 @@ def composition_create(*, tenant, connections, content="", hashtags=(), link_url
     connections = list(connections)
     if not connections:
         raise ValidationError({"connections": "Choose at least one account to post to."})
-    if add_to_queue:
-        if scheduled_at is not None or publish_now:
-            raise ValidationError({"add_to_queue": "Add to the queue, or choose a time — not both."})
-        scheduled_at = partial(services.queued_time, club=club)
+    scheduled_at = services.publish_time(scheduled_at=scheduled_at, publish_now=publish_now,
+                                         add_to_queue=add_to_queue, club=club)
     overrides = {str(k): _clean_override(v or {}) for k, v in (overrides or {}).items()}
     strangers = set(overrides) - {str(c.pk) for c in connections}
     if strangers:

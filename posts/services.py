@@ -119,10 +119,8 @@ def posts_compose(*, tenant, connections, content, hashtags=(), link_url=None, m
     if publish_now and any(approval_needed(post=SocialPost(tenant=tenant, connection=c), by=by) for c in connections):
         raise ValidationError("Posts need approval before they go out: choose a time and schedule it "
                               "(it is sent for approval), or save it as a draft and submit it.")
-    if add_to_queue:
-        if scheduled_at is not None or publish_now:
-            raise ValidationError({"add_to_queue": "Add to the queue, or choose a time — not both."})
-        scheduled_at = partial(queued_time, club=club)
+    scheduled_at = publish_time(scheduled_at=scheduled_at, publish_now=publish_now, add_to_queue=add_to_queue,
+                                club=club)
     created, problems = [], []
     with transaction.atomic():
         for connection in connections:
@@ -196,6 +194,15 @@ def post_update(*, post, by, content=None, hashtags=None, link_url=..., media_ur
     if resubmitted:
         _announce_request(post, by=by)
     return post
+
+
+def publish_time(*, scheduled_at, publish_now, add_to_queue, club):
+    """When to publish: the time given, or with ``add_to_queue`` each connection's next free posting slot."""
+    if not add_to_queue:
+        return scheduled_at
+    if scheduled_at is not None or publish_now:
+        raise ValidationError({"add_to_queue": "Add to the queue, or choose a time — not both."})
+    return partial(queued_time, club=club)
 
 
 def queued_time(connection, *, club):
