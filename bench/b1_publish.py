@@ -246,6 +246,30 @@ def lag_figures(posts):
     return {"p50": percentile(lags, 50), "p95": percentile(lags, 95), "max": max(lags) if lags else float("nan")}
 
 
+def lag_stages(posts):
+    """Where the lag went, p50 / p95 of each stage: due → claimed by the scan, claimed → task started,
+    started → published (the platform calls and the task's own work)."""
+    from bench.common import percentile
+
+    rows = posts.filter(status="PUBLISHED").values_list("scheduled_at", "first_claimed_at", "publishing_started_at",
+                                                        "published_at")
+    stages = {"due → claimed": [], "claimed → started": [], "started → published": []}
+    for due, claimed, started, published in rows:
+        if None in (due, claimed, started, published):
+            continue
+        stages["due → claimed"].append(max((claimed - due).total_seconds(), 0.0))
+        stages["claimed → started"].append(max((started - claimed).total_seconds(), 0.0))
+        stages["started → published"].append(max((published - started).total_seconds(), 0.0))
+    return {name: (percentile(values, 50), percentile(values, 95)) for name, values in stages.items()}
+
+
+def cpu_busy():
+    """The machine's busy CPU-seconds so far (all cores, from /proc/stat)."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def publishing_concurrency(env):
     import re as _re
 

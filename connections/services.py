@@ -141,8 +141,15 @@ def connection_credentials(*, connection):
     )
 
 
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def connection_record_use(*, connection):
+    """"Last used" is kept to the minute: a connection publishing many posts in a rush writes its row once
+    a minute, not once per post."""
     now = timezone.now()
+    if connection.last_used_at and timedelta(0) <= now - connection.last_used_at < LAST_USED_PRECISION:
+        return
     SocialConnection.objects.filter(pk=connection.pk).update(last_used_at=now)
     connection.last_used_at = now
 

@@ -109,9 +109,10 @@ def _name_the_actor(sender, history_instance, history_user, **kwargs):
         history_instance.history_actor = actor_label(history_user)[:150]
 
 
-def history_record(instance, *, action, by=None):
-    """One history row for a change made by a conditional UPDATE (``instance`` re-read from the database)."""
-    fresh = type(instance)._default_manager.filter(pk=instance.pk).first()
+def history_record(instance, *, action, by=None, as_written=False):
+    """One history row for a change made by a conditional UPDATE: ``instance`` is re-read from the
+    database, unless the caller says it already holds every field as the UPDATE wrote it (``as_written``)."""
+    fresh = instance if as_written else type(instance)._default_manager.filter(pk=instance.pk).first()
     if fresh is None:
         return
     with acting(by, action):

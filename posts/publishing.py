@@ -15,7 +15,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
@@ -41,6 +41,7 @@ from posts.content import content_violations, post_content
 from posts.models import PublishErrorKind as K
 from posts.models import SocialPost
 from posts.models import SocialPostStatus as S
+from posts.selectors import posts_due
 from posts.states import check_transition
 from socialcrm.schedules import heartbeat_record
 
@@ -59,9 +60,7 @@ post_failed = Signal()
 
 def _due(now):
     # A post still waiting for approval is never claimed (posts_fail_unapproved tells staff why).
-    return (SocialPost.objects.filter(status=S.SCHEDULED, scheduled_at__lte=now)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .exclude(approval_state__in=WAITING))
+    return posts_due(now=now)
 
 
 def posts_fail_unapproved(*, now):
@@ -221,8 +220,10 @@ def _finish(post, *, action, to, now, **changes):
     if won:
         for name, value in changes.items():
             setattr(post, name, value)
-        if to in (S.PUBLISHED, S.FAILED):
-            history_record(post, action="published it" if to == S.PUBLISHED else "could not publish it", by=None)
+        if to == S.PUBLISHED:  # the row was loaded for this attempt and only this task writes it while publishing
+            history_record(post, action="published it", by=None, as_written=True)
+        elif to == S.FAILED:  # progress saved during the attempt is not on ``post``: read the row back
+            history_record(post, action="could not publish it", by=None)
     else:
         logger.warning("post %s was no longer publishing when its outcome (%s) arrived", post.pk, to)
     return bool(won)

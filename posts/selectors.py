@@ -9,6 +9,7 @@ from connections.models import SocialConnection
 from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.models import Campaign
 from crm.tenancy import scope_queryset, visible_row
+from posts.approvals import WAITING
 from posts.models import LIST_AT, NO_TIME, Composition, SocialPost, SocialPostStatus
 from socialcrm.keyset import Key, Keyset
 
@@ -185,3 +186,31 @@ def composition_rows(*, user, posts):
             placed.add(post.composition_id)
             rows.append({"post": post, "versions": versions, "composition_id": post.composition_id})
     return rows
+
+
+def posts_due(*, now):
+    """The posts the publisher's scan claims at ``now``: scheduled and due, not waiting for a retry's moment,
+    nor for an approval (those are failed with a reason instead)."""
+    return (SocialPost.objects.filter(status=SocialPostStatus.SCHEDULED, scheduled_at__lte=now)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .exclude(approval_state__in=WAITING))
+
+
+def publishing_backlog(*, now, at_most, recent=timedelta(minutes=2)):
+    """Posts due now or claimed in the last ``recent`` and not yet settled, counted up to ``at_most``.
+
+    Three small index reads, each stopping at ``at_most`` rows: cheap enough to ask every second. A claim
+    older than ``recent`` is the stuck-post reconciler's business and does not count as work waiting."""
+    since = now - recent
+    queries = [
+        posts_due(now=now).filter(scheduled_at__gte=since),
+        SocialPost.objects.filter(status=SocialPostStatus.PUBLISHING, publishing_started_at__gte=since),
+        SocialPost.objects.filter(status=SocialPostStatus.PUBLISHING, publishing_started_at__isnull=True,
+                                  claimed_at__gte=since),
+    ]
+    total = 0
+    for query in queries:
+        total += len(query.values_list("pk", flat=True)[:at_most - total])
+        if total >= at_most:
+            break
+    return total

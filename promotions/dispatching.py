@@ -39,6 +39,7 @@ from crm.clock import club_local_to_utc, club_utc_to_local
 from crm.dates import format_clock
 from crm.models import Member
 from platforms import get_adapter
+from posts.selectors import publishing_backlog
 from promotions import messages
 from promotions.email_events import delivery_metadata
 from promotions.models import (
@@ -147,7 +148,7 @@ def dispatch_send(*, dispatch, now=None, enqueue=None):
         for chunk_id in _open_chunk_ids(dispatch.pk, clock()):
             enqueue(chunk_id)
     if dispatch.planned_at is None:
-        dispatch_plan(dispatch=dispatch, clock=clock, enqueue=enqueue)
+        dispatch_plan(dispatch=dispatch, clock=clock, enqueue=enqueue, yield_to_publishing=not fixed_now)
     if enqueue is None:
         _send_chunks_here(dispatch, clock, waits=not fixed_now)
     dispatch_complete(dispatch_id=dispatch.pk, now=clock())
@@ -194,9 +195,42 @@ def dispatch_complete(*, dispatch_id, now=None):
     return dispatch
 
 
+# ---------------------------------------------------------------- publishing goes first
+
+class PublishingFirst:
+    """Promotion sending steps aside while a rush of posts is being published.
+
+    Clubs send at 09:00 and post at 09:00. Sending runs on workers of its own at a lower CPU priority, but its
+    database work (planning deliveries, recording batches) competes with publishing for the same PostgreSQL.
+    Before each chunk it plans and each batch it sends, a task asks (at most once a second) how many posts are
+    due or being published; above PROMOTION_YIELD_BACKLOG it waits a second and asks again, for at most
+    PROMOTION_YIELD_MAX_SECONDS in one task, so a steady stream of posts never starves sending. ``beat`` keeps a
+    chunk's lease alive while it waits. A fixed clock (tests, previews) never waits.
+    """
+
+    def __init__(self, clock, *, fixed=False):
+        self.clock, self.fixed = clock, fixed
+        self.waited = 0.0
+
+    def wait(self, beat=None):
+        if self.fixed or settings.PROMOTION_YIELD_BACKLOG <= 0:
+            return
+        while self.waited < settings.PROMOTION_YIELD_MAX_SECONDS:
+            backlog = publishing_backlog(now=self.clock(), at_most=settings.PROMOTION_YIELD_BACKLOG + 1)
+            if backlog <= settings.PROMOTION_YIELD_BACKLOG:
+                return
+            if self.waited == 0:
+                logger.info("promotion sending waits: more than %s posts are being published",
+                            settings.PROMOTION_YIELD_BACKLOG)
+            time.sleep(1.0)
+            self.waited += 1.0
+            if beat is not None:
+                beat()
+
+
 # ---------------------------------------------------------------- planning: delivery rows and chunks
 
-def dispatch_plan(*, dispatch, clock=timezone.now, enqueue=None):
+def dispatch_plan(*, dispatch, clock=timezone.now, enqueue=None, yield_to_publishing=False):
     """Give every recipient a delivery row and cut them into chunks; carries on after the last chunk recorded.
 
     Each chunk is one transaction (its deliveries, the chunk, the planned counter), so a planner that dies
@@ -208,7 +242,9 @@ def dispatch_plan(*, dispatch, clock=timezone.now, enqueue=None):
     grace = datetime.timedelta(seconds=settings.PROMOTION_CHUNK_START_GRACE_SECONDS)
     pages = recipient_id_pages(promotion=dispatch.promotion, channel=dispatch.channel,
                                size=settings.PROMOTION_SEND_CHUNK_SIZE, after=after)
+    publishing_first = PublishingFirst(clock, fixed=not yield_to_publishing)
     for member_ids in pages:
+        publishing_first.wait()
         seq += 1
         now = clock()
         try:
@@ -346,10 +382,12 @@ def send_chunks_reap(*, now=None, limit=1000):
 def chunk_send(*, chunk_id, now=None):
     """Claim one chunk and send its due deliveries in batches; says whether it is done or when to come back."""
     fixed = now
-    return _chunk_send(chunk_id, (lambda: fixed) if fixed is not None else timezone.now)
+    if fixed is not None:
+        return _chunk_send(chunk_id, lambda: fixed, fixed_clock=True)
+    return _chunk_send(chunk_id, timezone.now)
 
 
-def _chunk_send(chunk_id, clock):
+def _chunk_send(chunk_id, clock, *, fixed_clock=False):
     chunk = _claim_chunk(chunk_id, clock())
     if chunk is None:
         return ChunkOutcome("busy")
@@ -364,9 +402,11 @@ def _chunk_send(chunk_id, clock):
     base = messages.event_fields(promotion=promotion, kind=dispatch.kind, days_before=dispatch.days_before)
     sender = SmsSender(dispatch, base) if dispatch.channel == Channel.SMS else EmailSender(dispatch, base)
     heartbeat = Heartbeat(chunk, clock)
+    publishing_first = PublishingFirst(clock, fixed=fixed_clock)
     after = None
     try:
         while True:
+            publishing_first.wait(beat=heartbeat.beat)
             if dispatch.channel == Channel.SMS:
                 resume_at = quiet_hours_end(club=promotion.club, at=clock())
                 if resume_at is not None:
@@ -408,7 +448,8 @@ def _send_chunks_here(dispatch, clock, *, waits):
         ids = PromotionSendChunk.objects.filter(dispatch_id=dispatch.pk).filter(
             Q(status=ChunkStatus.PENDING) | Q(status=ChunkStatus.RUNNING, lease_until__lt=now)
         ).order_by("seq").values_list("pk", flat=True)
-        retry_ats = [o.retry_at for o in (_chunk_send(pk, clock) for pk in list(ids)) if o.state == "waiting"]
+        outcomes = [_chunk_send(pk, clock, fixed_clock=not waits) for pk in list(ids)]
+        retry_ats = [o.retry_at for o in outcomes if o.state == "waiting"]
         if not retry_ats or not waits:
             return
         time.sleep(max(0.0, (min(retry_ats) - timezone.now()).total_seconds()))

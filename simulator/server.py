@@ -154,6 +154,9 @@ class Simulator:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A response is written as headers then body: with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK of the headers (~40 ms on loopback), a stall no real platform adds.
+    disable_nagle_algorithm = True
     server_version = "SocialCRM-PlatformSimulator/1.0"
 
     def log_message(self, format, *args):

@@ -464,6 +464,10 @@ PROMOTION_MISSED_WINDOW_SECONDS = env.int("PROMOTION_MISSED_WINDOW_SECONDS", def
 # Promotion sending at scale: chunks, leases, retries.
 # Members per chunk: one task sends one chunk; chunks of one dispatch run on as many workers as there are.
 PROMOTION_SEND_CHUNK_SIZE = env.int("PROMOTION_SEND_CHUNK_SIZE", default=1000)
+# Sending steps aside while more than PROMOTION_YIELD_BACKLOG posts are due or being published (0: never),
+# for at most PROMOTION_YIELD_MAX_SECONDS per sending task (promotions.dispatching.PublishingFirst).
+PROMOTION_YIELD_BACKLOG = env.int("PROMOTION_YIELD_BACKLOG", default=50)
+PROMOTION_YIELD_MAX_SECONDS = env.float("PROMOTION_YIELD_MAX_SECONDS", default=60.0)
 # A running chunk renews its lease as it goes; one whose lease ran out (its worker died) is handed on.
 PROMOTION_CHUNK_LEASE_SECONDS = env.int("PROMOTION_CHUNK_LEASE_SECONDS", default=30)
 # How long a queued chunk may wait for a worker before the reaper queues it again (a lost task).

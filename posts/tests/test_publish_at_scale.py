@@ -352,3 +352,49 @@ def test_the_dashboard_shows_median_and_p95_publish_lag_of_the_last_day_for_the_
     SocialPostFactory(status=S.PUBLISHED, published_at=now, scheduled_at=now, publish_lag_seconds=9000)  # another tenant
     body = client.get(reverse("dashboard")).content.decode()
     assert "5 posts: median 3.0 s, p95 80.8 s, worst 100.0 s" in body
+
+
+# ----------------------------------------------------------------------------- cost per post
+
+
+def _publish_captured(connection, text):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from posts.publishing import post_claim
+
+    post = SocialPostFactory(tenant=connection.tenant, connection=connection, content=text, status=S.SCHEDULED,
+                             scheduled_at=timezone.now() - timedelta(seconds=1))
+    claimed_at = post_claim(post_id=post.pk, now=timezone.now())
+    with CaptureQueriesContext(db) as queries:
+        post_publish(post_id=post.pk, claimed_at=claimed_at)
+    post.refresh_from_db()
+    assert post.status == S.PUBLISHED
+    return post, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_rush_writes_a_connections_last_use_once_a_minute_not_once_per_post(connect):
+    connection = connect("twitter")
+    _, first = _publish_captured(connection, "First of the morning")
+    assert any(sql.startswith('UPDATE "connections_socialconnection"') for sql in first)
+    connection.refresh_from_db()
+    used = connection.last_used_at
+    _, second = _publish_captured(connection, "Second of the morning")
+    assert not any(sql.startswith('UPDATE "connections_socialconnection"') for sql in second)
+    connection.refresh_from_db()
+    assert connection.last_used_at == used
+
+    type(connection).objects.filter(pk=connection.pk).update(last_used_at=used - timedelta(minutes=2))
+    _, later = _publish_captured(connection, "An hour later")
+    assert any(sql.startswith('UPDATE "connections_socialconnection"') for sql in later)
+
+
+def test_recording_a_publication_does_not_read_the_post_back(connect):
+    connection = connect("twitter")
+    post, queries = _publish_captured(connection, "Tee sheet open")
+    reads = [sql for sql in queries if sql.startswith("SELECT") and 'FROM "posts_socialpost"' in sql]
+    assert len(reads) == 1  # the attempt's own load
+    record = post.history.order_by("-history_date").first()
+    assert (record.status, record.platform_post_id, record.history_change_reason) == (
+        S.PUBLISHED, post.platform_post_id, "published it")
+    assert record.published_at == post.published_at

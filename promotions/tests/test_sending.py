@@ -408,3 +408,77 @@ def test_the_celery_tasks_fan_a_dispatch_out_into_chunk_tasks(club, settings, dj
     assert tasks.send_dispatch_chunk(chunk_id=sent_chunks[0]) == "busy"  # a duplicate task does nothing
     assert Counter(m.to[0] for m in mail.outbox) == delivered(members)
     assert PromotionDispatch.objects.get(pk=dispatch_id).status == DispatchStatus.SENT
+
+
+# ---------------------------------------------------------------- publishing goes first
+
+def _posts_in_flight(count, *, status="PUBLISHING", ago=0):
+    from posts.tests.factories import SocialPostFactory
+
+    at = timezone.now() - datetime.timedelta(seconds=ago)
+    return [SocialPostFactory(status=status, scheduled_at=at, claimed_at=at, first_claimed_at=at,
+                              publishing_started_at=at if status == "PUBLISHING" else None) for _ in range(count)]
+
+
+@pytest.mark.django_db
+def test_the_publishing_backlog_counts_due_and_recent_claims_only_and_stops_at_its_cap():
+    from posts.models import SocialPost
+    from posts.selectors import publishing_backlog
+
+    now = timezone.now()
+    assert publishing_backlog(now=now, at_most=100) == 0
+    _posts_in_flight(2)  # being published
+    _posts_in_flight(1, status="SCHEDULED")  # due, not yet claimed
+    queued = _posts_in_flight(1)[0]  # claimed, its task not started yet
+    SocialPost.objects.filter(pk=queued.pk).update(publishing_started_at=None)
+    _posts_in_flight(3, ago=600)  # claims ten minutes old: the reconciler's business
+    later = _posts_in_flight(1, status="SCHEDULED")[0]
+    SocialPost.objects.filter(pk=later.pk).update(scheduled_at=now + datetime.timedelta(hours=1))
+    assert publishing_backlog(now=timezone.now(), at_most=100) == 4
+    assert publishing_backlog(now=timezone.now(), at_most=3) == 3
+
+
+@pytest.mark.django_db
+def test_sending_steps_aside_while_a_rush_of_posts_is_published_then_sends_everyone(club, settings, monkeypatch):
+    from posts.models import SocialPost
+
+    settings.PROMOTION_YIELD_BACKLOG = 2
+    settings.PROMOTION_SEND_CHUNK_SIZE = 2
+    members = MemberFactory.create_batch(3, club=club)
+    rush = _posts_in_flight(3)
+    waits = []
+
+    def sleep(seconds):  # the rush ends after the sender has waited twice
+        waits.append(seconds)
+        if len(waits) == 2:
+            SocialPost.objects.filter(pk__in=[p.pk for p in rush]).update(status="PUBLISHED")
+
+    monkeypatch.setattr(dispatching.time, "sleep", sleep)
+    dispatch = dispatch_run(dispatch_id=announcement(club, "EMAIL", timezone.now()).pk)  # the real clock
+    assert waits == [1.0, 1.0]
+    assert Counter(m.to[0] for m in mail.outbox) == delivered(members)
+    assert dispatch.status == DispatchStatus.SENT
+
+
+@pytest.mark.django_db
+def test_a_rush_that_never_ends_delays_sending_by_at_most_the_limit_per_task(club, settings, monkeypatch):
+    settings.PROMOTION_YIELD_BACKLOG = 2
+    settings.PROMOTION_YIELD_MAX_SECONDS = 3
+    members = MemberFactory.create_batch(2, club=club)
+    _posts_in_flight(5)
+    waits = []
+    monkeypatch.setattr(dispatching.time, "sleep", waits.append)
+    dispatch = dispatch_run(dispatch_id=announcement(club, "EMAIL", timezone.now()).pk)
+    assert len(waits) == 6  # three seconds planning, three sending its one chunk
+    assert Counter(m.to[0] for m in mail.outbox) == delivered(members)
+    assert dispatch.status == DispatchStatus.SENT
+
+
+@pytest.mark.django_db
+def test_a_fixed_clock_never_waits_for_publishing(club, settings, monkeypatch):
+    settings.PROMOTION_YIELD_BACKLOG = 1
+    MemberFactory.create_batch(2, club=club)
+    _posts_in_flight(3)
+    monkeypatch.setattr(dispatching.time, "sleep", lambda seconds: pytest.fail("waited with a fixed clock"))
+    dispatch = dispatch_run(dispatch_id=announcement(club, "EMAIL", NOON).pk, now=NOON)
+    assert dispatch.sent_count == 2
