@@ -201,9 +201,12 @@ def many_tenants(count, *, prefix, accounts=POSTING_ACCOUNTS):
 
 
 def wipe_tenants(prefix):
+    from bench.wipe import wipe_posts_in_sql
     from crm.models import Tenant
 
-    Tenant.objects.filter(id__startswith=f"{prefix}-").delete()
+    tenants = list(Tenant.objects.filter(id__startswith=f"{prefix}-").values_list("pk", flat=True))
+    wipe_posts_in_sql(tenants)
+    Tenant.objects.filter(pk__in=tenants).delete()
 
 
 def create_rush(*, by_tenant, count, first_due, spread, media_url, tag):

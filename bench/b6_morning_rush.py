@@ -83,12 +83,10 @@ def run(sim, env, processes):
     from django.utils import timezone
 
     from bench.common import beat_process, procfile_workers
-    from crm.models import Tenant
     from posts.models import SocialPost
     from promotions.models import PromotionDispatch
 
     results = Results("b6_morning_rush")
-    Tenant.objects.filter(id__startswith="bench-b6-").delete()
     wipe_tenants("bench-b6")
     print(f"B6: {DISPATCHES} clubs x {MEMBERS:,} members, {POSTS:,} posts over {POST_TENANTS} tenants ...", flush=True)
     by_tenant = many_tenants(POST_TENANTS, prefix="bench-b6")
@@ -137,7 +135,7 @@ def run(sim, env, processes):
     for process in processes:  # the workers stop before the rows they might still work on go
         process.stop()
     processes.clear()
-    Tenant.objects.filter(id__startswith="bench-b6-").delete()
+    wipe_tenants("bench-b6")
     return 0
 
 

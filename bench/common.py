@@ -360,8 +360,10 @@ def make_tenant(name):
 
 
 def wipe_tenant(name):
+    from bench.wipe import wipe_posts_in_sql
     from crm.models import Tenant
 
+    wipe_posts_in_sql([name])
     Tenant.objects.filter(id=name).delete()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +43,29 @@ def test_b5_load_inserts_posts_with_every_required_column():
     tenants = ["b5-big"] + [f"b5-other-{n:02d}" for n in range(1, 3)]
     values = {"tenants": "ARRAY[" + ", ".join(f"'{t}'" for t in tenants) + "]", "total": 50, "big": 30, "others": 2}
     assert run(load_sql("b5_api.py"), values) == 50
+
+
+@pytest.mark.django_db
+def test_the_benchmarks_wipe_a_tenants_posts_and_what_points_at_them_without_touching_another_tenant():
+    from bench.wipe import wipe_posts_in_sql
+    from posts.models import PostMetricSnapshot, SocialPost
+    from posts.tests.factories import SocialPostFactory
+
+    gone = SocialPostFactory.create_batch(3)
+    kept = SocialPostFactory()
+    for post in gone + [kept]:
+        PostMetricSnapshot.objects.create(post=post, likes=1, taken_at=timezone.now())
+        post.content += " (edited)"
+        post.save()  # a history row each
+    tenant = gone[0].tenant_id
+    SocialPost.objects.filter(pk__in=[p.pk for p in gone]).update(tenant_id=tenant)
+    SocialPost.history.filter(id__in=[p.pk for p in gone]).update(tenant_id=tenant)
+    assert kept.tenant_id != tenant
+
+    wipe_posts_in_sql([tenant])
+
+    assert not SocialPost.objects.filter(tenant_id=tenant).exists()
+    assert not PostMetricSnapshot.objects.filter(post_id__in=[p.pk for p in gone]).exists()
+    assert not SocialPost.history.filter(tenant_id=tenant).exists()
+    assert SocialPost.objects.filter(pk=kept.pk).exists() and PostMetricSnapshot.objects.filter(post=kept).exists()
+    assert SocialPost.history.filter(id=kept.pk).count() == 2
