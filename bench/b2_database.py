@@ -1,6 +1,6 @@
 """B2 database at scale: 1,000,000 posts over 1,000 tenants on PostgreSQL.
 
-Loads the data with ``INSERT ... SELECT generate_series`` (then ANALYZE), and times the app's own
+Loads the data with ``INSERT ... SELECT generate_series`` (then VACUUM ANALYZE), and times the app's own
 code, not a copy of its SQL: ``posts.publishing.due_posts`` (the publisher's scan) and
 ``posts.publishing.post_claim`` (its atomic claim), ``posts.selectors.post_list`` filtered by status
 and by a scheduled-time window (what the API and the posts page run), and
@@ -88,7 +88,8 @@ def load():
             for name, value in {"tenants": TENANTS, "posts": POSTS, "due": DUE}.items():
                 sql = sql.replace(f"%({name})s", str(value))
             cursor.execute(sql)
-        cursor.execute("ANALYZE")
+        # As autovacuum would soon after a bulk load: done before timing, so it does not run during it.
+        cursor.execute("VACUUM ANALYZE")
     return time.monotonic() - started
 
 
@@ -146,7 +147,7 @@ def main(argv):
     results = Results("b2_database")
     print("B2: loading 1,000,000 posts over 1,000 tenants ...", flush=True)
     seconds = load()
-    results.add("B2", "bulk load 1,000,000 posts + ANALYZE", f"{seconds:.1f} s")
+    results.add("B2", "bulk load 1,000,000 posts + VACUUM ANALYZE", f"{seconds:.1f} s")
     users = staff_users(50)
     for user in users:  # resolve each membership once, as a request does in its first query
         user.membership  # noqa: B018
