@@ -211,11 +211,15 @@ class PublishingFirst:
     def __init__(self, clock, *, fixed=False):
         self.clock, self.fixed = clock, fixed
         self.waited = 0.0
+        self.asked_at = None
 
     def wait(self, beat=None):
         if self.fixed or settings.PROMOTION_YIELD_BACKLOG <= 0:
             return
+        if self.asked_at is not None and time.monotonic() - self.asked_at < 1.0:
+            return  # asked less than a second ago and publishing was not busy
         while self.waited < settings.PROMOTION_YIELD_MAX_SECONDS:
+            self.asked_at = time.monotonic()
             backlog = publishing_backlog(now=self.clock(), at_most=settings.PROMOTION_YIELD_BACKLOG + 1)
             if backlog <= settings.PROMOTION_YIELD_BACKLOG:
                 return

@@ -482,3 +482,19 @@ def test_a_fixed_clock_never_waits_for_publishing(club, settings, monkeypatch):
     monkeypatch.setattr(dispatching.time, "sleep", lambda seconds: pytest.fail("waited with a fixed clock"))
     dispatch = dispatch_run(dispatch_id=announcement(club, "EMAIL", NOON).pk, now=NOON)
     assert dispatch.sent_count == 2
+
+
+@pytest.mark.django_db
+def test_sending_asks_about_publishing_at_most_once_a_second(club, settings, monkeypatch):
+    from posts import selectors
+
+    settings.PROMOTION_DISPATCH_BATCH_SIZE = 1
+    members = MemberFactory.create_batch(5, club=club)
+    asked = []
+    real = dispatching.publishing_backlog
+    monkeypatch.setattr(dispatching, "publishing_backlog", lambda **kw: asked.append(1) or real(**kw))
+    assert selectors.publishing_backlog is real
+    dispatch = dispatch_run(dispatch_id=announcement(club, "EMAIL", timezone.now()).pk)
+    assert Counter(m.to[0] for m in mail.outbox) == delivered(members)
+    assert len(asked) <= 2  # once when planning, once for the chunk's five batches, all within a second
+    assert dispatch.status == DispatchStatus.SENT
