@@ -67,7 +67,7 @@ check-deploy: install ## Django's deployment checklist with production-like sett
 	DEBUG=0 SECRET_KEY=$$(head -c 48 /dev/urandom | base64) TOKEN_ENCRYPTION_KEYS=$$($(PY) -c 'from connections.vault import generate_key_entry; print(generate_key_entry("k1"))') \
 	  ALLOWED_HOSTS=crm.example.com SECURE_SSL_REDIRECT=1 SECURE_HSTS_SECONDS=31536000 $(PY) manage.py check --deploy
 
-bench: install ## Benchmarks B1-B5 on local PostgreSQL and Redis, one table at the end (~10 min; not in `make test`)
+bench: install ## Benchmarks B1-B6 on local PostgreSQL and Redis, one table at the end (~35 min; not in `make test`)
 	$(PY) -m bench.run $(BENCH)
 
 drills: install ## Fault drills: worker SIGKILL, platform storms, Redis and PostgreSQL cuts, beat outage (~10 min)
