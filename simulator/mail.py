@@ -35,10 +35,8 @@ import email.policy
 import email.utils
 import hashlib
 import hmac
-import http.server
 import json
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -46,7 +44,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from simulator.standin import JsonHandler, StandinServer, serve
+
 DEFAULT_API_KEY = "sim-mailgun-key"
 DEFAULT_SIGNING_KEY = "sim-mailgun-signing-key"
 MAX_KEPT = 5000
@@ -198,25 +197,9 @@ def parse_fields(content_type, body):
     return fields
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JsonHandler):
     server_version = "SocialCRM-MailSimulator/1.0"
-
-    def log_message(self, format, *args):
-        if self.server.verbose:
-            sys.stderr.write(f"mail simulator: {format % args}\n")
-
-    def answer(self, status, body):
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    label = "mail simulator"
 
     def authorised(self):
         header = self.headers.get("Authorization") or ""
@@ -276,24 +259,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.answer(404, {"message": "Not found"})
 
 
-class MailSimulatorServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class MailSimulatorServer(StandinServer):
     def __init__(self, host="127.0.0.1", port=0, *, api_key=DEFAULT_API_KEY, signing_key=DEFAULT_SIGNING_KEY,
                  webhook_url=None, delay=0.5, verbose=False):
-        if host not in LOOPBACK:
-            raise ValueError(f"the mail simulator binds to loopback only, not {host!r}")
-        self.state = MailState(api_key, signing_key, webhook_url, delay)
-        self.verbose = verbose
-        if host == "::1":
-            self.address_family = socket.AF_INET6
-        super().__init__(("127.0.0.1" if host == "localhost" else host, port), Handler)
-
-    @property
-    def url(self):
-        host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        super().__init__(host, port, Handler, state=MailState(api_key, signing_key, webhook_url, delay),
+                         verbose=verbose, label="mail simulator")
 
 
 def main(argv=None):
@@ -306,19 +276,9 @@ def main(argv=None):
     parser.add_argument("--delay", type=float, default=0.5, help="seconds before each webhook is posted")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.host not in LOOPBACK:
-        parser.exit(2, f"mail simulator: refusing to listen on {args.host!r}: loopback only\n")
-    server = MailSimulatorServer(args.host, args.port, api_key=args.api_key, signing_key=args.signing_key,
-                                 webhook_url=args.webhook_url or None, delay=args.delay, verbose=args.verbose)
-    print(f"mail simulator listening on {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return serve(parser, args, lambda: MailSimulatorServer(
+        args.host, args.port, api_key=args.api_key, signing_key=args.signing_key,
+        webhook_url=args.webhook_url or None, delay=args.delay, verbose=args.verbose), "mail simulator")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,10 +27,8 @@ import argparse
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -38,7 +36,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from simulator.standin import JsonHandler, StandinServer, serve
+
 DEFAULT_TOKEN = "sim-sms-token"
 DEFAULT_RECEIPT_SECRET = "sim-sms-receipt-secret"
 MAX_KEPT = 5000
@@ -118,25 +117,9 @@ class SmsState:
             record["answer"] = status
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JsonHandler):
     server_version = "SocialCRM-SmsSimulator/1.0"
-
-    def log_message(self, format, *args):
-        if self.server.verbose:
-            sys.stderr.write(f"sms simulator: {format % args}\n")
-
-    def answer(self, status, body):
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    label = "sms simulator"
 
     def do_GET(self):
         state = self.server.state
@@ -183,24 +166,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.answer(404, {"message": "Not found"})
 
 
-class SmsSimulatorServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class SmsSimulatorServer(StandinServer):
     def __init__(self, host="127.0.0.1", port=0, *, token=DEFAULT_TOKEN, receipt_secret=DEFAULT_RECEIPT_SECRET,
                  receipt_url=None, delay=0.5, verbose=False):
-        if host not in LOOPBACK:
-            raise ValueError(f"the SMS simulator binds to loopback only, not {host!r}")
-        self.state = SmsState(token, receipt_secret, receipt_url, delay)
-        self.verbose = verbose
-        if host == "::1":
-            self.address_family = socket.AF_INET6
-        super().__init__(("127.0.0.1" if host == "localhost" else host, port), Handler)
-
-    @property
-    def url(self):
-        host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        super().__init__(host, port, Handler, state=SmsState(token, receipt_secret, receipt_url, delay),
+                         verbose=verbose, label="sms simulator")
 
 
 def main(argv=None):
@@ -213,19 +183,9 @@ def main(argv=None):
     parser.add_argument("--delay", type=float, default=0.5, help="seconds before each receipt is posted")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.host not in LOOPBACK:
-        parser.exit(2, f"sms simulator: refusing to listen on {args.host!r}: loopback only\n")
-    server = SmsSimulatorServer(args.host, args.port, token=args.token, receipt_secret=args.receipt_secret,
-                                receipt_url=args.receipt_url or None, delay=args.delay, verbose=args.verbose)
-    print(f"sms simulator listening on {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
+    return serve(parser, args, lambda: SmsSimulatorServer(
+        args.host, args.port, token=args.token, receipt_secret=args.receipt_secret,
+        receipt_url=args.receipt_url or None, delay=args.delay, verbose=args.verbose), "sms simulator")
 
 if __name__ == "__main__":
     sys.exit(main())
