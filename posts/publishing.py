@@ -58,11 +58,6 @@ post_failed = Signal()
 # ----------------------------------------------------------------------------- claiming
 
 
-def _due(now):
-    # A post still waiting for approval is never claimed (posts_fail_unapproved tells staff why).
-    return posts_due(now=now)
-
-
 def posts_fail_unapproved(*, now):
     """Due posts that still wait for approval are failed with the reason, never published unapproved."""
     check_transition(S.SCHEDULED, S.FAILED, action="fail")
@@ -81,7 +76,7 @@ def posts_fail_unapproved(*, now):
 
 def due_posts(*, now, limit):
     """Ids of SCHEDULED posts whose time has come (served by the partial index post_due_idx)."""
-    return list(_due(now).order_by("scheduled_at", "pk").values_list("pk", flat=True)[:limit])
+    return list(posts_due(now=now).order_by("scheduled_at", "pk").values_list("pk", flat=True)[:limit])
 
 
 def posts_fail_missed(*, now):
@@ -112,7 +107,7 @@ def _claim_changes(now):
 def post_claim(*, post_id, now):
     """SCHEDULED → PUBLISHING for exactly one caller; returns the claim time or None when another won."""
     check_transition(S.SCHEDULED, S.PUBLISHING, action="publish")
-    won = _due(now).filter(pk=post_id).update(**_claim_changes(now))
+    won = posts_due(now=now).filter(pk=post_id).update(**_claim_changes(now))
     return now if won else None
 
 
@@ -120,7 +115,7 @@ def posts_claim_batch(*, now, size):
     """Claim up to ``size`` due posts in one statement pair; rows another scanner holds are skipped."""
     check_transition(S.SCHEDULED, S.PUBLISHING, action="publish")
     with transaction.atomic():
-        ids = list(_due(now).order_by("scheduled_at", "pk").select_for_update(skip_locked=True)
+        ids = list(posts_due(now=now).order_by("scheduled_at", "pk").select_for_update(skip_locked=True)
                    .values_list("pk", flat=True)[:size])
         if not ids:
             return []
