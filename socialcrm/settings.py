@@ -107,7 +107,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else local_database_settings(),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Workers and web threads keep their database connection between tasks and requests (a new PostgreSQL
+# connection costs more CPU than a publish's own queries); each is checked before it is reused, so a
+# database restart costs one reconnect, not a failed task.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file locally: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -238,6 +242,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Database connections live across tasks by CONN_MAX_AGE (socialcrm/celery.py); Celery's own fixup then
+# closes a worker process's connection only once in this many tasks, instead of after each one.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -348,6 +355,10 @@ if env.bool("USE_PLATFORM_SIMULATOR", default=False):
 MEDIA_PROCESSING_POLL_INTERVAL = env.float("MEDIA_PROCESSING_POLL_INTERVAL", default=5.0)
 # Still images (Instagram image and carousel containers) are usually ready at once: polled from this instead.
 MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = env.float("MEDIA_PROCESSING_IMAGE_POLL_INTERVAL", default=1.0)
+# How long a publish task waits in the call for a still image that was not ready at once: by default not at
+# all. The post goes back to the queue (ProcessingPending) and a later task polls it again, so a rush of
+# posts never waits for a publishing worker that is sleeping on an Instagram container.
+MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL", default=0.0)
 MEDIA_PROCESSING_POLL_MAX_INTERVAL = env.float("MEDIA_PROCESSING_POLL_MAX_INTERVAL", default=60.0)
 MEDIA_PROCESSING_WAIT_IN_CALL = env.float("MEDIA_PROCESSING_WAIT_IN_CALL", default=20.0)
 MEDIA_PROCESSING_TIMEOUT = env.float("MEDIA_PROCESSING_TIMEOUT", default=600.0)
