@@ -275,7 +275,8 @@ class GraphAdapter(PlatformAdapter):
         """Identifies the content a stored container or video was made from (an edited post starts over)."""
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
-    def await_processing(self, what: str, check, progress: dict, checkpoint, *, images_only: bool = False) -> None:
+    def await_processing(self, what: str, check, progress: dict, checkpoint, *, images_only: bool = False,
+                         resumable: bool = False) -> None:
         """Poll `check()` (True once ready; it raises on a failure) with backoff.
 
         Never polls faster than MEDIA_PROCESSING_POLL_INTERVAL (default 5 s), doubling up to
@@ -286,18 +287,23 @@ class GraphAdapter(PlatformAdapter):
 
         Still images (``images_only``) are usually ready within a second or two, and a publish
         process waiting on one holds a worker that other due posts wait for: they are polled from
-        MEDIA_PROCESSING_IMAGE_POLL_INTERVAL (default 1 s) instead, doubling the same way."""
+        MEDIA_PROCESSING_IMAGE_POLL_INTERVAL (default 1 s) instead, doubling the same way. When the caller
+        can resume (``resumable``: the publisher, which saves ``progress``), an image that is not ready
+        at once is not waited for in the call at all (MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL, default 0):
+        ProcessingPending hands the worker back and a later task polls it again."""
         interval = float(setting("MEDIA_PROCESSING_POLL_INTERVAL", 5.0))
         if images_only:
             interval = min(interval, float(setting("MEDIA_PROCESSING_IMAGE_POLL_INTERVAL", 1.0)))
         longest = max(interval, float(setting("MEDIA_PROCESSING_POLL_MAX_INTERVAL", 60.0)))
-        call_deadline = time.monotonic() + float(setting("MEDIA_PROCESSING_WAIT_IN_CALL", 20.0))
+        in_call = float(setting("MEDIA_PROCESSING_WAIT_IN_CALL", 20.0))
+        if images_only and resumable:
+            in_call = min(in_call, float(setting("MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL", 0.0)))
+        call_deadline = time.monotonic() + in_call
         timeout = float(setting("MEDIA_PROCESSING_TIMEOUT", 600.0))
         waiting = progress.setdefault("waiting", {"since": time.time(), "polls": 0})
         while True:
             if check():
-                progress.pop("waiting", None)
-                checkpoint()
+                progress.pop("waiting", None)  # saved with the next step's checkpoint
                 return
             waiting["polls"] += 1
             if time.time() - waiting["since"] > timeout:

@@ -145,22 +145,22 @@ class InstagramAdapter(GraphAdapter):
         """Containers, wait for processing, media_publish. The container ids live in `progress`: a
         retry resumes polling them and never creates new ones while they process; an expired
         container is rebuilt, one that ended in ERROR is forgotten so the next attempt rebuilds it."""
-        checkpoint = checkpoint or (lambda: None)
+        resumable, checkpoint = checkpoint is not None, checkpoint or (lambda: None)
         self.ensure_valid(content)
         ig, call = credentials.account_id, {"token": credentials.access_token, "account_id": credentials.account_id}
         caption, media = self.render_text(content), list(content.media_urls)
         alts = [content.alt_for(i) for i in range(len(media))]
         mark = self.fingerprint(ig, caption, media, *([alts] if any(alts) else []))
-        if progress.get("fingerprint") != mark:
+        if progress.get("fingerprint") != mark:  # saved with the first container's checkpoint
             progress.clear()
             progress["fingerprint"] = mark
-            checkpoint()
         for _ in range(2):  # one rebuild when a stored container expired
             try:
-                container = self.prepare(ig, caption, media, progress, checkpoint, call, alts=alts)
+                container = self.prepare(ig, caption, media, progress, checkpoint, call, alts=alts,
+                                         resumable=resumable)
                 self.await_processing("the media", lambda c=container: self.container_ready(c, progress, checkpoint,
                                                                                   call), progress, checkpoint,
-                                      images_only=not any(is_video(url) for url in media))
+                                      images_only=not any(is_video(url) for url in media), resumable=resumable)
                 break
             except _StaleContainer:
                 continue
@@ -173,7 +173,7 @@ class InstagramAdapter(GraphAdapter):
         return PublishResult(platform_post_id=media_id, platform_url=self.permalink(media_id, "permalink", **call))
 
     def prepare(self, ig: str, caption: str, media: list[str], progress: dict, checkpoint, call: dict,
-                alts: list[str] | None = None) -> str:
+                alts: list[str] | None = None, resumable: bool = False) -> str:
         """The container to publish: the stored one, or new ones (checking the publishing limit first)."""
         if progress.get("container"):
             return progress["container"]
@@ -195,7 +195,7 @@ class InstagramAdapter(GraphAdapter):
             checkpoint()
         self.await_processing("the media", lambda: all([self.container_ready(c, progress, checkpoint, call)
                                                         for c in children]), progress, checkpoint,
-                              images_only=not any(is_video(url) for url in media))
+                              images_only=not any(is_video(url) for url in media), resumable=resumable)
         progress["container"] = self.create_container(ig, {"media_type": "CAROUSEL", "children": ",".join(children),
                                                            "caption": caption}, **call)
         checkpoint()

@@ -341,8 +341,9 @@ def post_publish(*, post_id, claimed_at=None, now=None):
                                      "(its recent posts could not all be read); it will be checked again.",
                                      platform=connection.platform)
         if earlier is None:
-            media_check(content.media_urls)
             progress = dict(post.publish_state or {})
+            if not progress:  # a resumed attempt's media is already with the platform
+                media_check(content.media_urls)
             result = connection_call(
                 connection=connection,
                 operation=lambda adapter, credentials: adapter.publish_resuming(

@@ -37,3 +37,6 @@ MEDIA_ROOT = os.path.join(VAR_DIR, "test-media")  # noqa: F405
 MEDIA_PROCESSING_POLL_INTERVAL = 0.05
 MEDIA_PROCESSING_POLL_MAX_INTERVAL = 0.2
 MEDIA_PROCESSING_WAIT_IN_CALL = 2.0
+# Most tests publish an Instagram image in one call; the product's default (no waiting in the call,
+# the post goes back to the queue) is tested on its own in posts/tests/test_meta_processing.py.
+MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL = 2.0

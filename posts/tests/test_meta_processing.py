@@ -183,3 +183,53 @@ def test_instagram_refuses_an_uploaded_video_too_short_for_a_reel(settings, tmp_
     refused = content_violations(platform="INSTAGRAM", content=PostContent(text="x", media_urls=[short]))
     assert any("3 seconds" in v.message and "2 s" in v.message for v in refused)
     assert content_violations(platform="INSTAGRAM", content=PostContent(text="x", media_urls=[fine])) == []
+
+
+def test_an_image_not_ready_at_once_frees_the_worker_and_resumes_on_its_container(connect, simulator, settings,
+                                                                                monkeypatch):
+    """In a rush, a publishing worker never sleeps on an Instagram image container: the post goes back to
+    the queue for a second, the next attempt polls the same container and publishes it, and the media
+    file is checked once, before the platform took it."""
+    import time
+
+    from posts import publishing
+
+    settings.MEDIA_PROCESSING_POLL_INTERVAL = 5.0  # the product's defaults: an image is polled again after 1 s
+    settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = 1.0
+    settings.MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL = 0.0
+    checked = []
+    real_check = publishing.media_check
+    monkeypatch.setattr(publishing, "media_check", lambda urls: checked.append(list(urls)) or real_check(urls))
+    connection = connect("instagram")
+    post = post_create(tenant=connection.tenant, connection=connection, content="Course open at nine",
+                       created_by="alex", media_urls=[simulator.media_url()], scheduled_at=timezone.now())
+    claimed = post_claim(post_id=post.pk, now=timezone.now())
+    started = time.monotonic()
+    post_publish(post_id=post.pk, claimed_at=claimed)
+    assert time.monotonic() - started < 0.9  # the container was polled once, not waited for
+    post.refresh_from_db()
+    assert post.status == S.SCHEDULED and post.error_kind == K.PROCESSING and post.attempts == 0
+    assert post.publish_state["container"]
+    assert timedelta(seconds=0.5) < post.next_attempt_at - claimed <= timedelta(seconds=1.5)
+
+    post, cycles = _publish_until_settled(post, simulator, step=1)
+    assert post.status == S.PUBLISHED and cycles == 0, post.error
+    containers = [r for r in simulator.requests(platform="instagram") if r["method"] == "POST"
+                  and r["path"].endswith("/media")]
+    assert len(containers) == 1
+    assert [p["post_id"] for p in simulator.published(platform="instagram")] == [post.platform_post_id]
+    assert checked == [[simulator.media_url()]]
+
+
+def test_a_one_shot_publish_still_waits_for_its_image(connect, simulator, settings):
+    """Callers that cannot resume (no saved progress) wait in the call as before."""
+    from connections.services import connection_credentials
+    from platforms import PostContent, get_adapter
+
+    settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL = 0.1
+    settings.MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL = 0.0
+    connection = connect("instagram")
+    result = get_adapter(connection.platform).publish(
+        credentials=connection_credentials(connection=connection),
+        content=PostContent(text="Results are in", media_urls=[simulator.media_url()]))
+    assert [p["post_id"] for p in simulator.published(platform="instagram")] == [result.platform_post_id]
