@@ -339,9 +339,11 @@ def rush(sim, env, processes):
     ig_posts = posts.filter(connection__platform="INSTAGRAM").count()
     from django.conf import settings
 
-    # The product's wait between two status polls of an image container (the posts carry one image each).
+    # The product's wait between two status polls of an image container (the posts carry one image each)
+    # holds a worker only when it is waited for in the call; by default the post goes back to the queue.
     ig_interval = min(settings.MEDIA_PROCESSING_POLL_INTERVAL, settings.MEDIA_PROCESSING_IMAGE_POLL_INTERVAL)
-    ig_waits = max(0, ig_polls - ig_posts) * ig_interval
+    held = settings.MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL > 0
+    ig_waits = max(0, ig_polls - ig_posts) * ig_interval if held else 0.0
     work = (len(calls) * LATENCY_MS / 1000 + ig_waits) / concurrency
     limit = max(work, SPREAD_SECONDS)
     duplicates, at_sim = duplicates_at(sim, "B1")
