@@ -2,7 +2,7 @@
 
 ``python -m bench.b1_publish`` (the default figure): 20,000 posts due within one minute
 over 1,000 tenants, with the product's own topology: the Procfile's worker lines (queues, prefork,
-concurrency) and real beat at its default scan period (PUBLISH_SCAN_INTERVAL_SECONDS, 2 s). Limit:
+concurrency) and real beat at its default scan period (PUBLISH_SCAN_INTERVAL_SECONDS, 1 s). Limit:
 the platform calls × 200 ms divided by the publishing concurrency, or the minute the posts fall due
 over, whichever is longer; target within 2× that. Also: 0 duplicates at the simulator, and 0
 platform look-ups by the reconciler (posts that only waited in the queue are never looked up).

@@ -2,7 +2,7 @@
 
 Clubs default to sending at 09:00, so announcements and posts meet. The product's own topology runs
 it: the Procfile's worker lines (one group per queue, prefork) and real beat at its default periods
-(posts scanned every PUBLISH_SCAN_INTERVAL_SECONDS, 2 s; promotions every 60 s). "09:00" is the moment the run puts both at (a
+(posts scanned every PUBLISH_SCAN_INTERVAL_SECONDS, 1 s; promotions every 60 s). "09:00" is the moment the run puts both at (a
 few seconds after start), not the wall clock. Email goes to a counting backend (B3's).
 
 Figure: publish lag (due → PUBLISHED) p95 ≤ 15 s. Promotion sending may be slow; it must not delay

@@ -405,9 +405,10 @@ NOTIFICATION_DIGEST_INTERVAL_SECONDS = env.int("NOTIFICATION_DIGEST_INTERVAL_SEC
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 
 # Publishing.
-# The scan is one index probe when nothing is due; a post waits for the next scan, so this is most of
-# the lag of a post that falls due on a quiet queue.
-PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=2.0)
+# When nothing is due the scan is a handful of index probes and its heartbeat; a post waits for the next
+# scan, so this is most of the lag of a post that falls due on a quiet queue, and how long an Instagram
+# image handed back to the queue (MEDIA_PROCESSING_IMAGE_WAIT_IN_CALL) waits to be taken up again.
+PUBLISH_SCAN_INTERVAL_SECONDS = env.float("PUBLISH_SCAN_INTERVAL_SECONDS", default=1.0)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
 PUBLISH_BACKOFF_BASE_SECONDS = env.float("PUBLISH_BACKOFF_BASE_SECONDS", default=30.0)
 PUBLISH_BACKOFF_MAX_SECONDS = env.float("PUBLISH_BACKOFF_MAX_SECONDS", default=30 * 60.0)

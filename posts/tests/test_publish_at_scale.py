@@ -323,13 +323,13 @@ def test_bulk_workers_yield_the_cpu_to_publishing_and_the_scans():
         assert int(re.match(r"nice -n \$\{\w+:-(\d+)\}", lines[name]).group(1)) >= 10
 
 
-def test_a_due_post_waits_at_most_two_seconds_for_the_scan_by_default():
+def test_a_due_post_waits_at_most_a_second_for_the_scan_by_default():
     from django.conf import settings as django_settings
 
     from socialcrm.schedules import periodic_schedules
 
     [scan] = [s for s in periodic_schedules() if s.task == "posts.publish_due_posts"]
-    assert scan.every_seconds == django_settings.PUBLISH_SCAN_INTERVAL_SECONDS <= 2
+    assert scan.every_seconds == django_settings.PUBLISH_SCAN_INTERVAL_SECONDS <= 1
 
 
 # ----------------------------------------------------------------------------- dashboard
