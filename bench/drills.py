@@ -51,6 +51,7 @@ BEAT_OUTAGE = int(os.environ.get("DRILL_BEAT_OUTAGE_SECONDS", "60"))  # stands f
 DRILL_LIMIT = 170  # seconds a drill may take to settle
 PER_PLATFORM = 30  # posts per platform per drill (X allows 100 tweets per 15 min, Instagram 50 a day)
 LATENCY_MS = 200
+SCALE_CONCURRENCY = 32  # per publishing worker in the scale drill: two of them on one PostgreSQL
 PUBLISH_ENDPOINTS = {"twitter": "POST /2/tweets", "facebook": "POST */feed", "instagram": "POST */media_publish",
                      "linkedin": "POST /rest/posts"}
 
@@ -388,7 +389,9 @@ def drill_scale(sim, results):
     sim.client.set_latency(LATENCY_MS)
     tenant, club = make_tenant("drill-scale")
     connections = connect_accounts(tenant=tenant, club=club, accounts=SCALE_ACCOUNTS)
-    env = bench_environ(**drill_settings(sim))
+    # Two machines' publishing workers share the drill's one PostgreSQL: each keeps a connection per process
+    # between tasks, so two Procfile lines at their default size would take every connection it allows (100).
+    env = bench_environ(**drill_settings(sim), PUBLISH_WORKER_CONCURRENCY=SCALE_CONCURRENCY)
     tag = "D-scale"
     # Half the texts are already live once, from before any claim (an earlier post with the same words).
     earlier = Counter()
@@ -466,7 +469,8 @@ def drill_scale(sim, results):
                 f"{len(rows)} / {len(rows) - failed - stuck} / {failed} / {stuck}", "all settled", stuck == 0)
     results.add("drill", "scale: duplicates / false 'published'", f"{duplicates} / {false_published}", "0 / 0",
                 duplicates == 0 and false_published == 0)
-    results.note(f"scale ({time.monotonic() - started:.0f} s): 2 publishing workers (Procfile line, prefork) + 2 "
+    results.note(f"scale ({time.monotonic() - started:.0f} s): 2 publishing workers (Procfile line, prefork, "
+                 f"{SCALE_CONCURRENCY} processes each) + 2 "
                  f"scanners; {kills} worker SIGKILLs; {sum(earlier.values())} texts already live before the claim; "
                  f"{NEWER_POSTS} newer posts made meanwhile on the same accounts; failed by kind {dict(kinds)}; "
                  f"open {dict(open_rows)}")
